@@ -1,0 +1,32 @@
+"""Validated backtest configuration (from CLI options or a TOML/YAML file)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class BacktestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: date | None = None
+    end: date | None = None
+    cash: Decimal = Field(default=Decimal("1000000"), gt=0)
+    rules: Literal["auto", "cn", "hk", "none"] = "auto"  # auto: from each symbol's market
+    fees: Literal["default", "zero"] = "default"
+    fill: Literal["next_open", "close"] = "next_open"
+    participation: float = Field(default=0.25, gt=0, le=1)  # max share of a bar's volume one order may take
+    benchmark: str | None = None
+    commission_rate: Decimal | None = None  # override the market's default broker commission
+    commission_min: Decimal | None = None
+    # extra tables for market rules (HK board lots, marginable / short-sellable securities)
+    rule_tables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("cash", mode="before")
+    @classmethod
+    def _cash_exact(cls, v: Any) -> Any:
+        # floats would carry binary noise into the ledger; go through their shortest repr
+        return Decimal(repr(v)) if isinstance(v, float) else v

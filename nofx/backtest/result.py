@@ -1,0 +1,84 @@
+"""What a backtest produces: trades, equity, refusals, metrics. Serialisable to the documented JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nofx.domain.fills import Fill
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    ts: pd.Timestamp
+    symbol: str
+    side: str  # "buy" / "sell"
+    quantity: int
+    code: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"datetime": self.ts.isoformat(), "symbol": self.symbol, "side": self.side,
+                "quantity": self.quantity, "code": self.code, "reason": self.reason}
+
+
+@dataclass
+class BacktestResult:
+    strategy: str
+    params: dict[str, Any]
+    initial_cash: Decimal
+    trades: list[Fill]
+    # index: DatetimeIndex of the clock; columns: equity, cash (floats exact to the cent: they are
+    # converted from the Decimal ledger at each slice and rounded to 0.01)
+    equity: pd.DataFrame
+    rejections: list[Rejection]
+    metrics: dict[str, float | str | None] = field(default_factory=dict)
+    benchmark: pd.Series | None = None  # benchmark close on the same index, if any
+    prices: pd.DataFrame | None = None  # close of the traded universe (for the report's price charts)
+    messages: list[str] = field(default_factory=list)
+    final_cash: Decimal = Decimal(0)
+    fees_paid: Decimal = Decimal(0)
+
+    @property
+    def returns(self) -> pd.Series:
+        return self.equity["equity"].pct_change().fillna(0.0)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        def num(v: Any) -> Any:
+            if isinstance(v, (np.floating, float)):
+                return None if not np.isfinite(v) else float(v)
+            if isinstance(v, np.integer):
+                return int(v)
+            return v
+
+        return {
+            "strategy": self.strategy,
+            "params": self.params,
+            "metrics": {k: num(v) for k, v in self.metrics.items()},
+            "trades": [
+                {
+                    "order_id": f.order_id,
+                    "symbol": f.symbol,
+                    "datetime": pd.Timestamp(f.ts).isoformat(),
+                    "side": f.side.value,
+                    "quantity": f.quantity,
+                    "price": float(f.price),
+                    "fee": float(f.fee),
+                }
+                for f in self.trades
+            ],
+            "equity": [
+                {"datetime": ts.isoformat(), "equity": round(float(e), 2), "cash": round(float(c), 2)}
+                for ts, e, c in zip(self.equity.index, self.equity["equity"], self.equity["cash"])
+            ],
+            "rejections": [r.to_dict() for r in self.rejections],
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json_dict(), indent=1, ensure_ascii=False))

@@ -1,0 +1,248 @@
+"""Run a strategy over bars: the simulated clock drives the shared trading kernel and the bar exchange.
+
+Per-slice work is kept tiny (the strategy's precomputed causal features are read by index; matching runs
+only when orders are pending) and the equity curve is rebuilt vectorised from the fills at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from nofx.backtest.clock import SimClock
+from nofx.backtest.config import BacktestConfig
+from nofx.backtest.result import BacktestResult, Rejection
+from nofx.data.panel import BarPanel
+from nofx.domain.enums import Side
+from nofx.domain.errors import ConfigError, DataError
+from nofx.domain.fills import Fill
+from nofx.domain.instruments import parse_symbol
+from nofx.engine.bar_exchange import BarExchange
+from nofx.engine.kernel import TradingEngine
+from nofx.engine.portfolio import Portfolio
+from nofx.engine.risk import RiskConfig, RiskEngine
+from nofx.engine.router import Router
+from nofx.markets.fees import CN_DEFAULT_COMMISSION, HK_DEFAULT_COMMISSION, CommissionConfig, FeeModel
+from nofx.markets.rulebook import RuleBook, build_fee_model, build_rulebook
+from nofx.strategies.base import MarketView, Strategy, StrategyContext
+
+
+@dataclass(frozen=True)
+class PreparedMarket:
+    """Bars as the engine needs them: the panel plus each bar's limit band (NaN = none)."""
+
+    panel: BarPanel
+    lower: np.ndarray
+    upper: np.ndarray
+    rulebook: RuleBook
+    fee_model: FeeModel
+
+
+def select_bars(bars: pd.DataFrame, config: BacktestConfig, symbols: Sequence[str] | None) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Split bars into the traded universe and the benchmark's close, within the configured dates."""
+    if config.start is not None or config.end is not None:
+        lo = pd.Timestamp(config.start) if config.start else pd.Timestamp.min
+        hi = pd.Timestamp(config.end) + pd.Timedelta(days=1) if config.end else pd.Timestamp.max
+        span = (bars["datetime"].min(), bars["datetime"].max())
+        bars = bars[(bars["datetime"] >= lo) & (bars["datetime"] < hi)]
+        if bars.empty:
+            raise DataError("no bars between start and end", start=config.start, end=config.end,
+                            data_span=f"{span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d}")
+    bench = None
+    if config.benchmark:
+        b = bars[bars["symbol"] == config.benchmark]
+        if b.empty:
+            raise DataError("benchmark symbol has no bars in the data", benchmark=config.benchmark)
+        bench = b.set_index("datetime")["close"].sort_index()
+    if symbols:
+        missing = sorted(set(symbols) - set(bars["symbol"].unique()))
+        if missing:
+            raise DataError("symbols not in the data", symbols=",".join(missing))
+        universe = bars[bars["symbol"].isin(list(symbols))]
+    else:
+        # default universe: every tradable instrument in the file (indices are benchmarks, not trades)
+        syms = [s for s in bars["symbol"].unique() if not parse_symbol(s).is_index]
+        universe = bars[bars["symbol"].isin(syms)]
+    if universe.empty:
+        raise DataError("no tradable symbols in the data")
+    return universe, bench
+
+
+def prepare_market(universe: pd.DataFrame, config: BacktestConfig) -> PreparedMarket:
+    panel = BarPanel.from_frame(universe)
+    rulebook = build_rulebook_for(config)
+    fee_model = build_fee_model(config.fees, rulebook)
+    lower = np.full(panel.shape, np.nan)
+    upper = np.full(panel.shape, np.nan)
+    days = panel.timestamps.astype("datetime64[D]")
+    close = panel.fields["close"]
+    for col, sym in enumerate(panel.symbols):
+        inst = parse_symbol(sym)
+        listed = _days_listed(close[:, col], days)
+        lo, hi = rulebook.rules_for(inst).limit_arrays(
+            inst, days, panel.fields["preclose"][:, col], panel.fields["is_st"][:, col], listed)
+        lower[:, col], upper[:, col] = lo, hi
+    return PreparedMarket(panel, lower, upper, rulebook, fee_model)
+
+
+def build_rulebook_for(config: BacktestConfig) -> RuleBook:
+    """The rule book a config asks for: mode, commission overrides, and the user's extra tables
+    (``rule_tables`` keys: ``cn_marginable``, ``hk_lots``, ``hk_short``)."""
+    over: dict[str, object] = {}
+    if config.commission_rate is not None:
+        over["rate"] = config.commission_rate
+    if config.commission_min is not None:
+        over["minimum"] = config.commission_min
+    known = {"cn_marginable", "hk_lots", "hk_short"}
+    unknown = set(config.rule_tables) - known
+    if unknown:
+        raise ConfigError(f"unknown rule table {sorted(unknown)[0]!r}; known: {', '.join(sorted(known))}")
+    t = config.rule_tables
+    return build_rulebook(
+        config.rules,
+        cn_commission=CommissionConfig(**{**CN_DEFAULT_COMMISSION.model_dump(), **over}) if over else None,
+        hk_commission=CommissionConfig(**{**HK_DEFAULT_COMMISSION.model_dump(), **over}) if over else None,
+        cn_marginable_tables=[t["cn_marginable"]] if "cn_marginable" in t else (),
+        hk_lot_tables=[t["hk_lots"]] if "hk_lots" in t else (),
+        hk_short_tables=[t["hk_short"]] if "hk_short" in t else (),
+    )
+
+
+def _days_listed(close: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Trading days since the symbol's first bar (1 = first day); -1 where unknown (it was already
+    trading when the data starts, or has no bar)."""
+    out = np.full(len(close), -1, dtype=np.int64)
+    have = np.flatnonzero(np.isfinite(close))
+    if len(have) == 0 or have[0] == 0:
+        return out
+    first = have[0]
+    # count distinct days from the first bar on
+    new_day = np.ones(len(days) - first, dtype=bool)
+    new_day[1:] = days[first + 1:] != days[first:-1]
+    out[first:] = np.cumsum(new_day)
+    return out
+
+
+def run_backtest(
+    bars: pd.DataFrame,
+    strategy: Strategy,
+    config: BacktestConfig,
+    progress: bool = False,
+    symbols: Sequence[str] | None = None,
+    risk: RiskConfig | None = None,
+) -> BacktestResult:
+    """Backtest ``strategy`` on canonical long-format ``bars``; see :class:`BacktestConfig`."""
+    universe, bench = select_bars(bars, config, symbols)
+    market = prepare_market(universe, config)
+    panel = market.panel
+    at_open = config.fill == "next_open"
+    clock = SimClock(panel, market.lower, market.upper, exec_offset=1 if at_open else 0)
+    exchange = BarExchange(panel, market.lower, market.upper, market.rulebook, config.participation)
+    portfolio = Portfolio(config.cash)
+    portfolio.mark_source = clock.last_price_float
+    engine = TradingEngine("backtest", portfolio, market.rulebook, market.fee_model, RiskEngine(risk),
+                           Router(exchange), clock)
+    exchange.listener = engine
+    ctx = StrategyContext(panel)
+    strategy.on_start(ctx)
+    view = MarketView(panel, ctx.features)
+    fill_slices: list[int] = []
+    engine.on_fill(strategy.on_fill)
+    engine.on_fill(lambda f: fill_slices.append(clock.index))
+    engine.on_rejection(strategy.on_rejection)
+
+    n = len(panel.timestamps)
+    day_of = panel.timestamps.astype("datetime64[D]")
+    cash_at = np.full(n, np.nan)
+    task = _progress(progress, n, strategy.name)
+    submit = engine.submit
+    on_slice = strategy.on_slice
+    match = exchange.match
+    prev_day = None
+    for i in range(n):
+        clock.index = i
+        view.index = i
+        d = day_of[i]
+        if d != prev_day:
+            prev_day = d
+            portfolio.start_day(clock.now().date())
+        nf = len(fill_slices)
+        if at_open and exchange.has_pending:
+            match(i, True)
+        orders = on_slice(view, portfolio)
+        if orders:
+            for req in orders:
+                submit(req)
+            if not at_open and exchange.has_pending:
+                match(i, False)
+        if len(fill_slices) != nf:
+            cash_at[i] = float(portfolio.cash)
+        if task is not None and (i & 63) == 0:
+            task[0].update(task[1], completed=i + 1)
+    if task is not None:
+        task[0].update(task[1], completed=n)
+        task[0].stop()
+    for order in list(engine.oms.open_orders.values()):  # orders waiting for a bar that never came
+        engine.on_venue_expire(order, "backtest ended before the order could execute")
+
+    equity = _equity_curve(panel, clock.marks, engine.fills, fill_slices, cash_at, config.cash)
+    bench_aligned = None
+    if bench is not None:
+        bench_aligned = bench.reindex(equity.index).ffill()
+    rejections = [
+        Rejection(pd.Timestamp(r.ts), r.request.symbol, r.request.side.value, r.request.quantity, r.code, r.reason)
+        for r in engine.rejections
+    ]
+    traded = sorted({f.symbol for f in engine.fills})
+    prices = pd.DataFrame(panel.fields["close"][:, [panel.column(s) for s in traded]],
+                          index=equity.index, columns=traded) if traded else None
+    result = BacktestResult(
+        strategy=strategy.name, params=strategy.params.model_dump(mode="json"), initial_cash=config.cash,
+        trades=list(engine.fills), equity=equity, rejections=rejections, benchmark=bench_aligned,
+        prices=prices, messages=list(strategy.messages), final_cash=portfolio.cash, fees_paid=portfolio.fees_paid,
+    )
+    result.metrics = _metrics(result)
+    if not portfolio.reconciles():  # the ledger identity is an invariant, not a statistic
+        raise AssertionError("ledger does not reconcile: cash != initial - buys + sells - fees")
+    return result
+
+
+def _equity_curve(panel: BarPanel, marks: np.ndarray, fills: list[Fill], fill_slices: list[int],
+                  cash_at: np.ndarray, initial_cash: Decimal) -> pd.DataFrame:
+    n, m = panel.shape
+    qty = np.zeros((n, m))
+    col = {s: k for k, s in enumerate(panel.symbols)}
+    for f, i in zip(fills, fill_slices):
+        qty[i, col[f.symbol]] += f.quantity if f.side is Side.BUY else -f.quantity
+    qty = np.cumsum(qty, axis=0)
+    cash = pd.Series(cash_at)
+    cash.iloc[0] = cash.iloc[0] if cash.iloc[0] == cash.iloc[0] else float(initial_cash)
+    cash = cash.ffill().to_numpy()
+    held = np.nan_to_num(marks, nan=0.0)
+    value = (qty * held).sum(axis=1)
+    equity = np.round(cash + value, 2)
+    return pd.DataFrame({"equity": equity, "cash": np.round(cash, 2)},
+                        index=pd.DatetimeIndex(panel.timestamps, name="datetime"))
+
+
+def _metrics(result: BacktestResult) -> dict:
+    from nofx.backtest.metrics import compute_metrics
+
+    return compute_metrics(result.equity["equity"], result.benchmark, result.trades)
+
+
+def _progress(enabled: bool, total: int, name: str):
+    if not enabled:
+        return None
+    from rich.progress import Progress
+
+    p = Progress(transient=True)
+    p.start()
+    return p, p.add_task(f"backtest {name}", total=total)
+
+
+__all__ = ["run_backtest", "prepare_market", "select_bars", "PreparedMarket", "ConfigError"]

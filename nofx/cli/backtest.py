@@ -1,0 +1,201 @@
+"""``nofx backtest``, ``nofx demo`` and ``nofx strategies``."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nofx.backtest.config import BacktestConfig
+from nofx.backtest.result import BacktestResult
+from nofx.backtest.run_config import RunConfig, load_run_config
+from nofx.domain.errors import ConfigError, DataError
+from nofx.domain.instruments import Market, parse_symbols
+
+console = Console()
+
+
+def _load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
+               end: date | None):
+    from nofx.data.bars import read_bars
+    from nofx.data.bundled import bundled_bars_path
+
+    src = Path(path) if path else bundled_bars_path()
+    wanted = None
+    if symbols:
+        wanted = list(symbols) + ([benchmark] if benchmark and benchmark not in symbols else [])
+    return read_bars(src, symbols=wanted, start=start, end=end)
+
+
+def _auto_rules(symbols: list[str] | None) -> str:
+    """``--rules`` default: the market of the symbols (mixed or unknown: per symbol)."""
+    if not symbols:
+        return "auto"
+    markets = {i.market for i in parse_symbols(",".join(symbols))}
+    if markets == {Market.CN}:
+        return "cn"
+    if markets == {Market.HK}:
+        return "hk"
+    return "auto"
+
+
+def _parse_date(text: str | None, what: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be a date like 2019-01-31", value=text) from None
+
+
+def execute(cfg: RunConfig, progress: bool = True) -> BacktestResult:
+    """Run a validated :class:`RunConfig` (the CLI, sweeps and the API all come through here)."""
+    import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
+    from nofx.backtest.runner import run_backtest
+    from nofx.strategies.registry import REGISTRY
+
+    if cfg.strategy is None:
+        raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
+    strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+    symbols = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
+    if symbols:
+        parse_symbols(",".join(symbols))  # clear error on a bad symbol before reading data
+    bt = cfg.backtest
+    if bt.start and bt.end and bt.start > bt.end:
+        raise ConfigError("start is after end", start=bt.start, end=bt.end)
+    bars = _load_bars(cfg.data.path, symbols, bt.benchmark, bt.start, bt.end)
+    return run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk)
+
+
+def _write_outputs(result: BacktestResult, json_path: str | None, report: str | None) -> None:
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        result.write_json(json_path)
+        console.print(f"wrote {json_path}")
+    if report:
+        from nofx.report.html import write_backtest_report
+
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        write_backtest_report(result, report)
+        console.print(f"wrote {report}")
+
+
+def backtest(
+    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="registered strategy name"),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="bars file (Parquet/CSV); default: bundled demo"),
+    symbols: Optional[str] = typer.Option(None, help="comma-separated symbols (default: all tradable in file)"),
+    start: Optional[str] = typer.Option(None, help="first date, YYYY-MM-DD"),
+    end: Optional[str] = typer.Option(None, help="last date, YYYY-MM-DD"),
+    cash: Optional[str] = typer.Option(None, help="initial cash (default 1000000)"),
+    params: Optional[str] = typer.Option(None, help="strategy params: key=value,key=value"),
+    json_path: Optional[str] = typer.Option(None, "--json", help="write trades/equity/metrics JSON here"),
+    report: Optional[str] = typer.Option(None, "--report", help="write the HTML report here"),
+    rules: Optional[str] = typer.Option(None, help="cn | hk | none (default: from the symbols)"),
+    fees: Optional[str] = typer.Option(None, help="default | zero"),
+    fill: Optional[str] = typer.Option(None, help="next_open | close"),
+    benchmark: Optional[str] = typer.Option(None, help="benchmark symbol, e.g. 000300.SH"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML/YAML run config"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Backtest a strategy on bars and print its metrics; optionally write JSON and an HTML report."""
+    from nofx.report.console import print_metrics
+    from nofx.strategies.base import parse_params_text
+
+    cfg = load_run_config(config) if config else RunConfig()
+    raw: dict[str, Any] = cfg.model_dump(by_alias=True)
+    if strategy:
+        raw["strategy"] = {"name": strategy, "params": (raw.get("strategy") or {}).get("params", {})}
+    if params:
+        if raw.get("strategy") is None:
+            raise ConfigError("--params given without a strategy")
+        raw["strategy"]["params"] = {**raw["strategy"]["params"], **parse_params_text(params)}
+    if data:
+        raw["data"]["path"] = data
+    if symbols:
+        raw["data"]["symbols"] = symbols
+    b = raw["backtest"]
+    if start:
+        b["start"] = _parse_date(start, "--start")
+    if end:
+        b["end"] = _parse_date(end, "--end")
+    if cash:
+        try:
+            b["cash"] = Decimal(cash)
+        except InvalidOperation:
+            raise ConfigError("--cash must be a number", value=cash) from None
+    for key, val in (("fees", fees), ("fill", fill), ("benchmark", benchmark)):
+        if val:
+            b[key] = val
+    if rules:
+        b["rules"] = rules
+    elif not config:
+        syms = raw["data"]["symbols"]
+        b["rules"] = _auto_rules(syms if isinstance(syms, list) else
+                                 (None if syms == "all" else syms.split(",")))
+    cfg = RunConfig.model_validate(raw)
+    result = execute(cfg, progress=progress)
+    print_metrics(result.metrics, title=f"{result.strategy} {result.params}")
+    console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")
+    _write_outputs(result, json_path or cfg.output.json_path, report or cfg.output.report)
+
+
+def demo(
+    out: Path = typer.Option(Path("out"), help="folder for the reports"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """The quick-start job: dual MA versus buy-and-hold on the bundled real A-share slice (2019-2021,
+    CSI 300 benchmark), with a metrics table and HTML reports."""
+    from nofx.data.bundled import bundled_bars_path
+
+    runs = {
+        "dual_ma": {"fast": 5, "slow": 20, "target_percent": 0.03},
+        "buy_and_hold": {"percent": 0.98},
+    }
+    results: dict[str, BacktestResult] = {}
+    for name, p in runs.items():
+        cfg = RunConfig.model_validate({
+            "data": {"path": str(bundled_bars_path()), "symbols": "all"},
+            "backtest": {"start": "2019-01-01", "end": "2021-12-31", "cash": 1_000_000, "rules": "cn",
+                         "benchmark": "000300.SH"},
+            "strategy": {"name": name, "params": p},
+        })
+        results[name] = execute(cfg, progress=progress)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_outputs(results[name], str(out / f"demo_{name}.json"), str(out / f"demo_{name}.html"))
+    console.print(comparison_table(results))
+
+
+def comparison_table(results: dict[str, BacktestResult]) -> Table:
+    from nofx.report.format import format_metric, metric_label
+
+    t = Table(title="nofx demo: bundled A-share slice 2019-2021, A-share rules and fees, benchmark CSI 300")
+    t.add_column("metric")
+    for name in results:
+        t.add_column(name, justify="right")
+    keys = [k for k in next(iter(results.values())).metrics]
+    for k in keys:
+        t.add_row(metric_label(k), *[format_metric(k, r.metrics.get(k)) for r in results.values()])
+    return t
+
+
+def strategies() -> None:
+    """List registered strategies and their parameters."""
+    import nofx.strategies.builtin  # noqa: F401
+    from nofx.strategies.registry import REGISTRY
+
+    t = Table(title="strategies")
+    t.add_column("name")
+    t.add_column("parameters (default)")
+    for name in REGISTRY.names():
+        cls = REGISTRY.get(name)
+        fields = ", ".join(f"{k}={v.default}" for k, v in cls.Params.model_fields.items())
+        t.add_row(name, fields)
+    console.print(t)
+
+
+__all__ = ["backtest", "demo", "strategies", "execute", "DataError"]

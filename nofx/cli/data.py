@@ -1,0 +1,81 @@
+"""``nofx data``: look at a bars file (``info``) and list its bad rows (``check``).
+
+Bad input raises :class:`nofx.domain.errors.NofxError`; the main CLI turns that into one line and exit 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nofx.data.bars import read_bars, row_location
+from nofx.data.checks import check_bars
+from nofx.data.describe import describe_bars
+
+app = typer.Typer(help="Inspect and validate bars files (Parquet or CSV).", no_args_is_help=True)
+
+
+def _day(ts) -> str:
+    """A date when the bar is daily (00:00), the full timestamp otherwise."""
+    return str(ts.date()) if ts == ts.normalize() else str(ts)
+
+
+@app.command()
+def info(
+    file: Path = typer.Argument(..., help="bars file (.parquet or .csv)"),
+    symbol: Optional[list[str]] = typer.Option(None, "--symbol", "-s", help="only this symbol (repeatable)"),
+    start: Optional[str] = typer.Option(None, help="first date/time to include"),
+    end: Optional[str] = typer.Option(None, help="last date/time to include"),
+) -> None:
+    """Summary of a bars file: span, symbols, suspended/ST days, missing trading days per symbol."""
+    df = read_bars(file, symbols=symbol or None, start=start, end=end)
+    summary = describe_bars(df)
+    console = Console()
+
+    head = Table(title=f"{file}", show_header=False)
+    head.add_column("what", style="bold")
+    head.add_column("value")
+    head.add_row("rows", f"{summary.rows:,}")
+    head.add_row("symbols", str(summary.n_symbols))
+    head.add_row("span", f"{_day(summary.start)} .. {_day(summary.end)}")
+    head.add_row("bars", "intraday" if summary.intraday else "daily")
+    head.add_row("suspended days", f"{summary.suspended_days:,}")
+    head.add_row("ST days", f"{summary.st_days:,}")
+    head.add_row("missing trading days", f"{summary.missing_days:,} (vs {summary.calendar})")
+    head.add_row("columns", ", ".join(df.columns))
+    console.print(head)
+
+    table = Table(title="per symbol")
+    for name, justify in (("symbol", "left"), ("rows", "right"), ("first", "left"), ("last", "left"),
+                          ("susp", "right"), ("ST", "right"), ("gaps", "right"), ("first gap", "left")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    table.caption = "susp: suspended days; gaps: trading days with no bar between first and last"
+    for s in summary.symbols:
+        table.add_row(
+            s.symbol, f"{s.rows:,}", _day(s.first), _day(s.last), str(s.suspended_days), str(s.st_days),
+            str(len(s.missing_days)), _day(s.missing_days[0]) if s.missing_days else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def check(file: Path = typer.Argument(..., help="bars file (.parquet or .csv)")) -> None:
+    """List every bad row (location, symbol, time, problem); exit 1 if there is any."""
+    df = read_bars(file, validate=False)
+    issues = check_bars(df)
+    console = Console(highlight=False)
+    for issue in issues:
+        when = _day(issue.datetime) if issue.datetime is not None else "?"
+        console.print(
+            f"{row_location(df.attrs, issue.row)}: {issue.symbol or '?'} {when} [{issue.kind.value}] {issue.message}",
+            markup=False,
+        )
+    if issues:
+        rows = len({i.row for i in issues})
+        console.print(f"{len(issues)} problem(s) on {rows} row(s) of {len(df):,} in {file}", markup=False)
+        raise typer.Exit(code=1)
+    console.print(f"OK: {len(df):,} rows, {df['symbol'].nunique()} symbols, no bad rows in {file}", markup=False)

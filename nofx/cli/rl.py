@@ -1,0 +1,205 @@
+"""``nofx rl train`` / ``nofx rl eval``: the DQN agent on one instrument, date-split periods, compared
+out of sample with buy-and-hold and stable-baselines3's DQN (same environment, budget, selection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from nofx.backtest.config import BacktestConfig
+from nofx.backtest.metrics import compute_metrics
+from nofx.backtest.runner import run_backtest
+from nofx.cli.errors import user_errors
+from nofx.data.bars import read_bars
+from nofx.markets.rulebook import build_rulebook
+from nofx.models.rl.baselines import load_sb3_policy, save_sb3_policy, sb3_policy, train_sb3_dqn
+from nofx.models.rl.config import RLConfig, load_rl_config
+from nofx.models.rl.dqn import DQNAgent
+from nofx.models.rl.env import ACTIONS, TradingEnv
+from nofx.models.rl.evaluate import PolicyRun, buy_and_hold, log_return_score, run_policy
+from nofx.models.rl.market import StockSeries
+from nofx.models.rl.observation import OBS_NAMES, OBS_SIZE, WARMUP_BARS
+from nofx.strategies.rl_dqn import RLDQNStrategy
+
+app = typer.Typer(help="Reinforcement learning: train and evaluate the DQN trading agent.", no_args_is_help=True)
+console = Console()
+
+CONFIG_OPT = typer.Option(Path("examples/rl_dqn.toml"), "--config", "-c", help="RL experiment TOML file")
+DATA_OPT = typer.Option(None, "--data", help="bars file (overrides the config)")
+SYMBOL_OPT = typer.Option(None, "--symbol", help="instrument, e.g. 600036.SH (overrides the config)")
+MODEL_OPT = typer.Option(None, "--model", help="checkpoint path (overrides the config)")
+SEED_OPT = typer.Option(None, "--seed", help="random seed (overrides the config)")
+THREADS_OPT = typer.Option(1, "--threads", help="torch CPU threads (1 keeps runs reproducible and light)")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    cfg: RLConfig
+    bars: pd.DataFrame
+    series: StockSeries
+    train: TradingEnv
+    validation: TradingEnv
+    test: TradingEnv
+
+
+def sb3_path(model: Path) -> Path:
+    """Where the SB3 reference's weights go, next to the nofx checkpoint."""
+    return model.with_name(model.stem + ".sb3.pt")
+
+
+def load_experiment(cfg: RLConfig) -> Experiment:
+    bars = read_bars(cfg.data, symbols=[cfg.symbol])
+    rules = build_rulebook(cfg.rules)
+    series = StockSeries.from_bars(bars, cfg.symbol, rules)
+    whole = cfg.env.model_copy(update={"episode_bars": None, "random_start": False})
+    p = cfg.periods
+    return Experiment(
+        cfg, bars, series,
+        TradingEnv(series, rules, p.train.start, p.train.end, cfg.env),
+        TradingEnv(series, rules, p.validation.start, p.validation.end, whole),
+        TradingEnv(series, rules, p.test.start, p.test.end, whole),
+    )
+
+
+def _config(config: Path, data: Optional[Path], symbol: Optional[str], model: Optional[Path],
+            seed: Optional[int], steps: Optional[int] = None) -> RLConfig:
+    cfg = load_rl_config(config, data=str(data) if data else None, symbol=symbol,
+                         model=str(model) if model else None, seed=seed)
+    if steps is not None:
+        cfg = cfg.model_copy(update={"dqn": cfg.dqn.model_copy(update={"total_steps": steps})})
+    return cfg
+
+
+@app.command()
+@user_errors
+def train(
+    config: Path = CONFIG_OPT,
+    data: Optional[Path] = DATA_OPT,
+    symbol: Optional[str] = SYMBOL_OPT,
+    model: Optional[Path] = MODEL_OPT,
+    seed: Optional[int] = SEED_OPT,
+    steps: Optional[int] = typer.Option(None, "--steps", help="environment steps (overrides [dqn].total_steps)"),
+    sb3: bool = typer.Option(True, "--sb3/--no-sb3", help="also train stable-baselines3's DQN as the reference"),
+    threads: int = THREADS_OPT,
+) -> None:
+    """Train on the train period, keep the weights best on the validation period, report the test period."""
+    torch.set_num_threads(threads)
+    cfg = _config(config, data, symbol, model, seed, steps)
+    ex = load_experiment(cfg)
+    p = cfg.periods
+    console.print(f"[bold]DQN[/] {cfg.symbol}  train {p.train.start}..{p.train.end}  "
+                  f"validation {p.validation.start}..{p.validation.end}  test {p.test.start}..{p.test.end}  "
+                  f"steps {cfg.dqn.total_steps}  seed {cfg.seed}  lot {ex.train.lot}")
+    meta = {"symbol": cfg.symbol, "lot": ex.train.lot, "obs_names": list(OBS_NAMES), "actions": list(ACTIONS),
+            "env": cfg.env.model_dump(mode="json"), "periods": cfg.periods.model_dump(mode="json"),
+            "rules": cfg.rules}
+    agent = DQNAgent(OBS_SIZE, len(ACTIONS), cfg.dqn, seed=cfg.seed, metadata=meta)
+    log = agent.train(ex.train, validate=lambda a: log_return_score(ex.validation, a.act), progress=True)
+    agent.save(cfg.model)
+    console.print(f"nofx DQN: {log.episodes} episodes, {log.gradient_steps} gradient steps, "
+                  f"best validation at step {log.best_step}; saved {cfg.model}")
+    if sb3:
+        sb3_train_env = TradingEnv(ex.series, ex.train.rules, p.train.start, p.train.end, cfg.env)
+        with _bar("SB3 DQN", cfg.dqn.total_steps) as tick:
+            model_sb3, best = train_sb3_dqn(sb3_train_env, cfg.dqn, cfg.seed,
+                                            validate=lambda pol: log_return_score(ex.validation, pol),
+                                            progress=tick)
+        save_sb3_policy(model_sb3, sb3_path(cfg.model))
+        console.print(f"SB3 DQN: best validation at step {best}; saved {sb3_path(cfg.model)}")
+    _report(ex, cfg.model)
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    config: Path = CONFIG_OPT,
+    data: Optional[Path] = DATA_OPT,
+    symbol: Optional[str] = SYMBOL_OPT,
+    model: Optional[Path] = MODEL_OPT,
+    backtester: bool = typer.Option(True, "--backtester/--no-backtester",
+                                    help="also run the agent as the rl_dqn strategy in the backtester"),
+    threads: int = THREADS_OPT,
+) -> None:
+    """Out-of-sample table on the test period: nofx DQN, SB3 DQN, buy-and-hold."""
+    torch.set_num_threads(threads)
+    cfg = _config(config, data, symbol, model, None)
+    _report(load_experiment(cfg), cfg.model, backtester)
+
+
+class _bar:
+    """A rich progress bar whose ``tick`` advances one step (for SB3's callback)."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self._progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                  transient=True, console=console)
+        self._task = self._progress.add_task(label, total=total)
+
+    def __enter__(self):
+        self._progress.start()
+        return lambda: self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+def _periods_per_year(series: StockSeries) -> int:
+    days = series.timestamps.astype("datetime64[D]")
+    return int(round(252 * len(days) / len(np.unique(days))))
+
+
+def _row(table: Table, name: str, equity: pd.Series, ppy: int, run: PolicyRun | None = None,
+         trades: int | None = None, fees: float | None = None) -> dict:
+    m = compute_metrics(equity, periods_per_year=ppy)
+
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{float(v):+.2%}"
+
+    sharpe = "-" if m["sharpe"] is None else f"{m['sharpe']:.2f}"
+    n_tr = run.n_trades if run is not None else trades
+    fee = run.fees if run is not None else fees
+    table.add_row(name, pct(m["total_return"]), sharpe, pct(m["max_drawdown"]),
+                  "-" if n_tr is None else str(n_tr), "-" if fee is None else f"{fee:,.2f}",
+                  "-" if run is None else str(run.refused))
+    return m
+
+
+def _report(ex: Experiment, model_path: Path, backtester: bool = False) -> None:
+    cfg = ex.cfg
+    p = cfg.periods.test
+    ppy = _periods_per_year(ex.series)
+    table = Table(title=f"{cfg.symbol} test period {p.start}..{p.end} (out of sample, rules {cfg.rules}, "
+                        f"cash {cfg.env.cash:,.0f})")
+    for col in ("policy", "total return", "sharpe", "max drawdown", "trades", "fees", "refused"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    agent = DQNAgent.load(model_path)
+    run = run_policy(ex.test, agent.act)
+    _row(table, "nofx DQN", run.equity, ppy, run)
+    sb3_file = sb3_path(model_path)
+    if sb3_file.exists():
+        sb3_model = load_sb3_policy(sb3_file, ex.test, cfg.dqn)
+        sb3_run = run_policy(ex.test, sb3_policy(sb3_model))
+        _row(table, "SB3 DQN", sb3_run.equity, ppy, sb3_run)
+    _row(table, "buy-and-hold", buy_and_hold(ex.test), ppy, trades=1)
+    if backtester:
+        # start early enough that the strategy's causal features are warm on the first test day
+        first = ex.series.dates[max(0, ex.test.period[0] - 2 * WARMUP_BARS)]
+        bt_cfg = BacktestConfig(start=first, end=p.end, cash=cfg.env.cash, rules=cfg.rules)
+        strategy = RLDQNStrategy(RLDQNStrategy.Params(model=str(model_path), trade_from=p.start + timedelta(0)))
+        res = run_backtest(ex.bars, strategy, bt_cfg, symbols=[cfg.symbol])
+        eq = res.equity["equity"]
+        eq = eq[eq.index >= pd.Timestamp(ex.series.timestamps[ex.test.period[0]])]
+        _row(table, "nofx DQN (backtester)", eq, ppy, trades=len(res.trades), fees=float(res.fees_paid))
+    console.print(table)
+    counts = np.bincount(run.actions, minlength=len(ACTIONS))
+    console.print("nofx DQN actions on the test period: "
+                  + ", ".join(f"{a} {c}" for a, c in zip(ACTIONS, counts)))

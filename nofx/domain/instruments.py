@@ -1,0 +1,125 @@
+"""Instruments parsed from exchange codes (``600519.SH``, ``0700.HK``) with their exchange and board."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+
+from nofx.domain.errors import InvalidSymbolError
+
+
+class Market(str, Enum):
+    CN = "cn"  # mainland A-shares
+    HK = "hk"
+
+
+class Exchange(str, Enum):
+    SSE = "SSE"
+    SZSE = "SZSE"
+    BSE = "BSE"
+    HKEX = "HKEX"
+
+    @property
+    def market(self) -> Market:
+        return Market.HK if self is Exchange.HKEX else Market.CN
+
+
+class Board(str, Enum):
+    SSE_MAIN = "sse_main"
+    SZSE_MAIN = "szse_main"
+    CHINEXT = "chinext"
+    STAR = "star"
+    BSE = "bse"
+    HK_MAIN = "hk_main"
+    INDEX = "index"
+
+
+class SecurityType(str, Enum):
+    STOCK = "stock"
+    INDEX = "index"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str  # canonical form, e.g. "600519.SH"
+    code: str  # "600519"
+    exchange: Exchange
+    board: Board
+    security_type: SecurityType
+
+    @property
+    def market(self) -> Market:
+        return self.exchange.market
+
+    @property
+    def is_index(self) -> bool:
+        return self.security_type is SecurityType.INDEX
+
+
+_SYMBOL_RE = re.compile(r"^(\d{4,6})\.(SH|SZ|BJ|HK)$")
+
+# Index codes that appear in A-share data; their numeric ranges overlap stock codes on SSE
+# ("000001.SH" is the SSE Composite while "000001.SZ" is Ping An Bank), so they are listed.
+_SSE_INDEX_PREFIXES = ("000",)
+_SZSE_INDEX_PREFIXES = ("399",)
+
+
+@lru_cache(maxsize=65536)
+def parse_symbol(symbol: str) -> Instrument:
+    """Parse a symbol like ``600519.SH``; raises :class:`InvalidSymbolError` saying why."""
+    if not isinstance(symbol, str):
+        raise InvalidSymbolError(f"symbol must be a string, got {type(symbol).__name__}", symbol=symbol)
+    s = symbol.strip().upper()
+    m = _SYMBOL_RE.match(s)
+    if not m:
+        raise InvalidSymbolError(
+            "unknown symbol format: expected CODE.SH, CODE.SZ, CODE.BJ (6 digits) or CODE.HK (4-5 digits)",
+            symbol=symbol,
+        )
+    code, suffix = m.groups()
+    if suffix == "HK":
+        if len(code) not in (4, 5):
+            raise InvalidSymbolError("HK codes have 4 or 5 digits", symbol=symbol)
+        return Instrument(s, code, Exchange.HKEX, Board.HK_MAIN, SecurityType.STOCK)
+    if len(code) != 6:
+        raise InvalidSymbolError("A-share codes have 6 digits", symbol=symbol)
+    if suffix == "SH":
+        if code.startswith(_SSE_INDEX_PREFIXES):
+            return Instrument(s, code, Exchange.SSE, Board.INDEX, SecurityType.INDEX)
+        if code.startswith("688") or code.startswith("689"):
+            return Instrument(s, code, Exchange.SSE, Board.STAR, SecurityType.STOCK)
+        if code.startswith(("600", "601", "603", "605")):
+            return Instrument(s, code, Exchange.SSE, Board.SSE_MAIN, SecurityType.STOCK)
+        raise InvalidSymbolError("not a known Shanghai stock or index code range", symbol=symbol)
+    if suffix == "SZ":
+        if code.startswith(_SZSE_INDEX_PREFIXES):
+            return Instrument(s, code, Exchange.SZSE, Board.INDEX, SecurityType.INDEX)
+        if code.startswith(("300", "301")):
+            return Instrument(s, code, Exchange.SZSE, Board.CHINEXT, SecurityType.STOCK)
+        if code.startswith(("000", "001", "002", "003")):
+            return Instrument(s, code, Exchange.SZSE, Board.SZSE_MAIN, SecurityType.STOCK)
+        raise InvalidSymbolError("not a known Shenzhen stock or index code range", symbol=symbol)
+    # BJ: Beijing Stock Exchange (codes 43x, 83x, 87x, 88x, 92x)
+    if code.startswith(("43", "83", "87", "88", "92")):
+        return Instrument(s, code, Exchange.BSE, Board.BSE, SecurityType.STOCK)
+    raise InvalidSymbolError("not a known Beijing stock code range", symbol=symbol)
+
+
+def parse_symbols(text: str) -> list[Instrument]:
+    """Parse a comma-separated list, rejecting duplicates."""
+    out: list[Instrument] = []
+    seen: set[str] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        inst = parse_symbol(part)
+        if inst.symbol in seen:
+            raise InvalidSymbolError("duplicate symbol in list", symbol=part)
+        seen.add(inst.symbol)
+        out.append(inst)
+    if not out:
+        raise InvalidSymbolError("empty symbol list", symbols=text)
+    return out

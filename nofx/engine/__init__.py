@@ -1,0 +1,1 @@
+"""The one order path: strategy -> risk -> OMS -> router -> exchange, fills flowing back to the ledger."""

@@ -1,0 +1,113 @@
+"""The backtest's simulated exchange: orders wait for the next bar (``next_open``) or meet the current
+bar's close (``close``), under the shared matching rules (suspension, limit locks, volume cap).
+
+It reads bars from the panel by index; the runner moves the index. DAY orders left unfilled expire at
+the end of their trading day; IOC leftovers expire after their first bar; FOK fills all or nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from nofx.domain.enums import Side, TimeInForce
+from nofx.domain.instruments import parse_symbol
+from nofx.domain.orders import Order
+from nofx.engine.matching import BarQuote, execution_price, refusal, volume_cap
+from nofx.engine.venue import VenueListener
+from nofx.markets.rulebook import RuleBook
+from nofx.data.panel import BarPanel
+
+
+class BarExchange:
+    def __init__(self, panel: BarPanel, lower: np.ndarray, upper: np.ndarray, rulebook: RuleBook,
+                 participation: float = 0.25) -> None:
+        self.panel = panel
+        self.lower, self.upper = lower, upper
+        self.rulebook = rulebook
+        self.participation = participation
+        self.listener: VenueListener | None = None
+        self._pending: dict[str, Order] = {}
+        self._col = {s: k for k, s in enumerate(panel.symbols)}
+        f = panel.fields
+        self._o, self._h, self._l, self._c = f["open"], f["high"], f["low"], f["close"]
+        self._v, self._st = f["volume"], f["trade_status"]
+        days = panel.timestamps.astype("datetime64[D]")
+        # True where bar i is the last of its trading day: DAY orders expire after it
+        self._day_end = np.append(days[1:] != days[:-1], True)
+        self._days = days
+
+    # ---- Venue -----------------------------------------------------------------------------
+    def submit(self, order: Order) -> None:
+        self._pending[order.order_id] = order
+
+    def cancel(self, order_id: str) -> bool:
+        return self._pending.pop(order_id, None) is not None
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    # ---- matching ----------------------------------------------------------------------------
+    def quote(self, i: int, col: int) -> BarQuote:
+        return BarQuote(self._o[i, col], self._h[i, col], self._l[i, col], self._c[i, col], self._v[i, col],
+                        self._st[i, col], self.lower[i, col], self.upper[i, col])
+
+    def match(self, i: int, at_open: bool) -> None:
+        """Match every pending order against bar ``i``."""
+        if not self._pending:
+            return
+        listener = self.listener
+        assert listener is not None, "exchange not connected to an engine"
+        orders = list(self._pending.values())
+        day = self._days[i].item()
+        for order in orders:
+            if not order.status.is_open:
+                self._pending.pop(order.order_id, None)
+                continue
+            col = self._col.get(order.symbol)
+            if col is None:
+                self._pending.pop(order.order_id)
+                listener.on_venue_reject(order, "VENUE_UNKNOWN_SYMBOL", f"{order.symbol} has no bars")
+                continue
+            bar = self.quote(i, col)
+            why = refusal(order.side, bar)
+            if why is not None:
+                self._pending.pop(order.order_id)
+                listener.on_venue_reject(order, *why)
+                continue
+            limit = float(order.limit_price) if order.limit_price is not None else None
+            px = execution_price(order.request.order_type, order.side, limit, bar, at_open)
+            leaves = order.quantity - order.filled_qty
+            if px is not None:
+                cap = volume_cap(bar.volume, self.participation)
+                qty = min(leaves, cap)
+                if qty < leaves:
+                    inst = parse_symbol(order.symbol)
+                    rules = self.rulebook.rules_for(inst)
+                    # a capped part must still be a valid lot (an odd lot only if it ends the order)
+                    qty = rules.round_buy_quantity(inst, day, qty)
+                if order.request.tif is TimeInForce.FOK and qty < leaves:
+                    qty = 0
+                if qty > 0:
+                    price = _to_price(px)
+                    listener.on_venue_fill(order, qty, price)
+            if not order.status.is_open:
+                self._pending.pop(order.order_id, None)
+                continue
+            tif = order.request.tif
+            if tif is not TimeInForce.DAY or self._day_end[i]:
+                self._pending.pop(order.order_id)
+                if px is None:
+                    reason = "limit price not reached"
+                elif order.filled_qty:
+                    reason = f"volume cap {self.participation:.0%} of bar volume"
+                else:
+                    reason = "volume cap or fill-or-kill: nothing filled"
+                listener.on_venue_expire(order, reason)
+
+
+def _to_price(px: float) -> Decimal:
+    # bar prices are exchange prices with at most 3 decimals; go through repr to avoid binary noise
+    return Decimal(repr(round(float(px), 4)))

@@ -1,0 +1,357 @@
+"""The trading kernel: the one order path shared by backtest, paper and live trading.
+
+    strategy -> submit() -> idempotency -> risk -> OMS -> router -> venue
+    venue -> on_venue_fill/reject/expire -> ledger (store, write-ahead) -> OMS -> portfolio -> listeners
+
+Nothing here knows which clock or venue it runs with. When a store is given, every event is appended
+(committed) before the call that caused it returns, so an acknowledged order or fill survives a crash,
+and :meth:`TradingEngine.rebuild` restores state from the stored events.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Callable, Iterable, Protocol, Sequence
+
+from nofx.domain.enums import OrderStatus, Side
+from nofx.domain.events import (
+    Event, OrderAccepted, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress, OrderRejected,
+    OrderSubmitted,
+)
+from nofx.domain.fills import Fill
+from nofx.domain.instruments import Instrument, parse_symbol
+from nofx.domain.money import ZERO
+from nofx.domain.orders import Order, OrderRequest
+from nofx.engine.oms import OrderManager
+from nofx.engine.portfolio import Portfolio
+from nofx.engine.risk import RiskContext, RiskEngine
+from nofx.engine.router import Router
+from nofx.engine.store import LedgerStore
+from nofx.markets.fees import FeeModel
+from nofx.markets.rulebook import RuleBook
+
+
+class MarketState(Protocol):
+    """What the clock knows about the market now (given by the backtest or paper runner)."""
+
+    def now(self) -> datetime: ...
+
+    def exec_day(self) -> date:
+        """Trading day on which an order submitted now can first execute."""
+        ...
+
+    def last_price(self, symbol: str) -> Decimal | None: ...
+
+    def limits(self, symbol: str) -> tuple[Decimal, Decimal] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionRecord:
+    ts: datetime
+    request: OrderRequest
+    code: str
+    reason: str
+
+
+EventListener = Callable[[Event], None]
+
+_CLOSED_UNFILLED = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
+
+
+class TradingEngine:
+    def __init__(
+        self,
+        trader_id: str,
+        portfolio: Portfolio,
+        rulebook: RuleBook,
+        fee_model: FeeModel,
+        risk: RiskEngine,
+        router: Router,
+        market: MarketState,
+        store: LedgerStore | None = None,
+        listeners: Iterable[EventListener] = (),
+    ) -> None:
+        self.trader_id = trader_id
+        self.portfolio = portfolio
+        self.rulebook = rulebook
+        self.fees = fee_model
+        self.risk = risk
+        self.router = router
+        self.market = market
+        self.store = store
+        self.listeners = list(listeners)
+        self.oms = OrderManager(trader_id)
+        self.rejections: list[RejectionRecord] = []
+        self.fills: list[Fill] = []
+        self.keep_fills = True  # backtests keep them for the report; long paper runs may not
+        self._fill_seq = itertools.count(1)
+        self._reserve: dict[str, Decimal] = {}  # order_id -> reserved cash (buys)
+        self._fill_callbacks: list[Callable[[Fill], None]] = []
+        self._reject_callbacks: list[Callable[[OrderRequest, str, str], None]] = []
+        self.day_start_equity: float | None = None
+        self._pending_children: list[tuple[datetime, Order]] = []
+
+    # ---- wiring ------------------------------------------------------------------------------
+    def on_fill(self, cb: Callable[[Fill], None]) -> None:
+        self._fill_callbacks.append(cb)
+
+    def on_rejection(self, cb: Callable[[OrderRequest, str, str], None]) -> None:
+        self._reject_callbacks.append(cb)
+
+    def _emit(self, events: Sequence[Event]) -> None:
+        """Write-ahead: persist, then apply to in-memory state, then tell listeners."""
+        if self.store is not None:
+            self.store.append(self.trader_id, events)
+        for ev in events:
+            self.oms.apply(ev)
+        for ev in events:
+            for listener in self.listeners:
+                listener(ev)
+
+    # ---- the order path -----------------------------------------------------------------------
+    def submit(self, request: OrderRequest, parent_id: str | None = None) -> Order:
+        """Submit an order; returns it once acknowledged (accepted or denied, and persisted)."""
+        existing = self.oms.find_client_order(request.client_order_id)
+        if existing is not None:
+            return existing  # a retried submission returns the first order, never a second one
+        # (after a restart the OMS is rebuilt from the store, so this in-memory check covers stored orders)
+        market = self.market
+        now = market.now()
+        inst = parse_symbol(request.symbol)
+        rules = self.rulebook.rules_for(inst)
+        exec_day = market.exec_day()
+        last = market.last_price(request.symbol)
+        ref = request.limit_price if request.limit_price is not None else last
+        order_id = self.oms.next_order_id()
+        submitted = OrderSubmitted(now, order_id, self.trader_id, request, parent_id)
+        if ref is None:
+            return self._deny(submitted, request, now, "RISK_NO_PRICE", f"no price known for {request.symbol}")
+        ctx = RiskContext(
+            request=request, inst=inst, rules=rules, fees=self.fees, portfolio=self.portfolio, now=now,
+            exec_day=exec_day, ref_price=ref, last_price=last, limits=market.limits(request.symbol),
+            open_orders=len(self.oms.open_orders), day_start_equity=self.day_start_equity,
+        )
+        denial = self.risk.check(ctx, self.trader_id, now.timestamp())
+        if denial is not None:
+            return self._deny(submitted, request, now, denial.code, denial.reason)
+        self._emit((submitted, OrderAccepted(now, order_id)))
+        order = self.oms.get(order_id)
+        self._reserve_for(order, inst, exec_day, ref)
+        plan = None
+        if parent_id is None and self.router.splits:
+            plan = self.router.plan(inst, request.quantity, _lot_step(rules, inst, exec_day), now)
+        if plan:
+            for spec in plan:
+                child_req = OrderRequest(request.symbol, request.side, spec.quantity, request.order_type,
+                                         request.limit_price, request.tif, None, request.tag)
+                child_id = self.oms.next_order_id()
+                self._emit((OrderSubmitted(now, child_id, self.trader_id, child_req, order_id),
+                            OrderAccepted(now, child_id)))
+                child = self.oms.get(child_id)
+                if spec.release_at <= now:
+                    self.router.venue_for(inst).submit(child)
+                else:
+                    self._pending_children.append((spec.release_at, child))
+        else:
+            self.router.venue_for(inst).submit(order)
+        return order
+
+    def release_due_children(self) -> None:
+        """Send TWAP child orders whose release time has come (called by the clock)."""
+        if not self._pending_children:
+            return
+        now = self.market.now()
+        due = [(t, c) for t, c in self._pending_children if t <= now]
+        self._pending_children = [(t, c) for t, c in self._pending_children if t > now]
+        for _, child in due:
+            if child.status.is_open:
+                self.router.venue_for(parse_symbol(child.symbol)).submit(child)
+
+    def cancel(self, order_id: str, reason: str = "cancelled by user") -> bool:
+        order = self.oms.get(order_id)
+        if not order.status.is_open:
+            return False
+        inst = parse_symbol(order.symbol)
+        kids = self.oms.children(order_id)
+        targets = [k for k in kids if k.status.is_open] or [order]
+        for o in targets:
+            self.router.venue_for(inst).cancel(o.order_id)
+            self._close(o, OrderCancelled(self.market.now(), o.order_id, reason))
+        self._pending_children = [(t, c) for t, c in self._pending_children if c.parent_id != order_id]
+        if kids and order.status.is_open:
+            self._close(order, OrderCancelled(self.market.now(), order_id, reason))
+        return True
+
+    # ---- venue callbacks ------------------------------------------------------------------------
+    def on_venue_fill(self, order: Order, quantity: int, price: Decimal) -> int:
+        inst = parse_symbol(order.symbol)
+        rules = self.rulebook.rules_for(inst)
+        now = self.market.now()
+        day = now.date()
+        side = order.side
+        pf = self.portfolio
+        owner = self.oms.get(order.parent_id) if order.parent_id else order  # who holds the reservation
+        if side is Side.BUY:
+            avail = pf.available_cash + self._reserve.get(owner.order_id, ZERO)
+            quantity = self._affordable(inst, rules, day, quantity, price, avail)
+            if quantity <= 0:
+                self.on_venue_reject(order, "VENUE_INSUFFICIENT_CASH",
+                                     f"cash {avail:.2f} does not cover one lot at {price}")
+                return 0
+        else:
+            free = pf.sellable_on(order.symbol, day)
+            if quantity > free and not rules.allows_short(inst, day):
+                if pf.quantity(order.symbol) >= quantity:
+                    self.on_venue_reject(order, "VENUE_T1_LOCKED",
+                                         f"only {free} sellable today: shares bought today settle T+1")
+                else:
+                    self.on_venue_reject(order, "VENUE_NO_SHORT", f"sell exceeds holding {free}")
+                return 0
+        fee = self.fees.fees(inst, day, side, quantity, price).total
+        fill = Fill(f"{self.trader_id}-F{next(self._fill_seq)}", order.order_id, order.symbol, side, quantity,
+                    price, fee, now)
+        # release this order's reservation in proportion to what filled
+        if side is Side.BUY:
+            res = self._reserve.get(owner.order_id)
+            if res is not None:
+                left = owner.quantity - (owner.filled_qty if owner is order else
+                                         sum(k.filled_qty for k in self.oms.children(owner.order_id)))
+                part = res if quantity >= left else (res * quantity / left)
+                self._reserve[owner.order_id] = res - part
+                pf.reserved_cash -= part
+        else:
+            pf.reserved_sell[order.symbol] = pf.reserved_sell.get(order.symbol, 0) - quantity
+        self._emit((OrderFilled(now, order.order_id, fill),))
+        pf.apply_fill(fill, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
+                      allow_short=rules.allows_short(inst, day))
+        if not order.status.is_open:
+            self._release(order)
+        if self.keep_fills:
+            self.fills.append(fill)
+        if order.parent_id:
+            self._update_parent(order.parent_id, fill)
+        for cb in self._fill_callbacks:
+            cb(fill)
+        return quantity
+
+    def on_venue_reject(self, order: Order, code: str, reason: str) -> None:
+        now = self.market.now()
+        if order.filled_qty:
+            self._close(order, OrderExpired(now, order.order_id))
+        else:
+            self._close(order, OrderRejected(now, order.order_id, code, reason))
+        self._record_rejection(order.request, now, code, reason)
+
+    def on_venue_expire(self, order: Order, reason: str) -> None:
+        self._close(order, OrderExpired(self.market.now(), order.order_id))
+        if reason:
+            self._record_rejection(order.request, self.market.now(), "VENUE_EXPIRED",
+                                   f"{order.quantity - order.filled_qty} of {order.quantity} unfilled: {reason}")
+
+    # ---- state rebuild ------------------------------------------------------------------------
+    def rebuild(self, events: Iterable[Event]) -> int:
+        """Restore OMS and portfolio from stored events (crash recovery). Returns the event count."""
+        n = 0
+        for ev in events:
+            n += 1
+            order = self.oms.apply(ev)
+            if isinstance(ev, OrderFilled):
+                f = ev.fill
+                inst = parse_symbol(f.symbol)
+                rules = self.rulebook.rules_for(inst)
+                day = f.ts.date()
+                self.portfolio.start_day(day)
+                self.portfolio.apply_fill(f, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
+                                          allow_short=rules.allows_short(inst, day))
+                seq = f.fill_id.rsplit("-F", 1)[-1]
+                if seq.isdigit():
+                    self._fill_seq = itertools.count(max(int(seq) + 1, next(self._fill_seq)))
+                if self.keep_fills:
+                    self.fills.append(f)
+            del order
+        return n
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _deny(self, submitted: OrderSubmitted, request: OrderRequest, now: datetime, code: str, reason: str) -> Order:
+        self._emit((submitted, OrderDenied(now, submitted.order_id, code, reason)))
+        self._record_rejection(request, now, code, reason)
+        return self.oms.get(submitted.order_id)
+
+    def _record_rejection(self, request: OrderRequest, now: datetime, code: str, reason: str) -> None:
+        self.rejections.append(RejectionRecord(now, request, code, reason))
+        for cb in self._reject_callbacks:
+            cb(request, code, reason)
+
+    def _close(self, order: Order, ev: Event) -> None:
+        if not order.status.is_open:
+            return
+        self._emit((ev,))
+        self._release(order)
+        if order.parent_id:
+            self._sync_parent_close(order.parent_id)
+
+    def _release(self, order: Order) -> None:
+        res = self._reserve.pop(order.order_id, None)
+        if res:
+            self.portfolio.reserved_cash -= res
+        # sell reservations are held by the parent only (children's fills reduce it through the parent)
+        if order.side is Side.SELL and order.parent_id is None:
+            left = order.quantity - order.filled_qty
+            if left > 0 and order.status in _CLOSED_UNFILLED:
+                rs = self.portfolio.reserved_sell
+                rs[order.symbol] = rs.get(order.symbol, 0) - left
+
+    def _reserve_for(self, order: Order, inst: Instrument, day: date, ref: Decimal) -> None:
+        req = order.request
+        if req.side is Side.BUY:
+            amount = ref * req.quantity + self.fees.fees(inst, day, req.side, req.quantity, ref).total
+            self._reserve[order.order_id] = amount
+            self.portfolio.reserved_cash += amount
+        else:
+            rs = self.portfolio.reserved_sell
+            rs[req.symbol] = rs.get(req.symbol, 0) + req.quantity
+
+    def _affordable(self, inst: Instrument, rules, day: date, quantity: int, price: Decimal, avail: Decimal) -> int:
+        q = quantity
+        while q > 0:
+            need = price * q + self.fees.fees(inst, day, Side.BUY, q, price).total
+            if need <= avail:
+                return q
+            # shrink to what cash covers, then to a valid lot size
+            approx = int(avail / price) if price > 0 else 0
+            nq = rules.round_buy_quantity(inst, day, min(q - 1, approx))
+            if nq >= q:
+                nq = rules.round_buy_quantity(inst, day, q - 1)
+            q = nq
+        return 0
+
+    def _update_parent(self, parent_id: str, fill: Fill) -> None:
+        """A parent's progress is derived from its children; the ledger records it as its own event
+        (never as a second fill, which would double-count cash and positions)."""
+        parent = self.oms.get(parent_id)
+        if not parent.status.is_open:
+            return
+        kids = self.oms.children(parent_id)
+        filled = sum(k.filled_qty for k in kids)
+        notional = sum((k.avg_fill_price * k.filled_qty for k in kids), ZERO)
+        fees = sum((k.fees for k in kids), ZERO)
+        status = OrderStatus.FILLED if filled >= parent.quantity else OrderStatus.PARTIALLY_FILLED
+        self._emit((OrderProgress(fill.ts, parent_id, filled, notional / filled if filled else ZERO, fees, status),))
+
+    def _sync_parent_close(self, parent_id: str) -> None:
+        parent = self.oms.get(parent_id)
+        if parent.status.is_open and not any(k.status.is_open for k in self.oms.children(parent_id)) \
+                and not any(c.parent_id == parent_id for _, c in self._pending_children):
+            self._emit((OrderExpired(self.market.now(), parent_id),))
+            self._release(parent)
+
+
+def _lot_step(rules, inst: Instrument, day: date) -> int:
+    """Smallest buy quantity the market accepts (board lot, or STAR's 200 minimum)."""
+    q = 1
+    while rules.round_buy_quantity(inst, day, q) == 0 and q < 10_000:
+        q += 1 if q < 100 else 100
+    return rules.round_buy_quantity(inst, day, q) or 1

@@ -1,0 +1,120 @@
+"""Order management: ids, idempotency by client_order_id, the open-order book, parent/child links.
+
+Orders change state only by events (``apply``); the OMS is rebuilt at start by replaying stored events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator
+
+from nofx.domain.enums import OrderStatus
+from nofx.domain.errors import OrderError
+from nofx.domain.events import (
+    Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress,
+    OrderRejected, OrderSubmitted,
+)
+from nofx.domain.orders import Order, OrderRequest
+
+
+class OrderManager:
+    def __init__(self, trader_id: str) -> None:
+        self.trader_id = trader_id
+        self._orders: dict[str, Order] = {}
+        self._by_client_id: dict[str, str] = {}
+        self._open: dict[str, Order] = {}
+        self._children: dict[str, list[str]] = {}
+        self._seq = 0
+
+    def next_order_id(self) -> str:
+        self._seq += 1
+        return f"{self.trader_id}-O{self._seq}"
+
+    def find_client_order(self, client_order_id: str | None) -> Order | None:
+        if not client_order_id:
+            return None
+        oid = self._by_client_id.get(client_order_id)
+        return self._orders.get(oid) if oid else None
+
+    def get(self, order_id: str) -> Order:
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise OrderError("unknown order id", order_id=order_id) from None
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self._orders.values())
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    @property
+    def open_orders(self) -> dict[str, Order]:
+        return self._open
+
+    def children(self, parent_id: str) -> list[Order]:
+        return [self._orders[c] for c in self._children.get(parent_id, ())]
+
+    def prune_closed(self, keep_last: int = 10_000) -> None:
+        """Bound memory in long runs: closed orders live in the ledger; keep only recent ones here."""
+        if len(self._orders) <= keep_last * 2:
+            return
+        closed = [oid for oid, o in self._orders.items() if not o.status.is_open]
+        for oid in closed[: len(closed) - keep_last]:
+            o = self._orders.pop(oid)
+            if o.request.client_order_id:
+                self._by_client_id.pop(o.request.client_order_id, None)
+            self._children.pop(oid, None)
+
+    # ---- applying events (the only way state changes) ---------------------------------------
+    def apply(self, ev: Event) -> Order | None:
+        if isinstance(ev, OrderSubmitted):
+            return self._create(ev.order_id, ev.request, ev.ts, ev.parent_id)
+        order = self._orders.get(getattr(ev, "order_id", ""))
+        if order is None:
+            return None
+        if isinstance(ev, OrderFilled):
+            f = ev.fill
+            order.apply_fill(f.quantity, f.price, f.fee)
+        elif isinstance(ev, OrderAccepted):
+            order.apply_accept()
+        elif isinstance(ev, (OrderDenied, OrderRejected)):
+            order.apply_reject(ev.code, ev.reason)
+        elif isinstance(ev, OrderCancelled):
+            order.apply_cancel()
+        elif isinstance(ev, OrderExpired):
+            order.apply_expire()
+        elif isinstance(ev, OrderProgress):
+            order.apply_progress(ev.filled_qty, ev.avg_price, ev.fees, ev.status)
+        elif isinstance(ev, OrderAmended):
+            order.apply_amend(ev.quantity, ev.limit_price)
+        if order.status.is_open:
+            self._open[order.order_id] = order
+        else:
+            self._open.pop(order.order_id, None)
+        return order
+
+    def _create(self, order_id: str, request: OrderRequest, ts: datetime, parent_id: str | None) -> Order:
+        order = Order(order_id=order_id, request=request, created=ts, parent_id=parent_id)
+        self._orders[order_id] = order
+        self._open[order_id] = order
+        if request.client_order_id:
+            self._by_client_id[request.client_order_id] = order_id
+        if parent_id:
+            self._children.setdefault(parent_id, []).append(order_id)
+        # keep the id counter ahead of replayed ids
+        tail = order_id.rsplit("-O", 1)[-1]
+        if tail.isdigit():
+            self._seq = max(self._seq, int(tail))
+        return order
+
+    def derived_parent_status(self, parent_id: str) -> tuple[OrderStatus, int]:
+        """A parent's status and filled quantity derived from its children."""
+        kids = self.children(parent_id)
+        parent = self._orders[parent_id]
+        filled = sum(k.filled_qty for k in kids)
+        if filled >= parent.quantity:
+            return OrderStatus.FILLED, filled
+        if any(k.status.is_open for k in kids):
+            return (OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED), filled
+        return (OrderStatus.PARTIALLY_FILLED if filled else parent.status), filled

@@ -1,0 +1,1 @@
+"""Return predictors (deep and baseline), their training, evaluation metrics and saved runs."""

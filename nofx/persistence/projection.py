@@ -1,0 +1,260 @@
+"""Derived rows from events: the orders, fills, positions and accounts tables follow the event stream.
+
+A :class:`Projector` works inside the caller's transaction: it inserts each event into ``order_events``
+and applies it to the rows it touches, cached for the batch and written once at :meth:`finish`. Order
+state changes go through the domain ``Order`` (its transition table), positions through the domain
+``Position``, so the stored state is exactly what the engine rebuilds from the same events. An event that
+cannot be applied raises a coded error and the caller rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from sqlalchemy import Connection, select, update
+
+from nofx.domain.errors import NofxError
+from nofx.domain.events import (Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
+                                OrderFilled, OrderRejected, OrderSubmitted)
+from nofx.domain.fills import Fill
+from nofx.domain.orders import Order
+from nofx.domain.positions import Position
+from nofx.persistence import schema as t
+from nofx.persistence.errors import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
+                                     LedgerIntegrityError, UnknownTraderError)
+from nofx.persistence.rows import naive, order_from_row, order_values
+
+ZERO = Decimal(0)
+
+
+def apply_order_event(order: Order | None, event: Event) -> Order:
+    """Pure: the order after ``event`` (``order`` is None before its OrderSubmitted). Raises NofxError
+    (OrderError / InvalidTransitionError / LedgerIntegrityError) when the event does not apply."""
+    if isinstance(event, OrderSubmitted):
+        if order is not None:
+            raise DuplicateOrderError("order submitted twice", order_id=event.order_id)
+        return Order(order_id=event.order_id, request=event.request, created=event.ts, parent_id=event.parent_id)
+    order_id = getattr(event, "order_id", "")
+    if order is None:
+        raise LedgerIntegrityError(f"{event.kind} for an order never submitted", order_id=order_id)
+    if isinstance(event, (OrderDenied, OrderRejected)):
+        order.apply_reject(event.code, event.reason)
+    elif isinstance(event, OrderAccepted):
+        order.apply_accept()
+    elif isinstance(event, OrderFilled):
+        if event.fill.order_id != event.order_id:
+            raise LedgerIntegrityError("fill belongs to another order", order_id=order_id,
+                                       fill_id=event.fill.fill_id, fill_order_id=event.fill.order_id)
+        order.apply_fill(event.fill.quantity, event.fill.price, event.fill.fee)
+    elif isinstance(event, OrderCancelled):
+        order.apply_cancel()
+    elif isinstance(event, OrderExpired):
+        order.apply_expire()
+    elif isinstance(event, OrderAmended):
+        order.apply_amend(event.quantity, event.limit_price)
+    else:
+        raise LedgerIntegrityError(f"unknown event kind {event.kind!r}", order_id=order_id)
+    return order
+
+
+def position_after_fill(pos: Position, fill: Fill) -> Decimal:
+    """Apply ``fill`` to ``pos`` (in place) and return the price PnL it realised. Settlement locks are the
+    engine's business (it refuses a T+1 breach before a fill exists); the ledger records what happened
+    and ``ledger_check`` flags breaches, so shorts and unlocked sells are accepted here."""
+    before = pos.realised_pnl
+    pos.apply_fill(fill, lock_until_next_day=False, allow_short=True)
+    return pos.realised_pnl - before
+
+
+@dataclass(slots=True)
+class _OrderSlot:
+    order: Order
+    is_new: bool
+    last_seq: int
+    updated: datetime
+
+
+@dataclass(slots=True)
+class _PositionSlot:
+    position: Position
+    is_new: bool
+    updated: datetime
+
+
+@dataclass(slots=True)
+class _AccountSlot:
+    cash: Decimal
+    updated: datetime
+    dirty: bool = False
+
+
+class Projector:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._accounts: dict[str, _AccountSlot] = {}
+        self._orders: dict[tuple[str, str], _OrderSlot] = {}
+        self._positions: dict[tuple[str, str], _PositionSlot] = {}
+        self._client_ids: dict[tuple[str, str], str] = {}  # (trader, client_order_id) -> order_id, this batch
+        self._fill_ids: set[tuple[str, str]] = set()
+
+    # ---------------------------------------------------------------- loading
+    def _account(self, trader_id: str) -> _AccountSlot:
+        slot = self._accounts.get(trader_id)
+        if slot is None:
+            row = self._conn.execute(
+                select(t.accounts.c.cash, t.accounts.c.updated).where(t.accounts.c.trader_id == trader_id)
+            ).first()
+            if row is None:
+                raise UnknownTraderError("no such trader: create_trader first", trader_id=trader_id)
+            slot = self._accounts[trader_id] = _AccountSlot(row.cash, row.updated)
+        return slot
+
+    def _order(self, trader_id: str, order_id: str) -> _OrderSlot | None:
+        key = (trader_id, order_id)
+        slot = self._orders.get(key)
+        if slot is None:
+            row = self._conn.execute(
+                select(t.orders).where(t.orders.c.trader_id == trader_id, t.orders.c.order_id == order_id)
+            ).mappings().first()
+            if row is None:
+                return None
+            rec = order_from_row(row)
+            slot = self._orders[key] = _OrderSlot(rec.to_order(), False, rec.last_seq, rec.updated)
+        return slot
+
+    def _position(self, trader_id: str, symbol: str) -> _PositionSlot:
+        key = (trader_id, symbol)
+        slot = self._positions.get(key)
+        if slot is None:
+            row = self._conn.execute(
+                select(t.positions).where(t.positions.c.trader_id == trader_id, t.positions.c.symbol == symbol)
+            ).mappings().first()
+            if row is None:
+                slot = _PositionSlot(Position(symbol), True, datetime.min)
+            else:
+                pos = Position(symbol, int(row["quantity"]), row["avg_cost"], row["realised_pnl"])
+                slot = _PositionSlot(pos, False, row["updated"])
+            self._positions[key] = slot
+        return slot
+
+    # ---------------------------------------------------------------- applying
+    def apply(self, trader_id: str, events: Sequence[Event]) -> list[int]:
+        """Insert and apply ``events`` of one trader; returns their seqs."""
+        self._account(trader_id)  # the trader must exist
+        seqs: list[int] = []
+        for ev in events:
+            seq = self._insert_event(trader_id, ev)
+            self._apply_one(trader_id, ev, seq)
+            seqs.append(seq)
+        return seqs
+
+    def _insert_event(self, trader_id: str, ev: Event) -> int:
+        order_id = getattr(ev, "order_id", None)
+        if not isinstance(order_id, str):
+            raise LedgerIntegrityError(f"event {ev.kind!r} carries no order_id", trader_id=trader_id)
+        res = self._conn.execute(t.order_events.insert().values(
+            trader_id=trader_id, order_id=order_id, kind=ev.kind, ts=naive(ev.ts), payload=ev.to_dict()))
+        pk = res.inserted_primary_key
+        assert pk is not None
+        return int(pk[0])
+
+    def _apply_one(self, trader_id: str, ev: Event, seq: int) -> None:
+        if isinstance(ev, OrderSubmitted):
+            self._check_new_order(trader_id, ev)
+        order_id: str = getattr(ev, "order_id")
+        slot = self._order(trader_id, order_id)
+        try:
+            order = apply_order_event(slot.order if slot else None, ev)
+        except NofxError as exc:
+            if isinstance(exc, LedgerIntegrityError | DuplicateOrderError):
+                exc.context.update(trader_id=trader_id, seq=seq)
+                raise
+            raise LedgerIntegrityError(f"{ev.kind} does not apply: {exc.message}", trader_id=trader_id,
+                                       order_id=order_id, seq=seq, cause=exc.code) from exc
+        if slot is None:
+            self._orders[(trader_id, order_id)] = _OrderSlot(order, True, seq, ev.ts)
+        else:
+            slot.last_seq, slot.updated = seq, ev.ts
+        if isinstance(ev, OrderFilled):
+            self._apply_fill(trader_id, ev.fill, seq)
+
+    def _check_new_order(self, trader_id: str, ev: OrderSubmitted) -> None:
+        if ev.trader_id != trader_id:
+            raise LedgerIntegrityError("OrderSubmitted for another trader", trader_id=trader_id,
+                                       event_trader_id=ev.trader_id, order_id=ev.order_id)
+        if self._order(trader_id, ev.order_id) is not None:
+            raise DuplicateOrderError("order_id already stored", trader_id=trader_id, order_id=ev.order_id)
+        coid = ev.request.client_order_id
+        if coid is None:
+            return
+        existing = self._client_ids.get((trader_id, coid))
+        if existing is None:
+            existing = self._conn.execute(
+                select(t.orders.c.order_id).where(t.orders.c.trader_id == trader_id,
+                                                  t.orders.c.client_order_id == coid)
+            ).scalar()
+        if existing is not None:
+            raise DuplicateClientOrderIdError("client_order_id already used by another order",
+                                              trader_id=trader_id, client_order_id=coid,
+                                              existing_order_id=existing, order_id=ev.order_id)
+        self._client_ids[(trader_id, coid)] = ev.order_id
+
+    def _apply_fill(self, trader_id: str, fill: Fill, seq: int | None) -> None:
+        key = (trader_id, fill.fill_id)
+        if key in self._fill_ids or self._conn.execute(
+                select(t.fills.c.fill_id).where(t.fills.c.trader_id == trader_id,
+                                                t.fills.c.fill_id == fill.fill_id)).first() is not None:
+            raise DuplicateFillError("fill_id already stored", trader_id=trader_id, fill_id=fill.fill_id)
+        self._fill_ids.add(key)
+        pnl = self.book_fill(trader_id, fill)
+        self._conn.execute(t.fills.insert().values(fill_row(trader_id, fill, seq, pnl)))
+
+    def book_fill(self, trader_id: str, fill: Fill) -> Decimal:
+        """Update the cached position and cash for ``fill``; returns the PnL it realised."""
+        pslot = self._position(trader_id, fill.symbol)
+        pnl = position_after_fill(pslot.position, fill)
+        pslot.updated = fill.ts
+        acct = self._account(trader_id)
+        acct.cash += fill.cash_delta
+        acct.updated, acct.dirty = fill.ts, True
+        return pnl
+
+    # ---------------------------------------------------------------- writing
+    def finish(self) -> None:
+        """Write every row changed by the batch (still inside the caller's transaction)."""
+        conn = self._conn
+        new_orders = [order_values(tid, s.order, s.updated, s.last_seq)
+                      for (tid, _), s in self._orders.items() if s.is_new]
+        if new_orders:
+            conn.execute(t.orders.insert(), new_orders)
+        for (tid, oid), s in self._orders.items():
+            if not s.is_new:
+                vals = order_values(tid, s.order, s.updated, s.last_seq)
+                for k in ("trader_id", "order_id", "created"):
+                    vals.pop(k)
+                conn.execute(update(t.orders).where(t.orders.c.trader_id == tid, t.orders.c.order_id == oid)
+                             .values(vals))
+        for (tid, sym), p in self._positions.items():
+            vals = {"quantity": p.position.quantity, "avg_cost": p.position.avg_cost,
+                    "realised_pnl": p.position.realised_pnl, "updated": naive(p.updated)}
+            if p.is_new:
+                conn.execute(t.positions.insert().values(trader_id=tid, symbol=sym, **vals))
+            else:
+                conn.execute(update(t.positions)
+                             .where(t.positions.c.trader_id == tid, t.positions.c.symbol == sym).values(vals))
+        for tid, a in self._accounts.items():
+            if a.dirty:
+                conn.execute(update(t.accounts).where(t.accounts.c.trader_id == tid)
+                             .values(cash=a.cash, updated=naive(a.updated)))
+        self._orders.clear()
+        self._positions.clear()
+        self._accounts.clear()
+
+
+def fill_row(trader_id: str, fill: Fill, seq: int | None, realised_pnl: Decimal | None) -> dict[str, object]:
+    return {"trader_id": trader_id, "fill_id": fill.fill_id, "order_id": fill.order_id, "symbol": fill.symbol,
+            "side": fill.side.value, "quantity": fill.quantity, "price": fill.price, "fee": fill.fee,
+            "ts": naive(fill.ts), "seq": seq, "realised_pnl": realised_pnl}

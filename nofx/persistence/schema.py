@@ -1,0 +1,115 @@
+"""Table definitions used by the store's Core queries (the migrations create the same tables).
+
+Per-trader keys: order and fill ids are only required to be unique within a trader, since engines
+number them per run. Indexes serve keyset pagination: (trader_id, ts, id) in the listing order.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from nofx.persistence.types import Money, Precise
+
+metadata = MetaData()
+
+# SQLite only auto-increments an "INTEGER PRIMARY KEY"; PostgreSQL gets a BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+ID = 64  # length of trader / order / fill id columns
+
+traders = Table(
+    "traders", metadata,
+    Column("trader_id", String(ID), primary_key=True),
+    Column("market", String(8), nullable=False),
+    Column("initial_cash", Money(), nullable=False),
+    Column("config_json", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), primary_key=True),
+    Column("cash", Money(), nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), primary_key=True),
+    Column("order_id", String(ID), primary_key=True),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("order_type", String(16), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("limit_price", Money(), nullable=True),
+    Column("tif", String(8), nullable=False),
+    Column("client_order_id", String(ID), nullable=True),
+    Column("tag", Text, nullable=False, default=""),
+    Column("status", String(24), nullable=False),
+    Column("filled_qty", BigInteger, nullable=False),
+    Column("avg_fill_price", Precise(), nullable=False),
+    Column("fees", Money(), nullable=False),
+    Column("reject_code", String(64), nullable=False, default=""),
+    Column("reject_reason", Text, nullable=False, default=""),
+    Column("parent_id", String(ID), nullable=True),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    UniqueConstraint("trader_id", "client_order_id", name="uq_orders_client_order_id"),
+    Index("ix_orders_keyset", "trader_id", "created", "order_id"),
+)
+
+order_events = Table(
+    "order_events", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), nullable=False),
+    Column("order_id", String(ID), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("payload", JsonType, nullable=False),
+    Index("ix_order_events_trader_seq", "trader_id", "seq"),
+    Index("ix_order_events_order", "trader_id", "order_id", "seq"),
+)
+
+fills = Table(
+    "fills", metadata,
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), primary_key=True),
+    Column("fill_id", String(ID), primary_key=True),
+    Column("order_id", String(ID), nullable=False),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("price", Money(), nullable=False),
+    Column("fee", Money(), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("seq", BigInteger, nullable=True),  # the OrderFilled event's seq; NULL for bulk-loaded history
+    Column("realised_pnl", Money(strict=False), nullable=True),  # added by revision 0002
+    Index("ix_fills_keyset", "trader_id", "ts", "fill_id"),
+    Index("ix_fills_order", "trader_id", "order_id"),
+    Index("ix_fills_symbol", "trader_id", "symbol", "ts"),
+)
+
+positions = Table(
+    "positions", metadata,
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), primary_key=True),
+    Column("symbol", String(16), primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("avg_cost", Precise(), nullable=False),
+    Column("realised_pnl", Precise(), nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+equity_snapshots = Table(
+    "equity_snapshots", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("equity", Money(strict=False), nullable=False),
+    Column("cash", Money(), nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),  # last order_events.seq of the trader when taken
+    Index("ix_equity_snapshots_trader", "trader_id", "id"),
+)

@@ -1,0 +1,173 @@
+"""The strategy interface shared by backtest, paper and live trading.
+
+A strategy sees only a :class:`MarketView` (data up to and including the current time slice) and a
+read-only :class:`PortfolioView`; it returns :class:`~nofx.domain.orders.OrderRequest` objects. It never
+knows whether it runs in a backtest or against a live venue.
+
+Indicators are computed once, vectorised, by the framework's causal functions when the strategy
+starts (``ctx.add_feature``); the view then only exposes rows up to "now". This keeps per-bar work
+tiny without letting a strategy see the future.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from nofx.data.panel import BarPanel
+from nofx.domain.errors import DataError
+from nofx.domain.fills import Fill
+from nofx.domain.orders import OrderRequest
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameter model; unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    symbol: str
+    quantity: int
+    sellable: int
+    avg_cost: Decimal
+
+
+class PortfolioView(Protocol):
+    """Read-only portfolio state as the ledger sees it now."""
+
+    @property
+    def cash(self) -> Decimal: ...
+
+    def equity(self) -> float:
+        """Cash plus positions marked at the latest known close (float: for sizing only)."""
+        ...
+
+    def quantity(self, symbol: str) -> int: ...
+
+    def sellable(self, symbol: str) -> int: ...
+
+    def positions(self) -> Mapping[str, PositionView]: ...
+
+
+class MarketView:
+    """Data up to and including time index ``index``. The clock moves ``index``; nothing else may."""
+
+    __slots__ = ("_panel", "_features", "index")
+
+    def __init__(self, panel: BarPanel, features: Mapping[str, np.ndarray]) -> None:
+        self._panel = panel
+        self._features = features
+        self.index = -1
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._panel.symbols
+
+    @property
+    def timestamp(self) -> np.datetime64:
+        return self._panel.timestamps[self.index]
+
+    def current(self, field: str) -> np.ndarray:
+        """Row of ``field`` at now, one value per symbol (NaN where the symbol has no bar)."""
+        return self._panel[field][self.index]
+
+    def history(self, field: str, n: int) -> np.ndarray:
+        """Last ``n`` rows of ``field`` (fewer at the start), oldest first; shape (n, N)."""
+        i = self.index
+        return self._panel[field][max(0, i - n + 1): i + 1]
+
+    def feature(self, name: str, lag: int = 0) -> np.ndarray:
+        """Row of a registered feature at now - ``lag`` (NaN before the first row)."""
+        if lag < 0:
+            raise DataError("feature lag must be >= 0: the future is not visible", feature=name, lag=lag)
+        i = self.index - lag
+        arr = self._features[name]
+        if i < 0:
+            return np.full(arr.shape[1], np.nan)
+        return arr[i]
+
+    def feature_history(self, name: str, n: int) -> np.ndarray:
+        i = self.index
+        return self._features[name][max(0, i - n + 1): i + 1]
+
+
+class StrategyContext:
+    """Given to ``Strategy.on_start``: the universe and a place to register causal features."""
+
+    def __init__(self, panel: BarPanel) -> None:
+        self._panel = panel
+        self.features: dict[str, np.ndarray] = {}
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._panel.symbols
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        return self._panel.timestamps
+
+    def add_feature(self, name: str, fn: Callable[[BarPanel], np.ndarray]) -> None:
+        """Register ``fn(panel) -> (T, N)`` array. ``fn`` must be causal: row t may use rows <= t only
+        (the rolling functions of ``nofx.features.indicators`` are; tests check it with
+        ``nofx.features.causality.assert_causal``)."""
+        arr = np.asarray(fn(self._panel), dtype="float64")
+        if arr.shape != self._panel.shape:
+            raise DataError("feature has the wrong shape", feature=name, shape=arr.shape, expected=self._panel.shape)
+        self.features[name] = arr
+
+
+class Strategy(ABC):
+    """Subclass, set ``name`` and ``Params``, register with ``@register_strategy``."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+
+    def __init__(self, params: StrategyParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        """Register features; called once before the first slice."""
+
+    @abstractmethod
+    def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
+        """Decide at one time slice. Return orders (empty sequence for none)."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """Called for each of this strategy's fills."""
+
+    def on_rejection(self, request: OrderRequest, code: str, reason: str) -> None:
+        """Called when risk or the venue refuses one of this strategy's orders."""
+
+    def log(self, message: str) -> None:
+        """Strategies say what they decided and why (the runner collects it)."""
+        self.messages.append(message)
+
+    @property
+    def messages(self) -> list[str]:
+        msgs = self.__dict__.get("_messages")
+        if msgs is None:
+            msgs = self.__dict__["_messages"] = []
+        return msgs
+
+
+def parse_params_text(text: str | None) -> dict[str, Any]:
+    """Parse ``fast=5,slow=20,size=100`` into a dict of strings (pydantic converts the types)."""
+    out: dict[str, Any] = {}
+    if not text:
+        return out
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise DataError("strategy parameter must look like key=value", param=part)
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out

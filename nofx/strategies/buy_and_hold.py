@@ -1,0 +1,48 @@
+"""Buy-and-hold benchmark: on the first slice, spend ``percent`` of cash in equal parts on every symbol
+that trades that day (whole lots), then hold."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from pydantic import Field
+
+from nofx.domain.enums import Side
+from nofx.domain.orders import OrderRequest
+from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyParams
+from nofx.strategies.registry import register_strategy
+from nofx.strategies.sizing import shares_for_value
+
+
+class BuyAndHoldParams(StrategyParams):
+    percent: float = Field(default=0.98, gt=0, le=1)  # keep a little cash for fees
+
+
+@register_strategy
+class BuyAndHold(Strategy):
+    name = "buy_and_hold"
+    Params = BuyAndHoldParams
+    params: BuyAndHoldParams
+
+    def __init__(self, params: BuyAndHoldParams | None = None) -> None:
+        super().__init__(params)
+        self._done = False
+
+    def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
+        if self._done:
+            return ()
+        close = view.current("close")
+        status = view.current("trade_status")
+        live = [k for k in range(len(close)) if np.isfinite(close[k]) and status[k] == 1]
+        if not live:
+            return ()
+        self._done = True
+        budget = float(portfolio.cash) * self.params.percent / len(live)
+        orders = []
+        for k in live:
+            sym = view.symbols[k]
+            qty = shares_for_value(sym, budget, float(close[k]))
+            if qty > 0:
+                orders.append(OrderRequest(sym, Side.BUY, qty, tag="initial buy"))
+        return orders

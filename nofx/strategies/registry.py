@@ -1,0 +1,51 @@
+"""Strategies registered by name, so the CLI, configs and the API can create them from text."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+from pydantic import ValidationError
+
+from nofx.domain.errors import ConfigError, UnknownStrategyError
+from nofx.strategies.base import Strategy
+
+S = TypeVar("S", bound=type[Strategy])
+
+
+class StrategyRegistry:
+    def __init__(self) -> None:
+        self._by_name: dict[str, type[Strategy]] = {}
+
+    def register(self, cls: S) -> S:
+        if not cls.name:
+            raise ConfigError("strategy class has no name", cls=cls.__name__)
+        self._by_name[cls.name] = cls
+        return cls
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def get(self, name: str) -> type[Strategy]:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownStrategyError(
+                f"unknown strategy {name!r}; available: {', '.join(self.names())}", strategy=name
+            ) from None
+
+    def create(self, name: str, params: dict[str, Any] | None = None) -> Strategy:
+        cls = self.get(name)
+        try:
+            p = cls.Params(**(params or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ConfigError(f"invalid parameter {where!r} for strategy {name}: {first['msg']}",
+                              strategy=name) from None
+        return cls(p)
+
+
+# The one registry of built-in strategies. It is filled at import of nofx.strategies.builtin and
+# never mutated afterwards, so it is effectively constant (not shared mutable state).
+REGISTRY = StrategyRegistry()
+register_strategy: Callable[[S], S] = REGISTRY.register
