@@ -18,7 +18,7 @@ class SimClock:
         self.panel = panel
         self.index = -1
         self._ts = panel.timestamps
-        self._py_ts = [pd.Timestamp(t).to_pydatetime() for t in self._ts]
+        self._py_ts: list[datetime] = self._ts.astype("datetime64[us]").tolist()
         self._days = [t.date() for t in self._py_ts]
         self._col = {s: k for k, s in enumerate(panel.symbols)}
         self._close = panel.fields["close"]

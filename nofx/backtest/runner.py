@@ -149,7 +149,7 @@ def run_backtest(
     exchange.listener = engine
     ctx = StrategyContext(panel)
     strategy.on_start(ctx)
-    view = MarketView(panel, ctx.features)
+    view = MarketView(panel, ctx.features, ctx.active)
     fill_slices: list[int] = []
     engine.on_fill(strategy.on_fill)
     engine.on_fill(lambda f: fill_slices.append(clock.index))
@@ -177,8 +177,10 @@ def run_backtest(
         if orders:
             for req in orders:
                 submit(req)
-            if not at_open and exchange.has_pending:
-                match(i, False)
+                # at the close an order meets the bar as soon as it arrives, so a later order of the
+                # same slice sees its fill (and, on A-shares, the T+1 lock it creates)
+                if not at_open and exchange.has_pending:
+                    match(i, False)
         if len(fill_slices) != nf:
             cash_at[i] = float(portfolio.cash)
         if task is not None and (i & 63) == 0:
@@ -232,7 +234,13 @@ def _equity_curve(panel: BarPanel, marks: np.ndarray, fills: list[Fill], fill_sl
 def _metrics(result: BacktestResult) -> dict:
     from nofx.backtest.metrics import compute_metrics
 
-    return compute_metrics(result.equity["equity"], result.benchmark, result.trades)
+    try:
+        return compute_metrics(result.equity["equity"], result.benchmark, result.trades)
+    except DataError as exc:
+        # e.g. a short book whose equity went through zero: returns are undefined, the run is not
+        result.messages.append(f"metrics not computed: {exc}")
+        return {"final_equity": float(result.equity["equity"].iloc[-1]), "n_trades": len(result.trades),
+                "fees_paid": float(result.fees_paid)}
 
 
 def _progress(enabled: bool, total: int, name: str):

@@ -28,7 +28,7 @@ from nofx.models.rl.dqn import DQNAgent
 from nofx.models.rl.env import ACTIONS, TradingEnv
 from nofx.models.rl.evaluate import PolicyRun, buy_and_hold, log_return_score, run_policy
 from nofx.models.rl.market import StockSeries
-from nofx.models.rl.observation import OBS_NAMES, OBS_SIZE, WARMUP_BARS
+from nofx.models.rl.observation import OBS_NAMES, OBS_SIZE
 from nofx.strategies.rl_dqn import RLDQNStrategy
 
 app = typer.Typer(help="Reinforcement learning: train and evaluate the DQN trading agent.", no_args_is_help=True)
@@ -179,7 +179,7 @@ def _report(ex: Experiment, model_path: Path, backtester: bool = False) -> None:
     ppy = _periods_per_year(ex.series)
     table = Table(title=f"{cfg.symbol} test period {p.start}..{p.end} (out of sample, rules {cfg.rules}, "
                         f"cash {cfg.env.cash:,.0f})")
-    for col in ("policy", "total return", "sharpe", "max drawdown", "trades", "fees", "refused"):
+    for col in ("policy", "return", "sharpe", "max dd", "trades", "fees", "refused"):
         table.add_column(col, justify="left" if col == "policy" else "right")
     agent = DQNAgent.load(model_path)
     run = run_policy(ex.test, agent.act)
@@ -191,8 +191,9 @@ def _report(ex: Experiment, model_path: Path, backtester: bool = False) -> None:
         _row(table, "SB3 DQN", sb3_run.equity, ppy, sb3_run)
     _row(table, "buy-and-hold", buy_and_hold(ex.test), ppy, trades=1)
     if backtester:
-        # start early enough that the strategy's causal features are warm on the first test day
-        first = ex.series.dates[max(0, ex.test.period[0] - 2 * WARMUP_BARS)]
+        # start at the first bar, as the environment's features do (EWMs remember their start), and
+        # let the strategy hold until the test period: its observations are then the env's exactly
+        first = ex.series.dates[0]
         bt_cfg = BacktestConfig(start=first, end=p.end, cash=cfg.env.cash, rules=cfg.rules)
         strategy = RLDQNStrategy(RLDQNStrategy.Params(model=str(model_path), trade_from=p.start + timedelta(0)))
         res = run_backtest(ex.bars, strategy, bt_cfg, symbols=[cfg.symbol])

@@ -8,8 +8,9 @@
   after the close or dated by the exchange filing time, and the vendor's ``pub_date`` has no time of
   day, so a report is used only from the **first trading day strictly after** ``pub_date``. This
   costs a day of freshness and rules out any same-day leak.
-* When several reports are public, the one with the latest ``stat_date`` (quarter end) wins; a
-  report of an older quarter published later (an amendment) does not replace a newer quarter.
+* When several reports are public, the one with the latest ``stat_date`` (quarter end) wins (among
+  those, the latest published: a restatement replaces the original); a report of an older quarter
+  published later (an amendment) does not replace a newer quarter.
   Fields of the chosen report are taken together (a NaN field stays NaN: we do not mix quarters).
 """
 
@@ -125,9 +126,10 @@ def align_fundamentals(
     """Fundamental fields as (T, N) arrays, each report usable from the first grid time strictly
     after its ``pub_date`` and replaced only by a later-published report of a newer quarter."""
     df = df.sort_values(["symbol", "pub_date", "stat_date"], kind="mergesort").reset_index(drop=True)
-    # drop reports of a quarter no newer than one already public (amendments of old quarters)
+    # drop reports of a quarter older than one already public (late amendments of old quarters);
+    # a restatement of the newest quarter replaces it from its own publication on
     prev_max = df.groupby("symbol")["stat_date"].cummax().groupby(df["symbol"]).shift(1)
-    df = df[prev_max.isna() | (df["stat_date"] > prev_max)].reset_index(drop=True)
+    df = df[prev_max.isna() | (df["stat_date"] >= prev_max)].reset_index(drop=True)
     ts = np.asarray(timestamps, dtype="datetime64[ns]")
     # "strictly after pub_date" by calendar day, so that intraday grids also wait for the next day
     df["usable_from"] = df["pub_date"].dt.normalize() + pd.Timedelta(days=1)

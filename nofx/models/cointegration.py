@@ -130,9 +130,24 @@ def _cholesky_fit(Xt: np.ndarray, yv: np.ndarray) -> tuple[np.ndarray, np.ndarra
     level and a few differences of one stationary-looking series). SSRs are ``y'y - sum z^2``;
     the ADF R^2 is far from 1 so the subtraction loses no meaningful digits."""
     G = Xt @ np.swapaxes(Xt, 1, 2)
-    L = np.linalg.cholesky(G)
+    try:
+        L = np.linalg.cholesky(G)
+    except np.linalg.LinAlgError:
+        # a degenerate design somewhere in the batch (e.g. a residual that is constant for a long
+        # stretch): factor pair by pair and give the singular ones NaN, which no screen keeps
+        L = np.full_like(G, np.nan)
+        for p in range(G.shape[0]):
+            try:
+                L[p] = np.linalg.cholesky(G[p])
+            except np.linalg.LinAlgError:
+                pass
     Xty = (Xt @ yv[:, :, None])
-    z = np.linalg.solve(L, Xty)[:, :, 0]
+    good = np.isfinite(L).all(axis=(1, 2))
+    z = np.full(Xty.shape[:2], np.nan)
+    if good.all():
+        z = np.linalg.solve(L, Xty)[:, :, 0]
+    elif good.any():
+        z[good] = np.linalg.solve(L[good], Xty[good])[:, :, 0]
     yy = np.einsum("pm,pm->p", yv, yv)
     return z, L, yy
 
@@ -170,15 +185,15 @@ def _engle_granger_chunk(
     alpha, beta, e, rsq = _hedge_regression(y, x)
     n = y.shape[1]
     P = y.shape[0]
-    if autolag is None:
-        lags = np.full(P, maxlag, dtype=np.int64)
-    else:
-        lags = np.argmin(_nested_ic(e, maxlag, autolag), axis=1).astype(np.int64)
-    stat = np.empty(P)
-    for lag in np.unique(lags):
-        sel = lags == lag
+    lags = np.full(P, maxlag, dtype=np.int64)
+    stat = np.full(P, -np.inf)  # statsmodels' answer for (almost) collinear pairs
+    fit = np.flatnonzero(rsq < _RSQ_LIMIT)  # the others have no residual to test
+    if autolag is not None and len(fit):
+        ic = _nested_ic(e[fit], maxlag, autolag)
+        lags[fit] = np.argmin(np.where(np.isnan(ic), np.inf, ic), axis=1)
+    for lag in np.unique(lags[fit]):
+        sel = fit[lags[fit] == lag]
         stat[sel] = _adf_tstat(e[sel], int(lag))
-    stat = np.where(rsq >= _RSQ_LIMIT, -np.inf, stat)
     return stat, lags, n - 1 - lags, alpha, beta
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Sequence
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from nofx.domain.errors import NofxError
 from nofx.domain.events import (Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
@@ -91,9 +91,29 @@ class _AccountSlot:
     dirty: bool = False
 
 
+# Statements built once (construction is most of SQLAlchemy's per-call cost); values are bound parameters.
+_SEL_ACCOUNT = select(t.accounts.c.cash, t.accounts.c.updated).where(t.accounts.c.trader_id == bindparam("tid"))
+_SEL_ORDER = select(t.orders).where(t.orders.c.trader_id == bindparam("tid"), t.orders.c.order_id == bindparam("oid"))
+_SEL_POSITION = select(t.positions).where(t.positions.c.trader_id == bindparam("tid"),
+                                          t.positions.c.symbol == bindparam("sym"))
+_INS_EVENT = t.order_events.insert()
+_INS_FILL = t.fills.insert()
+_INS_ORDER = t.orders.insert()
+_INS_POSITION = t.positions.insert()
+_UPD_ORDER = update(t.orders).where(t.orders.c.trader_id == bindparam("b_tid"),
+                                    t.orders.c.order_id == bindparam("b_oid"))
+_UPD_POSITION = update(t.positions).where(t.positions.c.trader_id == bindparam("b_tid"),
+                                          t.positions.c.symbol == bindparam("b_sym"))
+_UPD_ACCOUNT = update(t.accounts).where(t.accounts.c.trader_id == bindparam("b_tid"))
+
+
 class Projector:
-    def __init__(self, conn: Connection) -> None:
+    """Applies events inside one transaction. ``known_traders`` (owned by the store, grows only) spares
+    the trader-exists query on every append."""
+
+    def __init__(self, conn: Connection, known_traders: set[str] | None = None) -> None:
         self._conn = conn
+        self._known = known_traders if known_traders is not None else set()
         self._accounts: dict[str, _AccountSlot] = {}
         self._orders: dict[tuple[str, str], _OrderSlot] = {}
         self._positions: dict[tuple[str, str], _PositionSlot] = {}
@@ -104,9 +124,7 @@ class Projector:
     def _account(self, trader_id: str) -> _AccountSlot:
         slot = self._accounts.get(trader_id)
         if slot is None:
-            row = self._conn.execute(
-                select(t.accounts.c.cash, t.accounts.c.updated).where(t.accounts.c.trader_id == trader_id)
-            ).first()
+            row = self._conn.execute(_SEL_ACCOUNT, {"tid": trader_id}).first()
             if row is None:
                 raise UnknownTraderError("no such trader: create_trader first", trader_id=trader_id)
             slot = self._accounts[trader_id] = _AccountSlot(row.cash, row.updated)
@@ -116,9 +134,7 @@ class Projector:
         key = (trader_id, order_id)
         slot = self._orders.get(key)
         if slot is None:
-            row = self._conn.execute(
-                select(t.orders).where(t.orders.c.trader_id == trader_id, t.orders.c.order_id == order_id)
-            ).mappings().first()
+            row = self._conn.execute(_SEL_ORDER, {"tid": trader_id, "oid": order_id}).mappings().first()
             if row is None:
                 return None
             rec = order_from_row(row)
@@ -129,9 +145,7 @@ class Projector:
         key = (trader_id, symbol)
         slot = self._positions.get(key)
         if slot is None:
-            row = self._conn.execute(
-                select(t.positions).where(t.positions.c.trader_id == trader_id, t.positions.c.symbol == symbol)
-            ).mappings().first()
+            row = self._conn.execute(_SEL_POSITION, {"tid": trader_id, "sym": symbol}).mappings().first()
             if row is None:
                 slot = _PositionSlot(Position(symbol), True, datetime.min)
             else:
@@ -143,7 +157,9 @@ class Projector:
     # ---------------------------------------------------------------- applying
     def apply(self, trader_id: str, events: Sequence[Event]) -> list[int]:
         """Insert and apply ``events`` of one trader; returns their seqs."""
-        self._account(trader_id)  # the trader must exist
+        if trader_id not in self._known:
+            self._account(trader_id)  # raises UnknownTraderError
+            self._known.add(trader_id)
         seqs: list[int] = []
         for ev in events:
             seq = self._insert_event(trader_id, ev)
@@ -155,17 +171,21 @@ class Projector:
         order_id = getattr(ev, "order_id", None)
         if not isinstance(order_id, str):
             raise LedgerIntegrityError(f"event {ev.kind!r} carries no order_id", trader_id=trader_id)
-        res = self._conn.execute(t.order_events.insert().values(
-            trader_id=trader_id, order_id=order_id, kind=ev.kind, ts=naive(ev.ts), payload=ev.to_dict()))
+        res = self._conn.execute(_INS_EVENT, {"trader_id": trader_id, "order_id": order_id, "kind": ev.kind,
+                                              "ts": naive(ev.ts), "payload": ev.to_dict()})
         pk = res.inserted_primary_key
         assert pk is not None
         return int(pk[0])
 
     def _apply_one(self, trader_id: str, ev: Event, seq: int) -> None:
-        if isinstance(ev, OrderSubmitted):
-            self._check_new_order(trader_id, ev)
         order_id: str = getattr(ev, "order_id")
-        slot = self._order(trader_id, order_id)
+        if isinstance(ev, OrderSubmitted):
+            # No SELECT here: a stored duplicate order_id / client_order_id hits the primary key / unique
+            # constraint when the row is inserted (mapped to the same coded errors by the store).
+            self._check_new_order(trader_id, ev)
+            slot = None
+        else:
+            slot = self._order(trader_id, order_id)
         try:
             order = apply_order_event(slot.order if slot else None, ev)
         except NofxError as exc:
@@ -185,17 +205,12 @@ class Projector:
         if ev.trader_id != trader_id:
             raise LedgerIntegrityError("OrderSubmitted for another trader", trader_id=trader_id,
                                        event_trader_id=ev.trader_id, order_id=ev.order_id)
-        if self._order(trader_id, ev.order_id) is not None:
+        if (trader_id, ev.order_id) in self._orders:
             raise DuplicateOrderError("order_id already stored", trader_id=trader_id, order_id=ev.order_id)
         coid = ev.request.client_order_id
         if coid is None:
             return
         existing = self._client_ids.get((trader_id, coid))
-        if existing is None:
-            existing = self._conn.execute(
-                select(t.orders.c.order_id).where(t.orders.c.trader_id == trader_id,
-                                                  t.orders.c.client_order_id == coid)
-            ).scalar()
         if existing is not None:
             raise DuplicateClientOrderIdError("client_order_id already used by another order",
                                               trader_id=trader_id, client_order_id=coid,
@@ -204,13 +219,11 @@ class Projector:
 
     def _apply_fill(self, trader_id: str, fill: Fill, seq: int | None) -> None:
         key = (trader_id, fill.fill_id)
-        if key in self._fill_ids or self._conn.execute(
-                select(t.fills.c.fill_id).where(t.fills.c.trader_id == trader_id,
-                                                t.fills.c.fill_id == fill.fill_id)).first() is not None:
-            raise DuplicateFillError("fill_id already stored", trader_id=trader_id, fill_id=fill.fill_id)
+        if key in self._fill_ids:  # a stored duplicate hits the fills primary key on insert
+            raise DuplicateFillError("fill_id twice in one batch", trader_id=trader_id, fill_id=fill.fill_id)
         self._fill_ids.add(key)
         pnl = self.book_fill(trader_id, fill)
-        self._conn.execute(t.fills.insert().values(fill_row(trader_id, fill, seq, pnl)))
+        self._conn.execute(_INS_FILL, fill_row(trader_id, fill, seq, pnl))
 
     def book_fill(self, trader_id: str, fill: Fill) -> Decimal:
         """Update the cached position and cash for ``fill``; returns the PnL it realised."""
@@ -226,29 +239,35 @@ class Projector:
     def finish(self) -> None:
         """Write every row changed by the batch (still inside the caller's transaction)."""
         conn = self._conn
-        new_orders = [order_values(tid, s.order, s.updated, s.last_seq)
-                      for (tid, _), s in self._orders.items() if s.is_new]
-        if new_orders:
-            conn.execute(t.orders.insert(), new_orders)
+        new_orders, changed_orders = [], []
         for (tid, oid), s in self._orders.items():
-            if not s.is_new:
-                vals = order_values(tid, s.order, s.updated, s.last_seq)
+            vals = order_values(tid, s.order, s.updated, s.last_seq)
+            if s.is_new:
+                new_orders.append(vals)
+            else:
                 for k in ("trader_id", "order_id", "created"):
                     vals.pop(k)
-                conn.execute(update(t.orders).where(t.orders.c.trader_id == tid, t.orders.c.order_id == oid)
-                             .values(vals))
+                changed_orders.append({"b_tid": tid, "b_oid": oid, **vals})
+        if new_orders:
+            conn.execute(_INS_ORDER, new_orders)
+        if changed_orders:
+            conn.execute(_UPD_ORDER, changed_orders)
+        new_pos, changed_pos = [], []
         for (tid, sym), p in self._positions.items():
             vals = {"quantity": p.position.quantity, "avg_cost": p.position.avg_cost,
                     "realised_pnl": p.position.realised_pnl, "updated": naive(p.updated)}
             if p.is_new:
-                conn.execute(t.positions.insert().values(trader_id=tid, symbol=sym, **vals))
+                new_pos.append({"trader_id": tid, "symbol": sym, **vals})
             else:
-                conn.execute(update(t.positions)
-                             .where(t.positions.c.trader_id == tid, t.positions.c.symbol == sym).values(vals))
-        for tid, a in self._accounts.items():
-            if a.dirty:
-                conn.execute(update(t.accounts).where(t.accounts.c.trader_id == tid)
-                             .values(cash=a.cash, updated=naive(a.updated)))
+                changed_pos.append({"b_tid": tid, "b_sym": sym, **vals})
+        if new_pos:
+            conn.execute(_INS_POSITION, new_pos)
+        if changed_pos:
+            conn.execute(_UPD_POSITION, changed_pos)
+        accts = [{"b_tid": tid, "cash": a.cash, "updated": naive(a.updated)}
+                 for tid, a in self._accounts.items() if a.dirty]
+        if accts:
+            conn.execute(_UPD_ACCOUNT, accts)
         self._orders.clear()
         self._positions.clear()
         self._accounts.clear()

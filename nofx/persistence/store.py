@@ -30,8 +30,9 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
+from nofx.domain.errors import NofxError
 from nofx.domain.events import Event, event_from_dict
 from nofx.domain.fills import Fill
 from nofx.engine.store import EquitySnapshot, TraderRecord
@@ -84,6 +85,7 @@ class SqlLedgerStore:
         self._buffer_since = 0.0
         self._buffer_lock = threading.Lock()
         self._closed = False
+        self._known_traders: set[str] = set()  # traders seen to exist (never deleted by the store)
 
     @property
     def dialect(self) -> str:
@@ -206,14 +208,11 @@ class SqlLedgerStore:
                 r.done = True
 
     def _write_requests(self, reqs: list[_Request]) -> None:
-        try:
-            with self._write() as conn:
-                proj = Projector(conn)
-                for r in reqs:
-                    r.seqs = [s for tid, evs in r.batches for s in proj.apply(tid, evs)]
-                proj.finish()
-        except IntegrityError as exc:
-            raise _integrity_error(exc) from exc
+        with self._write() as conn:
+            proj = Projector(conn, self._known_traders)
+            for r in reqs:
+                r.seqs = [s for tid, evs in r.batches for s in proj.apply(tid, evs)]
+            proj.finish()
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, snap: EquitySnapshot) -> None:
@@ -359,11 +358,20 @@ class _Tx:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if exc_type is None:
-                self._tx.commit()
+                try:
+                    self._tx.commit()
+                except IntegrityError as err:  # deferred constraint, reported at commit
+                    raise _integrity_error(err) from err
             else:
                 self._tx.rollback()
         finally:
             self._conn.close()
+        # Coded errors, not driver errors: a value our bind processors refused (SQLAlchemy wraps it in a
+        # StatementError), or a constraint violation (the backstop behind the explicit checks).
+        if isinstance(exc, IntegrityError):
+            raise _integrity_error(exc) from exc
+        if isinstance(exc, StatementError) and isinstance(exc.orig, NofxError):
+            raise exc.orig from exc
 
 
 def _integrity_error(exc: IntegrityError) -> LedgerError:

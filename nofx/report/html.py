@@ -23,7 +23,7 @@ import pandas as pd
 
 from nofx.domain.fills import Fill
 from nofx.report.figures import Section, drawdown_figure, equity_figure, trades_figure, write_html_report
-from nofx.report.tables import dataframe_html, metrics_html
+from nofx.report.tables import dataframe_html, metrics_html, timestamp_text
 
 
 class RejectionLike(Protocol):
@@ -103,7 +103,8 @@ def most_traded_symbols(trades: Sequence[Fill], limit: int) -> list[str]:
 
 def _summary_html(result: BacktestResultLike, metrics: Mapping[str, Any]) -> str:
     equity = result.equity
-    span = (f"{equity.index[0]} .. {equity.index[-1]} ({len(equity):,d} slices)" if len(equity) else "empty")
+    span = (f"{timestamp_text(pd.Timestamp(equity.index[0]))} .. {timestamp_text(pd.Timestamp(equity.index[-1]))}"
+            f" ({len(equity):,d} slices)" if len(equity) else "empty")
     run = pd.DataFrame({"field": ["strategy", "period", "initial cash", "parameters"],
                         "value": [result.strategy, span, str(result.initial_cash),
                                   ", ".join(f"{k}={v}" for k, v in result.params.items()) or "none"]})

@@ -56,5 +56,10 @@ def _cell(value: object) -> str:
         text = f"{number:,.4g}" if 0 < abs(number) < 0.01 else f"{number:,.2f}"
         return f'<td class="num">{html.escape(text)}</td>'
     if isinstance(value, pd.Timestamp):
-        return f"<td>{html.escape(value.isoformat(sep=' '))}</td>"
+        return f"<td>{html.escape(timestamp_text(value))}</td>"
     return f"<td>{html.escape(str(value))}</td>"
+
+
+def timestamp_text(ts: pd.Timestamp) -> str:
+    """A date for a midnight timestamp (daily bars), date and time otherwise."""
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")

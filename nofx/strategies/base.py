@@ -59,11 +59,13 @@ class PortfolioView(Protocol):
 class MarketView:
     """Data up to and including time index ``index``. The clock moves ``index``; nothing else may."""
 
-    __slots__ = ("_panel", "_features", "index")
+    __slots__ = ("_panel", "_features", "_active", "index")
 
-    def __init__(self, panel: BarPanel, features: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, panel: BarPanel, features: Mapping[str, np.ndarray],
+                 active: Mapping[str, np.ndarray] | None = None) -> None:
         self._panel = panel
         self._features = features
+        self._active = active or {}
         self.index = -1
 
     @property
@@ -93,6 +95,15 @@ class MarketView:
             return np.full(arr.shape[1], np.nan)
         return arr[i]
 
+    def feature_active(self, name: str) -> bool:
+        """Whether the feature has any non-zero, non-NaN value at now: a cheap test that lets
+        event-like features (signals) skip quiet slices without touching the row."""
+        act = self._active.get(name)
+        if act is None:
+            row = self.feature(name)
+            return bool(np.any(np.nan_to_num(row) != 0))
+        return bool(act[self.index])
+
     def feature_history(self, name: str, n: int) -> np.ndarray:
         i = self.index
         return self._features[name][max(0, i - n + 1): i + 1]
@@ -104,6 +115,7 @@ class StrategyContext:
     def __init__(self, panel: BarPanel) -> None:
         self._panel = panel
         self.features: dict[str, np.ndarray] = {}
+        self.active: dict[str, np.ndarray] = {}  # per row: any non-zero value (see MarketView.feature_active)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -121,6 +133,7 @@ class StrategyContext:
         if arr.shape != self._panel.shape:
             raise DataError("feature has the wrong shape", feature=name, shape=arr.shape, expected=self._panel.shape)
         self.features[name] = arr
+        self.active[name] = np.any(np.nan_to_num(arr) != 0, axis=1)
 
 
 class Strategy(ABC):

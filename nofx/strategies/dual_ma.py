@@ -86,10 +86,10 @@ class DualMovingAverage(Strategy):
         ctx.add_feature("cross", signal)
 
     def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
+        if not view.feature_active("cross"):
+            return ()
         row = view.feature("cross")
         hits = np.flatnonzero(row)
-        if len(hits) == 0:
-            return ()
         symbols = view.symbols
         close = view.current("close")
         p = self.params

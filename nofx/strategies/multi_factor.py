@@ -85,7 +85,7 @@ class MultiFactor(Strategy):
     def __init__(self, params: MultiFactorParams | None = None) -> None:
         super().__init__(params)
         self._rules: MarketRules | None = None
-        self._last_period: int | None = None
+        self._last_period: int | None = None  # month (week) of the previous slice
         self._targets: dict[str, float] = {}  # symbol -> target value at the last rebalance
         self._pending_buys: set[str] = set()
         self._warmup = self.params.window + 1
@@ -118,10 +118,11 @@ class MultiFactor(Strategy):
         col = {s: k for k, s in enumerate(view.symbols)}
         orders: list[OrderRequest] = []
 
+        # rebalance on the first slice of each month (week) once the factors have their history
         period = _period_key(view.timestamp, self.params.rebalance)
-        rebalance = view.index >= self._warmup and period != self._last_period
+        rebalance = view.index >= self._warmup and self._last_period is not None and period != self._last_period
+        self._last_period = period
         if rebalance:
-            self._last_period = period
             self._choose_targets(view, portfolio, today)
             orders += self._trim_overweight(view, portfolio, close, traded, col, today)
         elif self._pending_buys:

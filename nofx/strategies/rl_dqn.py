@@ -86,8 +86,10 @@ class RLDQNStrategy(Strategy):
                     cash -= qty * price * (1 + _FEE_RESERVE)
                     orders.append(OrderRequest(symbol, Side.BUY, qty, tag=f"rl_dqn {ACTIONS[action]}"))
             elif lots < 0:
-                holding, free = portfolio.quantity(symbol), portfolio.sellable(symbol)
-                qty = min(-lots * self.lot, free)
+                # size on the holding, not on today's sellable: with next-open fills, shares bought
+                # today are sellable when the order executes; T+1 is enforced at execution (risk)
+                holding = portfolio.quantity(symbol)
+                qty = min(-lots * self.lot, holding)
                 if qty < holding:
                     qty = qty // self.lot * self.lot  # odd lots only when selling out
                 if qty > 0:

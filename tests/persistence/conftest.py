@@ -4,25 +4,25 @@ test session on 127.0.0.1:5432 (user postgres, trust auth), dropped afterwards. 
 
 from __future__ import annotations
 
-import itertools
+import importlib.util
 import os
+import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from nofx.domain.enums import OrderType, Side
-from nofx.domain.events import OrderAccepted, OrderFilled, OrderSubmitted
-from nofx.domain.fills import Fill
-from nofx.domain.orders import OrderRequest
-from nofx.engine.store import TraderRecord
+# Make the helpers importable as ``ledger_testkit`` from the test modules.
+_spec = importlib.util.spec_from_file_location("ledger_testkit", Path(__file__).with_name("ledger_testkit.py"))
+assert _spec is not None and _spec.loader is not None
+_kit = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("ledger_testkit", _kit)
+_spec.loader.exec_module(_kit)
 
 PG_HOST = os.environ.get("NOFX_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("NOFX_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("NOFX_TEST_PG_USER", "postgres")
-T0 = datetime(2024, 3, 4, 9, 30)
 
 
 def _pg_admin():  # type: ignore[no-untyped-def]
@@ -89,33 +89,3 @@ def store(db_url):  # type: ignore[no-untyped-def]
     s.close()
 
 
-def new_trader(store, initial: str = "1000000", market: str = "cn", created: datetime = T0) -> str:  # type: ignore[no-untyped-def]
-    tid = f"t-{uuid.uuid4().hex[:10]}"
-    store.create_trader(TraderRecord(tid, Decimal(initial), market, '{"strategy": "test"}', created))
-    return tid
-
-
-class Flow:
-    """Builds consistent event sequences for one trader (ids unique per flow)."""
-
-    def __init__(self, trader_id: str) -> None:
-        self.trader_id = trader_id
-        self._n = itertools.count(1)
-
-    def submit(self, symbol: str, side: Side, qty: int, ts: datetime, price: str | None = None,
-               client_order_id: str | None = None, order_id: str | None = None) -> OrderSubmitted:
-        oid = order_id or f"o{next(self._n)}"
-        req = OrderRequest(symbol, side, qty, OrderType.LIMIT if price else OrderType.MARKET,
-                           Decimal(price) if price else None, client_order_id=client_order_id)
-        return OrderSubmitted(ts, oid, self.trader_id, req)
-
-    def fill(self, sub: OrderSubmitted, qty: int, price: str, fee: str, ts: datetime,
-             fill_id: str | None = None) -> OrderFilled:
-        f = Fill(fill_id or f"f{next(self._n)}", sub.order_id, sub.request.symbol, sub.request.side, qty,
-                 Decimal(price), Decimal(fee), ts)
-        return OrderFilled(ts, sub.order_id, f)
-
-    def round_trip(self, symbol: str, side: Side, qty: int, price: str, fee: str, ts: datetime,
-                   **kw) -> list:  # type: ignore[no-untyped-def]
-        sub = self.submit(symbol, side, qty, ts, price=price, **kw)
-        return [sub, OrderAccepted(ts, sub.order_id), self.fill(sub, qty, price, fee, ts + timedelta(seconds=1))]

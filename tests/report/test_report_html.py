@@ -42,7 +42,8 @@ def test_report_is_one_offline_file_with_all_parts(small_result, tmp_path):
     assert "2077.77" in text and "259.72" in text
     assert re.search(r"<td>RISK_CASH</td><td class=\"num\">2</td>", text)
     assert "bought today &lt;sold&gt;" in text and "<sold>" not in text
-    assert "lookback=20" in text
+    assert "lookback=20" in text and "2021-01-04 .. 2021-01-15 (10 slices)" in text
+    assert "<td>2021-01-13</td><td>600519.SH</td><td>sell</td>" in text
     # the hover of the fill markers carries quantity, price and fee
     assert "fee %{customdata[1]" in text
 

@@ -65,6 +65,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         self.rules = rules
         self.config = config or EnvConfig()
         i0, self._last = series.index_range(start, end)
+        self._i0 = i0
         # features are computed on the whole series, so a later period starts with a warm window;
         # a period at the very start of the data skips the warm-up rows when it can
         self._first = i0 if i0 >= WARMUP_BARS or self._last - WARMUP_BARS < 1 else WARMUP_BARS
@@ -96,7 +97,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         length = span if cfg.episode_bars is None else min(cfg.episode_bars, span)
         if "start_index" in options:
             start = int(options["start_index"])
-            if not self._first <= start < self._last:
+            if not self._i0 <= start < self._last:
                 raise ConfigError("start_index outside the period", start_index=start)
         elif cfg.random_start and length < span:
             start = int(self.np_random.integers(self._first, self._last - length + 1))

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nofx.features import indicators as ind
+
 WINDOW = 10
 OBS_CLIP = 10.0
 
@@ -62,50 +64,41 @@ def total_return_price(close: np.ndarray, preclose: np.ndarray) -> np.ndarray:
     return close[0] * np.cumprod(growth)
 
 
-def _rsi(price: pd.Series, n: int) -> pd.Series:
-    delta = price.diff()
-    gain = delta.clip(lower=0.0).ewm(alpha=1.0 / n, adjust=False, min_periods=n).mean()
-    loss = (-delta.clip(upper=0.0)).ewm(alpha=1.0 / n, adjust=False, min_periods=n).mean()
-    rs = gain / loss.replace(0.0, np.nan)
-    rsi = 100.0 - 100.0 / (1.0 + rs)
-    # no losses in the window: RSI is 100 by definition (and 50 when nothing moved at all)
-    rsi = rsi.where(loss > 0, np.where(gain > 0, 100.0, 50.0))
-    return rsi.where(gain.notna())
-
-
 def market_features(
     close: np.ndarray, high: np.ndarray, low: np.ndarray, preclose: np.ndarray
 ) -> np.ndarray:
     """Market part of the observation for one instrument's consecutive bars: shape (T, 18).
 
     Rows before ``WARMUP_BARS`` contain NaN for the long windows; callers replace them by 0 (see
-    :func:`finite_features`). The rolling/EWM windows here are written with pandas rather than
-    ``nofx.features.indicators`` because the environment needs them on a total-return price and
-    with Wilder's RSI exactly as documented above.
+    :func:`finite_features`). Indicators are ``nofx.features.indicators``' causal functions, applied
+    to the total-return price so that ex-dividend gaps do not look like crashes.
     """
     close = np.asarray(close, dtype="float64")
-    price = total_return_price(close, np.asarray(preclose, dtype="float64"))
-    p = pd.Series(price)
-    logp = np.log(p)
-    cols: list[pd.Series] = [logp.shift(k) - logp for k in range(1, WINDOW + 1)]
+    pre = np.asarray(preclose, dtype="float64")
+    price = total_return_price(close, pre)
+    logp = np.log(price)
+    cols: list[np.ndarray] = []
+    for k in range(1, WINDOW + 1):
+        lagged = np.full_like(logp, np.nan)
+        lagged[k:] = logp[:-k]
+        cols.append(lagged - logp)
     for n in (5, 10, 20):
-        cols.append(p / p.rolling(n, min_periods=n).mean() - 1.0)
-    cols.append(_rsi(p, 14) / 100.0 - 0.5)
-    ema_fast = p.ewm(span=12, adjust=False, min_periods=12).mean()
-    ema_slow = p.ewm(span=26, adjust=False, min_periods=26).mean()
-    macd = ema_fast - ema_slow
-    signal = macd.ewm(span=9, adjust=False, min_periods=9).mean()
-    cols.append(macd / p)
-    cols.append((macd - signal) / p)
-    cols.append(logp.diff().rolling(20, min_periods=20).std(ddof=0))
-    h = pd.Series(np.asarray(high, dtype="float64"))
-    lo = pd.Series(np.asarray(low, dtype="float64"))
-    c = pd.Series(close)
-    pc = pd.Series(np.asarray(preclose, dtype="float64"))
-    pc = pc.where(np.isfinite(pc) & (pc > 0), c.shift(1))
-    tr = pd.concat([h - lo, (h - pc).abs(), (lo - pc).abs()], axis=1).max(axis=1, skipna=True)
-    cols.append((tr / c).ewm(alpha=1.0 / 14, adjust=False, min_periods=14).mean())
-    return np.column_stack([s.to_numpy(dtype="float64") for s in cols])
+        # (indicators.sma raises for a series shorter than its window: then the ratio is undefined)
+        mean = ind.sma(price, n) if len(price) >= n else np.full_like(price, np.nan)
+        cols.append(price / mean - 1.0)
+    cols.append(ind.rsi(price, 14) / 100.0 - 0.5)
+    line, _signal, hist = ind.macd(price, 12, 26, 9)
+    cols.append(line / price)
+    cols.append(hist / price)
+    rets = pd.Series(np.r_[np.nan, np.diff(logp)])
+    cols.append(rets.rolling(20, min_periods=20).std(ddof=0).to_numpy())
+    # true range against the exchange's preclose (ex-rights adjusted), as a fraction of the close
+    prev = np.r_[np.nan, close[:-1]]
+    pc = np.where(np.isfinite(pre) & (pre > 0), pre, prev)
+    h, lo = np.asarray(high, dtype="float64"), np.asarray(low, dtype="float64")
+    tr = np.fmax(h - lo, np.fmax(np.abs(h - pc), np.abs(lo - pc)))
+    cols.append(ind.ema(tr / close, 27))  # alpha = 1/14: Wilder's ATR(14) smoothing
+    return np.column_stack(cols)
 
 
 def finite_features(features: np.ndarray) -> np.ndarray:

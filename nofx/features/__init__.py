@@ -1,0 +1,1 @@
+"""Features computed from bars: causal technical indicators and the look-ahead checker."""

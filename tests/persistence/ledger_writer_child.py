@@ -1,0 +1,36 @@
+"""Child process of the durability test: appends order flows and prints one line per ACKNOWLEDGED append
+(after ``append`` returned), until killed. Usage: python ledger_writer_child.py URL TRADER_ID"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from nofx.domain.enums import OrderType, Side
+from nofx.domain.events import OrderAccepted, OrderFilled, OrderSubmitted
+from nofx.domain.fills import Fill
+from nofx.domain.orders import OrderRequest
+from nofx.persistence import SqlLedgerStore
+
+
+def main() -> None:
+    url, trader_id = sys.argv[1], sys.argv[2]
+    store = SqlLedgerStore(url)
+    t0 = datetime(2024, 3, 4, 9, 30)
+    i = 0
+    print("ready", flush=True)
+    while True:
+        i += 1
+        ts = t0 + timedelta(seconds=i)
+        oid = f"o{i}"
+        req = OrderRequest("0700.HK", Side.BUY if i % 2 else Side.SELL, 100, OrderType.LIMIT, Decimal("300.1"),
+                           client_order_id=f"c{i}")
+        fill = Fill(f"f{i}", oid, "0700.HK", req.side, 100, Decimal("300.1"), Decimal("1.01"), ts)
+        store.append(trader_id, [OrderSubmitted(ts, oid, trader_id, req), OrderAccepted(ts, oid),
+                                 OrderFilled(ts, oid, fill)])
+        print(f"ack {oid}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
