@@ -13,118 +13,20 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from nofx.backtest.clock import SimClock
+from nofx.engine.clock import SimClock
+from nofx.engine.market_data import prepare_market, select_bars
 from nofx.backtest.config import BacktestConfig
-from nofx.backtest.result import BacktestResult, Rejection
 from nofx.data.panel import BarPanel
+from nofx.backtest.result import BacktestResult, Rejection
 from nofx.domain.enums import Side
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.fills import Fill
-from nofx.domain.instruments import parse_symbol
 from nofx.engine.bar_exchange import BarExchange
 from nofx.engine.kernel import TradingEngine
 from nofx.engine.portfolio import Portfolio
 from nofx.engine.risk import RiskConfig, RiskEngine
 from nofx.engine.router import Router
-from nofx.markets.fees import CN_DEFAULT_COMMISSION, HK_DEFAULT_COMMISSION, CommissionConfig, FeeModel
-from nofx.markets.rulebook import RuleBook, build_fee_model, build_rulebook
 from nofx.strategies.base import MarketView, Strategy, StrategyContext
-
-
-@dataclass(frozen=True)
-class PreparedMarket:
-    """Bars as the engine needs them: the panel plus each bar's limit band (NaN = none)."""
-
-    panel: BarPanel
-    lower: np.ndarray
-    upper: np.ndarray
-    rulebook: RuleBook
-    fee_model: FeeModel
-
-
-def select_bars(bars: pd.DataFrame, config: BacktestConfig, symbols: Sequence[str] | None) -> tuple[pd.DataFrame, pd.Series | None]:
-    """Split bars into the traded universe and the benchmark's close, within the configured dates."""
-    if config.start is not None or config.end is not None:
-        lo = pd.Timestamp(config.start) if config.start else pd.Timestamp.min
-        hi = pd.Timestamp(config.end) + pd.Timedelta(days=1) if config.end else pd.Timestamp.max
-        span = (bars["datetime"].min(), bars["datetime"].max())
-        bars = bars[(bars["datetime"] >= lo) & (bars["datetime"] < hi)]
-        if bars.empty:
-            raise DataError("no bars between start and end", start=config.start, end=config.end,
-                            data_span=f"{span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d}")
-    bench = None
-    if config.benchmark:
-        b = bars[bars["symbol"] == config.benchmark]
-        if b.empty:
-            raise DataError("benchmark symbol has no bars in the data", benchmark=config.benchmark)
-        bench = b.set_index("datetime")["close"].sort_index()
-    if symbols:
-        missing = sorted(set(symbols) - set(bars["symbol"].unique()))
-        if missing:
-            raise DataError("symbols not in the data", symbols=",".join(missing))
-        universe = bars[bars["symbol"].isin(list(symbols))]
-    else:
-        # default universe: every tradable instrument in the file (indices are benchmarks, not trades)
-        syms = [s for s in bars["symbol"].unique() if not parse_symbol(s).is_index]
-        universe = bars[bars["symbol"].isin(syms)]
-    if universe.empty:
-        raise DataError("no tradable symbols in the data")
-    return universe, bench
-
-
-def prepare_market(universe: pd.DataFrame, config: BacktestConfig) -> PreparedMarket:
-    panel = BarPanel.from_frame(universe)
-    rulebook = build_rulebook_for(config)
-    fee_model = build_fee_model(config.fees, rulebook)
-    lower = np.full(panel.shape, np.nan)
-    upper = np.full(panel.shape, np.nan)
-    days = panel.timestamps.astype("datetime64[D]")
-    close = panel.fields["close"]
-    for col, sym in enumerate(panel.symbols):
-        inst = parse_symbol(sym)
-        listed = _days_listed(close[:, col], days)
-        lo, hi = rulebook.rules_for(inst).limit_arrays(
-            inst, days, panel.fields["preclose"][:, col], panel.fields["is_st"][:, col], listed)
-        lower[:, col], upper[:, col] = lo, hi
-    return PreparedMarket(panel, lower, upper, rulebook, fee_model)
-
-
-def build_rulebook_for(config: BacktestConfig) -> RuleBook:
-    """The rule book a config asks for: mode, commission overrides, and the user's extra tables
-    (``rule_tables`` keys: ``cn_marginable``, ``hk_lots``, ``hk_short``)."""
-    over: dict[str, object] = {}
-    if config.commission_rate is not None:
-        over["rate"] = config.commission_rate
-    if config.commission_min is not None:
-        over["minimum"] = config.commission_min
-    known = {"cn_marginable", "hk_lots", "hk_short"}
-    unknown = set(config.rule_tables) - known
-    if unknown:
-        raise ConfigError(f"unknown rule table {sorted(unknown)[0]!r}; known: {', '.join(sorted(known))}")
-    t = config.rule_tables
-    return build_rulebook(
-        config.rules,
-        cn_commission=CommissionConfig(**{**CN_DEFAULT_COMMISSION.model_dump(), **over}) if over else None,
-        hk_commission=CommissionConfig(**{**HK_DEFAULT_COMMISSION.model_dump(), **over}) if over else None,
-        cn_marginable_tables=[t["cn_marginable"]] if "cn_marginable" in t else (),
-        hk_lot_tables=[t["hk_lots"]] if "hk_lots" in t else (),
-        hk_short_tables=[t["hk_short"]] if "hk_short" in t else (),
-    )
-
-
-def _days_listed(close: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Trading days since the symbol's first bar (1 = first day); -1 where unknown (it was already
-    trading when the data starts, or has no bar)."""
-    out = np.full(len(close), -1, dtype=np.int64)
-    have = np.flatnonzero(np.isfinite(close))
-    if len(have) == 0 or have[0] == 0:
-        return out
-    first = have[0]
-    # count distinct days from the first bar on
-    new_day = np.ones(len(days) - first, dtype=bool)
-    new_day[1:] = days[first + 1:] != days[first:-1]
-    out[first:] = np.cumsum(new_day)
-    return out
 
 
 def run_backtest(
@@ -213,7 +115,7 @@ def run_backtest(
     return result
 
 
-def _equity_curve(panel: BarPanel, marks: np.ndarray, fills: list[Fill], fill_slices: list[int],
+def _equity_curve(panel: "BarPanel", marks: np.ndarray, fills: list[Fill], fill_slices: list[int],
                   cash_at: np.ndarray, initial_cash: Decimal) -> pd.DataFrame:
     n, m = panel.shape
     qty = np.zeros((n, m))
@@ -253,4 +155,4 @@ def _progress(enabled: bool, total: int, name: str):
     return p, p.add_task(f"backtest {name}", total=total)
 
 
-__all__ = ["run_backtest", "prepare_market", "select_bars", "PreparedMarket", "ConfigError"]
+__all__ = ["run_backtest", "prepare_market", "select_bars"]

@@ -67,7 +67,7 @@ def check(file: Path = typer.Argument(..., help="bars file (.parquet or .csv)"))
     """List every bad row (location, symbol, time, problem); exit 1 if there is any."""
     df = read_bars(file, validate=False)
     issues = check_bars(df)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # one line per bad row, greppable
     for issue in issues:
         when = _day(issue.datetime) if issue.datetime is not None else "?"
         console.print(

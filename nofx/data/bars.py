@@ -144,6 +144,18 @@ def _to_float(values: pd.Series, name: str, path: Path, strict: bool) -> np.ndar
     return numeric.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _as_timestamp(value: Any, name: str, path: Path) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise DataError(f"{name} is not a date/time", file=str(path), value=repr(value)) from None
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
+    return ts
+
+
 def _file_span(times: pa.ChunkedArray) -> str:
     if len(times) == 0:
         return "empty file"
@@ -163,7 +175,8 @@ def read_bars(
     """Read bars in the canonical schema from a Parquet or CSV file.
 
     ``symbols`` keeps only those symbols (each must be in the file); ``start``/``end`` (anything
-    ``pd.Timestamp`` accepts; both inclusive) keep that time range, which must hold at least one bar.
+    ``pd.Timestamp`` accepts; both inclusive, and an ``end`` at midnight means through that whole
+    day) keep that time range, which must hold at least one bar.
     Rows keep the file order and the index is the row's 0-based position in the file.
 
     With ``validate=True`` (the default) a bad file raises :class:`DataError` in one line saying what
@@ -191,13 +204,18 @@ def read_bars(
 
     # Row selection on Arrow arrays: only the selected rows are ever turned into Python/pandas objects.
     mask = None
+    if isinstance(symbols, str):
+        symbols = [symbols]  # a single symbol, not its characters
     if symbols is not None:
         wanted = [str(s) for s in symbols]
         if not wanted:
             raise DataError("empty symbol list", file=str(path))
         mask = pc.is_in(sym_col, value_set=pa.array(wanted, pa.string()))
-    lo = pd.Timestamp(start) if start is not None else None
-    hi = pd.Timestamp(end) if end is not None else None
+    lo = _as_timestamp(start, "start", path)
+    hi = _as_timestamp(end, "end", path)
+    if hi is not None and hi == hi.normalize():
+        # a bare date as ``end`` means "through that day", so intraday bars of the day are kept
+        hi = hi + pd.Timedelta(days=1) - pd.Timedelta(nanoseconds=1)
     if lo is not None and hi is not None and lo > hi:
         raise DataError("start is after end", file=str(path), start=str(lo), end=str(hi))
     ts_type = pa.timestamp("ns")

@@ -13,8 +13,8 @@ def to_decimal(value: Decimal | float | int | str) -> Decimal:
     """Convert without binary-float noise: floats go through ``repr`` (shortest round-trip)."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
+    if isinstance(value, float):  # also numpy floats, whose repr is not a plain number
+        return Decimal(repr(float(value)))
     return Decimal(value)
 
 

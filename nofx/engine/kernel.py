@@ -274,6 +274,28 @@ class TradingEngine:
             del order
         return n
 
+    def restore_open_orders(self) -> None:
+        """After :meth:`rebuild`: put orders that are still open back on their venue and reserve their
+        cash/shares again (a parent with children re-sends only its open children)."""
+        reserved: set[str] = set()
+        for order in list(self.oms.open_orders.values()):
+            if self.oms.children(order.order_id):
+                continue
+            inst = parse_symbol(order.symbol)
+            owner = self.oms.get(order.parent_id) if order.parent_id else order
+            if owner.order_id not in reserved:
+                reserved.add(owner.order_id)
+                left = owner.quantity - owner.filled_qty
+                if owner.side is Side.BUY:
+                    ref = owner.limit_price or self.market.last_price(owner.symbol) or owner.avg_fill_price
+                    amount = ref * left + self.fees.fees(inst, self.market.exec_day(), Side.BUY, left, ref).total
+                    self._reserve[owner.order_id] = amount
+                    self.portfolio.reserved_cash += amount
+                else:
+                    rs = self.portfolio.reserved_sell
+                    rs[owner.symbol] = rs.get(owner.symbol, 0) + left
+            self.router.venue_for(inst).submit(order)
+
     # ---- helpers --------------------------------------------------------------------------------
     def _deny(self, submitted: OrderSubmitted, request: OrderRequest, now: datetime, code: str, reason: str) -> Order:
         self._emit((submitted, OrderDenied(now, submitted.order_id, code, reason)))

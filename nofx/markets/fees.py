@@ -60,7 +60,7 @@ class ZeroFees(FeeModel):
 class MarketFees(FeeModel):
     """Fees as the instrument's market charges them, looked up in ``rulebook``."""
 
-    def __init__(self, rulebook: "RuleBook") -> None:
+    def __init__(self, rulebook: RuleBook) -> None:
         self.rulebook = rulebook
 
     def fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:

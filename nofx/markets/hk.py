@@ -20,7 +20,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import date, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +83,7 @@ def load_shortable_table(path: str | Path) -> EffectiveDatedTable:
     return _short_table(path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled(filename: str) -> EffectiveDatedTable:
     """Bundled tables are immutable, so each is parsed once per process."""
     path = bundled_table_path(filename)
@@ -152,7 +152,11 @@ class HongKongRules(MarketRules):
         return self._grid(inst.symbol, on).step
 
     def _grid_uncached(self, symbol: str, on: date) -> LotGrid:
-        row = self._lots.find(hk_key(symbol), on=on)
+        try:
+            key = hk_key(symbol)
+        except ValueError:
+            raise ConfigError(f"Hong Kong rules asked about a non-HK symbol {symbol}", symbol=symbol) from None
+        row = self._lots.find(key, on=on)
         if row is None:
             raise ConfigError(
                 f"no board lot known for {symbol} on {on}: add a row 'symbol,valid_from,valid_to,board_lot' "
@@ -168,8 +172,10 @@ class HongKongRules(MarketRules):
 
     def quantity_error(self, inst: Instrument, on: date, side: Side, quantity: int, holding: int) -> str | None:
         grid = self._grid(inst.symbol, on)
-        may_short = side is Side.SELL and quantity > max(holding, 0) and self.allows_short(inst, on)
-        note = f"{inst.symbol} is not a designated short-sell security on {on}"
+        may_short, note = False, ""
+        if side is Side.SELL and quantity > max(holding, 0):  # only then is shorting asked (and explained)
+            may_short = self.allows_short(inst, on)
+            note = "" if may_short else f"{inst.symbol} is not a designated short-sell security on {on}"
         err = grid.error(side, quantity, holding, may_short, note)
         if err is not None:
             err = f"{err} (board lot {grid.step})"
@@ -194,6 +200,8 @@ class HongKongRules(MarketRules):
         return False
 
     def allows_short(self, inst: Instrument, on: date) -> bool:
+        if inst.market is not Market.HK:
+            return False
         return self._shortable.find(hk_key(inst.symbol), on=on) is not None
 
     def sessions(self, inst: Instrument, on: date) -> tuple[tuple[time, time], ...]:

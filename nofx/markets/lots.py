@@ -69,8 +69,9 @@ class LotGrid:
         if quantity > long:
             short = quantity - long
             if not may_short:
-                return f"sell quantity {quantity} exceeds the holding of {long} shares and short selling is not allowed" + (
-                    f" ({short_note})" if short_note else "")
+                why = f" ({short_note})" if short_note else ""
+                return (f"sell quantity {quantity} exceeds the holding of {long} shares; "
+                        f"short selling is not allowed{why}")
             if not self.on_grid(short):
                 return (f"short part of the sell ({short} shares beyond the holding of {long}) must be "
                         f"{self.describe()}")

@@ -230,8 +230,7 @@ class ChainedTables:
     User tables come first so they can override or extend the bundled defaults."""
 
     def __init__(self, tables: Sequence[EffectiveDatedTable]) -> None:
-        if not tables:
-            raise ConfigError("ChainedTables needs at least one table")
+        # an empty chain is allowed: it answers None for every key (e.g. no marginable securities)
         self.tables = tuple(tables)
         self._find_cached = lru_cache(maxsize=65536)(self._find_uncached)
 

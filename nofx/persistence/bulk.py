@@ -9,7 +9,7 @@ together with the position and cash updates the fills imply, so the ledger stays
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError

@@ -1,7 +1,7 @@
 """Run the ledger's Alembic migrations programmatically (works from an installed package: the scripts
 live in ``nofx/persistence/migrations``, no alembic.ini needed).
 
-    python -m nofx.persistence.migrate [URL]      # upgrade to head; URL defaults to $NOFX_DB_URL
+    python -m nofx.persistence [URL]      # upgrade to head; URL defaults to $NOFX_DB_URL
 """
 
 from __future__ import annotations
@@ -82,7 +82,3 @@ def main(argv: list[str] | None = None) -> int:
     upgrade(url)
     print(f"ledger schema at {head_revision()}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

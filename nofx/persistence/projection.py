@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, select, update
 

@@ -111,7 +111,7 @@ class KeysetCursor:
         return f"{self.ts.isoformat()}|{self.key}"
 
     @classmethod
-    def decode(cls, text: str) -> "KeysetCursor":
+    def decode(cls, text: str) -> KeysetCursor:
         ts, sep, key = text.partition("|")
         try:
             if not sep:

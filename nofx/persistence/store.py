@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
@@ -86,6 +86,9 @@ class SqlLedgerStore:
         self._buffer_lock = threading.Lock()
         self._closed = False
         self._known_traders: set[str] = set()  # traders seen to exist (never deleted by the store)
+        self._writer_conn: Connection | None = None  # the group-commit leader's connection
+        self.transactions = 0  # group-commit transactions attempted (statistics for tests and benchmarks)
+        self.requests = 0  # append / append_many / buffer calls they carried
 
     @property
     def dialect(self) -> str:
@@ -192,6 +195,8 @@ class SqlLedgerStore:
                     raise r.error
 
     def _commit_group(self, group: list[_Request]) -> None:
+        self.transactions += 1
+        self.requests += len(group)
         try:
             self._write_requests(group)
         except BaseException as exc:  # noqa: BLE001 - every waiter must learn the outcome
@@ -208,11 +213,22 @@ class SqlLedgerStore:
                 r.done = True
 
     def _write_requests(self, reqs: list[_Request]) -> None:
-        with self._write() as conn:
-            proj = Projector(conn, self._known_traders)
-            for r in reqs:
-                r.seqs = [s for tid, evs in r.batches for s in proj.apply(tid, evs)]
-            proj.finish()
+        # Only the leader gets here, one at a time, so it can keep one connection checked out: that saves
+        # the pool round trip (checkout, reset-on-return rollback) on every acknowledged append.
+        if self._writer_conn is None:
+            self._writer_conn = self._engine.connect()
+            self._writer_conn.execution_options(**{WRITE_OPTION: True})
+        try:
+            with _Tx(self._engine, write=True, conn=self._writer_conn) as conn:
+                proj = Projector(conn, self._known_traders)
+                for r in reqs:
+                    r.seqs = [s for tid, evs in r.batches for s in proj.apply(tid, evs)]
+                proj.finish()
+        except DBAPIError as exc:
+            if exc.connection_invalidated or self._writer_conn.invalidated:
+                self._writer_conn.close()  # e.g. server restarted: reconnect on the next commit
+                self._writer_conn = None
+            raise
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, snap: EquitySnapshot) -> None:
@@ -329,9 +345,13 @@ class SqlLedgerStore:
             self.flush()
         finally:
             self._closed = True
+            with self._cond:
+                if self._writer_conn is not None:
+                    self._writer_conn.close()
+                    self._writer_conn = None
             self._engine.dispose()
 
-    def __enter__(self) -> "SqlLedgerStore":
+    def __enter__(self) -> SqlLedgerStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -345,11 +365,12 @@ class _Tx:
     """``with _Tx(engine, write) as conn``: one transaction, committed on success, rolled back on error.
     SQLite write transactions start with BEGIN IMMEDIATE (see connection.py)."""
 
-    def __init__(self, engine, write: bool) -> None:  # type: ignore[no-untyped-def]
-        self._engine, self._write = engine, write
+    def __init__(self, engine, write: bool, conn: Connection | None = None) -> None:  # type: ignore[no-untyped-def]
+        self._engine, self._write, self._own = engine, write, conn is None
+        self._given = conn
 
     def __enter__(self) -> Connection:
-        self._conn = self._engine.connect()
+        self._conn = self._engine.connect() if self._given is None else self._given
         if self._write:
             self._conn.execution_options(**{WRITE_OPTION: True})
         self._tx = self._conn.begin()
@@ -365,7 +386,8 @@ class _Tx:
             else:
                 self._tx.rollback()
         finally:
-            self._conn.close()
+            if self._own:
+                self._conn.close()
         # Coded errors, not driver errors: a value our bind processors refused (SQLAlchemy wraps it in a
         # StatementError), or a constraint violation (the backstop behind the explicit checks).
         if isinstance(exc, IntegrityError):

@@ -146,3 +146,10 @@ def test_unreadable_and_missing_files(tmp_path):
 def test_start_after_end_is_rejected():
     with pytest.raises(DataError, match="start is after end"):
         read_bars(bundled_bars_path(), start="2021-01-01", end="2020-01-01")
+
+
+def test_bare_end_date_includes_the_whole_day_and_single_symbol_string(cn_15min_path):
+    df = read_bars(cn_15min_path, symbols="000001.SZ", start="2025-01-02", end="2025-01-03")
+    assert len(df) == 32 and df["datetime"].max() == pd.Timestamp("2025-01-03 15:00")
+    with pytest.raises(DataError, match="end is not a date"):
+        read_bars(cn_15min_path, end="someday")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -12,7 +13,7 @@ from nofx.data.bars import read_bars
 from nofx.data.bundled import bundled_bars_path, load_bundled
 from nofx.domain.instruments import Board, parse_symbol
 
-from tests.conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -73,3 +73,13 @@ def test_intraday_days_are_counted_per_day(cn_15min_path):
     susp = info.symbol("600243.SH").suspended_days
     assert susp >= 1  # 2025-04-22 is an all-zero-volume day
     assert info.symbol("000001.SZ").rows == 16 * len(df[df["symbol"] == "000001.SZ"]["datetime"].dt.date.unique())
+
+
+def test_with_the_real_exchange_calendar(bundled):
+    pytest.importorskip("nofx.markets.calendars")
+    sub = bundled[bundled["symbol"].isin(["600519.SH", "000300.SH"])]
+    assert describe_bars(sub).calendar == CALENDAR_EXCHANGE
+    assert describe_bars(sub).missing_days == 0  # the file has a bar on every SSE trading day
+    hole = pd.Timestamp("2021-06-01")
+    info = describe_bars(sub[~((sub["symbol"] == "600519.SH") & (sub["datetime"] == hole))])
+    assert info.symbol("600519.SH").missing_days == (hole,)

@@ -68,7 +68,7 @@ def test_every_factor_is_causal(panel, pit):
 
 def test_momentum_and_volatility_definitions():
     adj = np.array([[10.0], [11.0], [12.1], [12.1], [13.31]])
-    np.testing.assert_allclose(momentum(adj, 2)[2:, 0], [0.21, 0.1, 0.21])
+    np.testing.assert_allclose(momentum(adj, 2)[2:, 0], [12.1 / 10 - 1, 12.1 / 11 - 1, 13.31 / 12.1 - 1])
     assert np.isnan(momentum(adj, 2)[:2]).all()
     vol = volatility(adj, 3)
     assert np.isnan(vol[:3]).all()

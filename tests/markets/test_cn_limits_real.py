@@ -43,7 +43,8 @@ def test_close_at_limit_equals_computed_limit(cn_daily, symbol, day, is_st, side
     row = _row(cn_daily, symbol, day)
     assert int(row.is_st) == is_st, "the data's ST flag must match the case"
     assert Decimal(repr(float(row.close))) == Decimal(expected_close)
-    lim = RULES.price_limits(parse_symbol(symbol), row.date.date(), Decimal(repr(float(row.preclose))), bool(row.is_st), None)
+    preclose = Decimal(repr(float(row.preclose)))
+    lim = RULES.price_limits(parse_symbol(symbol), row.date.date(), preclose, bool(row.is_st), None)
     assert lim is not None
     assert getattr(lim, side) == Decimal(expected_close), what
 

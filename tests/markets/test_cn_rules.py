@@ -61,6 +61,9 @@ def test_star_lots_start_with_the_star_market():
     with pytest.raises(RuleNotFoundError, match="star"):
         RULES.quantity_error(STAR, date(2019, 7, 21), Side.BUY, 200, 0)
     assert RULES.quantity_error(STAR, date(2019, 7, 22), Side.BUY, 200, 0) is None
+    with pytest.raises(RuleNotFoundError, match="bse"):
+        RULES.quantity_error(BSE, date(2021, 11, 14), Side.BUY, 100, 0)
+    assert RULES.quantity_error(BSE, date(2021, 11, 15), Side.BUY, 101, 0) is None
 
 
 @pytest.mark.parametrize(
@@ -85,11 +88,15 @@ def test_sell_beyond_holding_needs_a_marginable_security():
     not_marginable = parse_symbol("600000.SH")
     err = RULES.quantity_error(not_marginable, on, Side.SELL, 300, 200)
     assert err is not None and "marginable" in err
-    # 600519.SH is in the bundled marginable table from 2017-01-01
-    assert RULES.allows_short(MAIN, on) and not RULES.allows_short(MAIN, date(2016, 12, 30))
-    assert RULES.quantity_error(MAIN, on, Side.SELL, 300, 200) is None  # 100 short
-    assert "short part" in RULES.quantity_error(MAIN, on, Side.SELL, 250, 200)  # 50 short: odd
-    assert RULES.quantity_error(MAIN, on, Side.BUY, 37, -37) is None  # covering an odd short exactly
+    # shorting is opt-in: by default nothing is marginable, even a name in the example table
+    assert not RULES.allows_short(MAIN, on)
+    assert "marginable" in RULES.quantity_error(MAIN, on, Side.SELL, 300, 200)
+    # with the example table, 600519.SH is marginable from 2017-01-01
+    rules = ChinaRules(include_example_marginable=True)
+    assert rules.allows_short(MAIN, on) and not rules.allows_short(MAIN, date(2016, 12, 30))
+    assert rules.quantity_error(MAIN, on, Side.SELL, 300, 200) is None  # 100 short
+    assert "short part" in rules.quantity_error(MAIN, on, Side.SELL, 250, 200)  # 50 short: odd
+    assert rules.quantity_error(MAIN, on, Side.BUY, 37, -37) is None  # covering an odd short exactly
 
 
 def test_user_marginable_table_extends_shorting(tmp_path: Path):
@@ -99,7 +106,7 @@ def test_user_marginable_table_extends_shorting(tmp_path: Path):
     inst = parse_symbol("600000.SH")
     assert rules.allows_short(inst, date(2021, 6, 1))
     assert not rules.allows_short(inst, date(2022, 1, 4))
-    assert rules.allows_short(MAIN, date(2021, 6, 1))  # bundled rows still apply
+    assert not rules.allows_short(MAIN, date(2021, 6, 1))  # only the user's table applies
     bad = tmp_path / "bad.csv"
     bad.write_text("symbol,valid_from,valid_to\n0700.HK,2021-01-04,\n", encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
@@ -276,7 +283,7 @@ def test_fees_before_the_first_transfer_fee_row_raise_clearly():
     with pytest.raises(RuleNotFoundError, match="transfer_fee") as exc:
         _fees(date(2015, 7, 31), Side.BUY, 100, "10.00")
     assert exc.value.context["file"].endswith("cn_fees.csv")
-    assert _fees(date(2015, 8, 3), Side.BUY, 100, "10.00").transfer_fee == D("0.02")
+    assert _fees(date(2015, 8, 1), Side.BUY, 100, "10.00").transfer_fee == D("0.02")
 
 
 def test_commission_is_configurable():

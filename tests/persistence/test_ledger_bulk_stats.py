@@ -45,8 +45,7 @@ def test_bulk_insert_fast_path(store: SqlLedgerStore) -> None:
         store.bulk_insert_fills(tid, [Fill("new", "x", "0700.HK", Side.BUY, 1, Decimal(1), Decimal(0), T0),
                                       fills[5]])
     with pytest.raises(DuplicateFillError):  # within the batch
-        store.bulk_insert_fills(tid, [fills[0].__class__("z", "x", "0700.HK", Side.BUY, 1, Decimal(1), Decimal(0),
-                                                         T0)] * 2)
+        store.bulk_insert_fills(tid, [Fill("z", "x", "0700.HK", Side.BUY, 1, Decimal(1), Decimal(0), T0)] * 2)
     assert len(store.all_fills(tid)) == 2000
     assert check_ledger(store, tid) == []
 
@@ -91,7 +90,8 @@ def test_materialized_view_refreshes_concurrently(pg_url: str) -> None:
     stats = s.daily_stats(tid)
     assert sum(x.trade_count for x in stats) == 40
     unique = s.connect()
-    idx = unique.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = 'daily_trading_stats'")).scalars().all()
+    idx = unique.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = 'daily_trading_stats'")
+                         ).scalars().all()
     unique.close()
     assert any("UNIQUE" in d and "trader_id, day" in d for d in idx)
     s.close()

@@ -1,0 +1,111 @@
+"""``nofx paper``: replay real bars through the live engine with a persisted, resumable ledger."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from nofx.backtest.run_config import RunConfig
+from nofx.domain.errors import ConfigError
+
+app = typer.Typer()
+console = Console()
+
+
+def _open_store(db: str | None):
+    from nofx.persistence.store import SqlLedgerStore
+
+    return SqlLedgerStore(db)
+
+
+@app.command("paper")
+def paper(
+    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="registered strategy name"),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="bars file; default: bundled demo slice"),
+    symbols: Optional[str] = typer.Option(None, help="comma-separated symbols (default: all in the file)"),
+    start: Optional[str] = typer.Option(None, help="first date"),
+    end: Optional[str] = typer.Option(None, help="last date"),
+    cash: Optional[str] = typer.Option(None, help="initial cash (default 1000000)"),
+    params: Optional[str] = typer.Option(None, help="strategy params key=value,..."),
+    rules: Optional[str] = typer.Option(None, help="cn | hk | none (default: from the symbols)"),
+    fees: Optional[str] = typer.Option(None, help="default | zero"),
+    speed: float = typer.Option(0.0, help="0 = as fast as possible; N = N x real time"),
+    latency_ms: float = typer.Option(0.0, "--latency-ms", help="order latency to the simulated venue"),
+    db: Optional[str] = typer.Option(None, help="database URL (default $NOFX_DB_URL or sqlite:///nofx.db)"),
+    trader: Optional[str] = typer.Option(None, help="trader id (default: paper-<strategy>)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the trader's run from its ledger"),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML/YAML run config"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+    stop_after: Optional[int] = typer.Option(None, hidden=True, help="process at most N slices (tests)"),
+) -> None:
+    """Paper-trade a strategy by replaying bars; every order, fill and snapshot is persisted."""
+    import nofx.strategies.builtin  # noqa: F401
+    from nofx.backtest.run_config import load_run_config
+    from nofx.cli.backtest import _auto_rules, _load_bars, _parse_date
+    from nofx.engine.store import TraderRecord
+    from nofx.live.paper import PaperSession
+    from nofx.strategies.base import parse_params_text
+    from nofx.strategies.registry import REGISTRY
+
+    store = _open_store(db)
+    try:
+        if resume:
+            rec = _pick_trader(store, trader)
+            raw = json.loads(rec.config_json)
+            trader_id = rec.trader_id
+        else:
+            cfg = load_run_config(config) if config else RunConfig()
+            raw = cfg.model_dump(by_alias=True, mode="json")
+            if strategy:
+                raw["strategy"] = {"name": strategy, "params": (raw.get("strategy") or {}).get("params", {})}
+            if raw.get("strategy") is None:
+                raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
+            if params:
+                raw["strategy"]["params"] = {**raw["strategy"]["params"], **parse_params_text(params)}
+            if data:
+                raw["data"]["path"] = data
+            if symbols:
+                raw["data"]["symbols"] = symbols
+            b = raw["backtest"]
+            if start:
+                b["start"] = str(_parse_date(start, "--start"))
+            if end:
+                b["end"] = str(_parse_date(end, "--end"))
+            if cash:
+                b["cash"] = cash
+            if fees:
+                b["fees"] = fees
+            syms = raw["data"]["symbols"]
+            b["rules"] = rules or (b.get("rules") if config else _auto_rules(
+                None if syms == "all" else (syms if isinstance(syms, list) else syms.split(","))))
+            trader_id = trader or f"paper-{raw['strategy']['name']}"
+        cfg = RunConfig.model_validate(raw)
+        strat = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+        syms = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
+        bt = cfg.backtest
+        bars = _load_bars(cfg.data.path, syms, None, bt.start, bt.end)
+        session = PaperSession(bars, strat, bt, store, trader_id, symbols=syms, speed=speed, risk=cfg.risk,
+                               latency_ms=latency_ms, run_config=cfg.model_dump(by_alias=True, mode="json"))
+        summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
+    finally:
+        store.close()
+    what = "resumed" if resume else "started"
+    console.print(f"{what} {summary.trader_id}: slices {summary.start_index}..{summary.end_index} "
+                  f"({summary.slices}), {summary.fills} orders filled, {summary.refused} refused, "
+                  f"equity {summary.equity:,.2f}, cash {summary.cash:,.2f}"
+                  + (f", {summary.resumed_events} ledger events replayed" if resume else ""))
+
+
+def _pick_trader(store, trader: str | None):
+    if trader:
+        rec = store.get_trader(trader)
+        if rec is None:
+            raise ConfigError("no such trader in the ledger", trader=trader)
+        return rec
+    traders = store.list_traders()
+    if not traders:
+        raise ConfigError("the ledger has no trader to resume", db=getattr(store, "url", "?"))
+    return max(traders, key=lambda t: t.created)

@@ -1,0 +1,1 @@
+"""Paper and live trading: the same kernel and strategies as the backtest, a paced clock, a venue."""
