@@ -41,6 +41,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("symbol", "datetime", *PRICE_COLUMNS, "volu
 OPTIONAL_FLOAT_COLUMNS: tuple[str, ...] = ("amount", "preclose")
 OPTIONAL_FLAG_COLUMNS: tuple[str, ...] = ("trade_status", "is_st")
 TIME_COLUMN_ALIASES: tuple[str, ...] = ("datetime", "date")
+_CANONICAL = (*REQUIRED_COLUMNS, *OPTIONAL_FLOAT_COLUMNS, *OPTIONAL_FLAG_COLUMNS)
 
 # attrs keys that carry provenance through to check_bars / the CLI
 SOURCE_ATTR = "nofx_source"
@@ -80,15 +81,32 @@ def _file_format(path: Path) -> str:
     raise DataError("unsupported bars file type (expected .parquet or .csv)", file=str(path))
 
 
-def _read_table(path: Path, fmt: str) -> pa.Table:
-    """Read the whole file as an Arrow table (cheap: no pandas objects are built yet)."""
+def _read_table(path: Path, fmt: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read the file as an Arrow table (cheap: no pandas objects are built yet).
+
+    ``columns``: extra (non-canonical) columns to keep; None keeps every column. The canonical
+    columns are always read. For Parquet only the kept columns are decoded.
+    """
     try:
         if fmt == "parquet":
-            return pq.read_table(path)
-        # every column read as text first: types are checked below so errors can name row and value
-        return pacsv.read_csv(
-            path, convert_options=pacsv.ConvertOptions(column_types=None, strings_can_be_null=True)
-        )
+            if columns is None:
+                return pq.read_table(path)
+            names = pq.read_schema(path).names
+            absent = [c for c in columns if c not in names]
+            if absent:
+                raise DataError(f"missing column {absent[0]!r}", file=str(path), missing=",".join(absent))
+            keep = set(_CANONICAL) | set(TIME_COLUMN_ALIASES) | set(columns)
+            return pq.read_table(path, columns=[c for c in names if c in keep])
+        # pyarrow infers each column's type; a numeric column with a stray bad value comes back as
+        # text and is checked later, so that the error can name the row and the value
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        if columns is None:
+            return table
+        absent = [c for c in columns if c not in table.column_names]
+        if absent:
+            raise DataError(f"missing column {absent[0]!r}", file=str(path), missing=",".join(absent))
+        keep = set(_CANONICAL) | set(TIME_COLUMN_ALIASES) | set(columns)
+        return table.select([c for c in table.column_names if c in keep])
     except (pa.ArrowException, OSError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read bars file: {first_line}", file=str(path)) from None
@@ -170,6 +188,7 @@ def read_bars(
     start: Any = None,
     end: Any = None,
     *,
+    columns: Sequence[str] | None = None,
     validate: bool = True,
 ) -> pd.DataFrame:
     """Read bars in the canonical schema from a Parquet or CSV file.
@@ -178,6 +197,8 @@ def read_bars(
     ``pd.Timestamp`` accepts; both inclusive, and an ``end`` at midnight means through that whole
     day) keep that time range, which must hold at least one bar.
     Rows keep the file order and the index is the row's 0-based position in the file.
+    The canonical columns present in the file are always returned; ``columns`` names the other
+    columns to keep (e.g. ``["pct_chg"]``; default: all of them, ``[]``: none, which is faster).
 
     With ``validate=True`` (the default) a bad file raises :class:`DataError` in one line saying what
     and where (missing column, non-numeric value, unknown symbol format...). ``validate=False`` is for
@@ -190,7 +211,7 @@ def read_bars(
     if not path.is_file():
         raise DataError("bars path is not a file", file=str(path))
     fmt = _file_format(path)
-    table = _read_table(path, fmt)
+    table = _read_table(path, fmt, columns)
 
     tcol = _time_column(table, path)
     missing = [c for c in REQUIRED_COLUMNS if c != "datetime" and c not in table.column_names]
@@ -240,13 +261,13 @@ def read_bars(
         present = set(pc.unique(sym_col).to_pylist())
         absent = [s for s in wanted if s not in present]
         if absent:
-            all_symbols = set(pc.unique(_read_table(path, fmt).column("symbol")).to_pylist())
+            all_symbols = set(pc.unique(_read_table(path, fmt, []).column("symbol")).to_pylist())
             not_in_file = [s for s in absent if s not in all_symbols]
             if not_in_file:
                 raise DataError(f"symbol {not_in_file[0]} is not in the file", file=str(path),
                                 missing=",".join(not_in_file))
     if len(rows) == 0:
-        full = _read_table(path, fmt)
+        full = _read_table(path, fmt, [])
         span = _file_span(_to_timestamp_array(full.column(tcol), path, tcol))
         raise DataError(
             "no bars in the requested range", file=str(path), start=str(lo), end=str(hi), file_span=span

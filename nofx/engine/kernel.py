@@ -11,14 +11,15 @@ and :meth:`TradingEngine.rebuild` restores state from the stored events.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Callable, Iterable, Protocol, Sequence
 
-from nofx.domain.enums import OrderStatus, Side
+from nofx.domain.enums import OrderStatus, OrderType, Side
+from nofx.domain.errors import OrderError
 from nofx.domain.events import (
-    Event, OrderAccepted, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress, OrderRejected,
+    Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress, OrderRejected,
     OrderSubmitted,
 )
 from nofx.domain.fills import Fill
@@ -124,14 +125,20 @@ class TradingEngine:
         rules = self.rulebook.rules_for(inst)
         exec_day = market.exec_day()
         last = market.last_price(request.symbol)
-        ref = request.limit_price if request.limit_price is not None else last
+        band = market.limits(request.symbol)
+        if request.order_type is OrderType.MARKET and request.limit_price is None and band is not None:
+            # A-share market orders carry a protection price; by default the day's limit on the far
+            # side, which no fill can pass anyway
+            request = replace(request, limit_price=band[1] if request.side is Side.BUY else band[0])
+        # reference price for risk and cash: a limit order's limit; a market order's last trade
+        ref = request.limit_price if request.order_type is OrderType.LIMIT or last is None else last
         order_id = self.oms.next_order_id()
         submitted = OrderSubmitted(now, order_id, self.trader_id, request, parent_id)
         if ref is None:
             return self._deny(submitted, request, now, "RISK_NO_PRICE", f"no price known for {request.symbol}")
         ctx = RiskContext(
             request=request, inst=inst, rules=rules, fees=self.fees, portfolio=self.portfolio, now=now,
-            exec_day=exec_day, ref_price=ref, last_price=last, limits=market.limits(request.symbol),
+            exec_day=exec_day, ref_price=ref, last_price=last, limits=band,
             open_orders=len(self.oms.open_orders), day_start_equity=self.day_start_equity,
         )
         denial = self.risk.check(ctx, self.trader_id, now.timestamp())
@@ -184,6 +191,39 @@ class TradingEngine:
         if kids and order.status.is_open:
             self._close(order, OrderCancelled(self.market.now(), order_id, reason))
         return True
+
+    def amend(self, order_id: str, quantity: int | None = None, limit_price: Decimal | None = None) -> Order:
+        """Change an open order's total quantity and/or limit price. The venue re-queues it (a real book
+        gives an amended order new time priority). What is left to fill must pass the lot rule."""
+        order = self.oms.get(order_id)
+        if not order.status.is_open:
+            raise OrderError("only open orders can be amended", order_id=order_id, status=order.status.value)
+        inst = parse_symbol(order.symbol)
+        day = self.market.exec_day()
+        if quantity is not None:
+            if quantity <= order.filled_qty:
+                raise OrderError("amended quantity must exceed what is already filled", order_id=order_id,
+                                 filled=order.filled_qty)
+            err = self.rulebook.rules_for(inst).quantity_error(
+                inst, day, order.side, quantity - order.filled_qty, self.portfolio.quantity(order.symbol))
+            if err:
+                raise OrderError(f"amend refused: {err}", order_id=order_id)
+        old_left = order.quantity - order.filled_qty
+        venue = self.router.venue_for(inst)
+        venue.cancel(order_id)
+        self._emit((OrderAmended(self.market.now(), order_id, quantity, limit_price),))
+        new_left = order.quantity - order.filled_qty
+        if order.side is Side.BUY:
+            self.portfolio.reserved_cash -= self._reserve.pop(order_id, ZERO)
+            ref = order.limit_price or self.market.last_price(order.symbol) or order.avg_fill_price
+            amount = ref * new_left + self.fees.fees(inst, day, Side.BUY, new_left, ref).total
+            self._reserve[order_id] = amount
+            self.portfolio.reserved_cash += amount
+        else:
+            rs = self.portfolio.reserved_sell
+            rs[order.symbol] = rs.get(order.symbol, 0) + new_left - old_left
+        venue.submit(order)
+        return order
 
     # ---- venue callbacks ------------------------------------------------------------------------
     def on_venue_fill(self, order: Order, quantity: int, price: Decimal) -> int:

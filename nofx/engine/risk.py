@@ -203,8 +203,9 @@ class RiskEngine:
         req = ctx.request
         if lim is None or req.limit_price is None or not ctx.last_price:
             return None
-        dev = abs(float(req.limit_price) / float(ctx.last_price) - 1.0)
-        if dev > lim:
+        # exact: a float quotient would put 21/20 at 5.0000000000000044% and deny a price at the limit
+        dev = abs(req.limit_price / ctx.last_price - 1)
+        if dev > Decimal(repr(lim)):
             return Denial("RISK_PRICE_DEVIATION", f"price {req.limit_price} is {dev:.2%} from last trade "
                                                   f"{ctx.last_price} (max {lim:.2%})")
         return None

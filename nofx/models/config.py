@@ -72,8 +72,10 @@ class TrainConfig(BaseModel):
     weight_decay: float = 1e-4
     grad_clip: float = 3.0
     day_stride: int = Field(default=1, ge=1)  # train on every k-th day of each epoch (k offsets rotate)
+    valid_stride: int = Field(default=1, ge=1)  # early-stop on every k-th validation day (CPU budget)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = Field(default=2, ge=1)
+    # one thread: on a shared CPU, OpenMP threads that spin against other processes run ~10x slower
+    threads: int = Field(default=1, ge=1)
     # weights of the Transformer's auxiliary heads (the score head has weight 1)
     w_returns: float = 0.5
     w_direction: float = 0.2

@@ -159,7 +159,7 @@ def train_run(cfg: RunConfig, frame: pd.DataFrame, progress: ProgressFn | None =
                          lookahead=cfg.label.lookahead)
     # labels of the last training days would read validation closes: those days are dropped
     train_days = probe.label_days(tr_lo, tr_hi)
-    valid_days = probe.label_days(va_lo, va_hi)
+    valid_days = probe.label_days(va_lo, va_hi)[:: tc.valid_stride]
     if len(train_days) < 5 or len(valid_days) < 2:
         raise ConfigError("training or validation segment too short for the label horizon",
                           train=str(cfg.train), valid=str(cfg.valid))
@@ -178,7 +178,7 @@ def train_run(cfg: RunConfig, frame: pd.DataFrame, progress: ProgressFn | None =
         report.update(history=fit.history, best_epoch=fit.best_epoch, best_valid_rank_ic=fit.best_valid_rank_ic)
         model: Any = runner
     else:
-        tr = stack_days(ds, train_days)
+        tr = stack_days(ds, train_days[:: tc.day_stride])
         va = stack_days(ds, valid_days)
         if kind == "lightgbm":
             m = cfg.model

@@ -3,7 +3,9 @@
 Formation: every ``reform_every`` slices (first once ``formation_days`` of history exist), the
 ``max_universe`` most traded stocks of the last ``formation_days`` are screened with the vectorised
 Engle-Granger test (:func:`nofx.models.cointegration.screen_pairs`); pairs with p < ``pvalue_max``
-and a positive hedge ratio are taken best first, each stock in at most one pair, up to ``max_pairs``.
+and a positive hedge ratio are taken best first, each stock in at most one pair, up to ``max_pairs``. Stocks suspended on more
+than ``1 - min_traded_fraction`` of the window are left out (a suspension repeats one close for
+weeks, which looks like a stationary spread).
 
 Prices are the causal total-return prices (``close`` chained through ``preclose``, so an ex-dividend
 gap is not a spread move), rescaled so that they equal the real close on the formation day: the
@@ -80,6 +82,8 @@ class PairsParams(StrategyParams):
     reform_every: int = Field(default=63, ge=1)  # slices between two screens
     max_universe: int = Field(default=300, ge=2)  # most traded stocks screened (300 -> 44,850 pairs)
     universe: list[str] | None = None  # screen only these symbols (default: every stock of the data)
+    min_traded_fraction: float = Field(default=0.95, ge=0, le=1)  # of formation days; long suspensions
+    # repeat one close for weeks and would look like a stationary spread
     max_pairs: int = Field(default=5, ge=1)
     pvalue_max: float = Field(default=0.05, gt=0, le=1)
     maxlag: int | None = Field(default=None, ge=0)
@@ -160,7 +164,8 @@ class PairsTrading(Strategy):
         with np.errstate(invalid="ignore"):
             liquidity = np.where(np.isfinite(value), value, 0.0).mean(axis=0)
         stock = np.array([not parse_symbol(s).is_index for s in view.symbols])
-        ok = stock & traded & np.isfinite(adj).all(axis=0) & np.isfinite(close)
+        traded_days = (view.history("trade_status", n) == 1).mean(axis=0)
+        ok = stock & traded & np.isfinite(adj).all(axis=0) & np.isfinite(close) & (traded_days >= p.min_traded_fraction)
         if p.universe is not None:
             ok &= np.isin(np.asarray(view.symbols), p.universe)
         cols = np.flatnonzero(ok)
@@ -190,7 +195,7 @@ class PairsTrading(Strategy):
         self._pairs = [q for q in self._pairs if q.state != 0] + chosen
         self.log(f"{today}: screened {len(cols)} stocks ({len(cols) * (len(cols) - 1) // 2} pairs), "
                  f"{len(found)} with p < {p.pvalue_max}; trading "
-                 + (", ".join(f"{q.y}/{q.x} (beta {q.beta:.3f}, p {q.pvalue:.4f})" for q in chosen) or "none"))
+                 + (", ".join(f"{q.y}/{q.x} (beta {q.beta:.3f}, p {q.pvalue:.2g})" for q in chosen) or "none"))
 
     # --- trading ----------------------------------------------------------------------------------
     def _zscore(self, view: MarketView, pair: Pair, col: dict[str, int]) -> float:

@@ -153,3 +153,12 @@ def test_bare_end_date_includes_the_whole_day_and_single_symbol_string(cn_15min_
     assert len(df) == 32 and df["datetime"].max() == pd.Timestamp("2025-01-03 15:00")
     with pytest.raises(DataError, match="end is not a date"):
         read_bars(cn_15min_path, end="someday")
+
+
+def test_columns_selects_extra_columns(cn_daily_path):
+    df = read_bars(cn_daily_path, symbols=["600519.SH"], start="2021-02-10", end="2021-02-10", columns=["pct_chg"])
+    assert list(df.columns) == ["symbol", "datetime", "open", "high", "low", "close", "preclose", "volume",
+                                "amount", "pct_chg", "trade_status", "is_st"]
+    assert "turnover" not in read_bars(bundled_bars_path(), columns=[]).columns
+    with pytest.raises(DataError, match="missing column 'vwap'"):
+        read_bars(cn_daily_path, columns=["vwap"])

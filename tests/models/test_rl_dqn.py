@@ -17,8 +17,8 @@ from nofx.models.rl.env import EnvConfig, TradingEnv
 from nofx.models.rl.evaluate import buy_and_hold, run_policy
 from nofx.models.rl.observation import OBS_SIZE
 
-SMALL = DQNConfig(total_steps=600, learning_starts=100, buffer_size=1000, batch_size=32,
-                  target_update_interval=200, eval_interval=300, hidden=(16, 16))
+SMALL = DQNConfig(total_steps=400, learning_starts=100, buffer_size=1000, batch_size=32,
+                  target_update_interval=150, eval_interval=300, hidden=(16, 16))
 
 
 def synthetic_env(drift=0.0, n=300, seed=7, episode_bars=60):

@@ -11,7 +11,7 @@ from ledger_testkit import T0, Flow, new_trader
 
 from nofx.domain.enums import OrderStatus, Side
 from nofx.domain.events import (OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
-                                OrderRejected)
+                                OrderRejected, OrderSubmitted)
 from nofx.engine.store import EquitySnapshot, TraderRecord
 from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
                               LedgerIntegrityError, MoneyPrecisionError, SqlLedgerStore, UnknownTraderError)

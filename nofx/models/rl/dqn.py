@@ -168,6 +168,15 @@ class DQNAgent:
         """Run ``config.total_steps`` environment steps. With ``validate`` (higher is better), the
         weights scoring best on it at the ``eval_interval`` checkpoints are kept at the end: model
         selection on the validation period, never on the test period."""
+        # a 64-unit MLP gains nothing from intra-op threads; on a shared CPU they only contend
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._train(env, validate, progress)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train(self, env: gym.Env, validate: Callable[["DQNAgent"], float] | None, progress: bool) -> TrainLog:
         cfg = self.config
         rng = np.random.default_rng(self.seed)
         env.action_space.seed(self.seed)
