@@ -58,31 +58,34 @@ def run_backtest(
     engine.on_rejection(strategy.on_rejection)
 
     n = len(panel.timestamps)
-    day_of = panel.timestamps.astype("datetime64[D]")
+    days = clock.days
+    new_day = [True] + [days[k] != days[k - 1] for k in range(1, n)]
+    # a strategy that names a wake feature only needs calling where that feature is active
+    wake = ctx.active.get(strategy.wake_on) if strategy.wake_on else None
+    wake_rows = wake.tolist() if wake is not None else [True] * n
     cash_at = np.full(n, np.nan)
     task = _progress(progress, n, strategy.name)
     submit = engine.submit
     on_slice = strategy.on_slice
     match = exchange.match
-    prev_day = None
+    start_day = portfolio.start_day
     for i in range(n):
         clock.index = i
         view.index = i
-        d = day_of[i]
-        if d != prev_day:
-            prev_day = d
-            portfolio.start_day(clock.now().date())
+        if new_day[i]:
+            start_day(days[i])
         nf = len(fill_slices)
         if at_open and exchange.has_pending:
             match(i, True)
-        orders = on_slice(view, portfolio)
-        if orders:
-            for req in orders:
-                submit(req)
-                # at the close an order meets the bar as soon as it arrives, so a later order of the
-                # same slice sees its fill (and, on A-shares, the T+1 lock it creates)
-                if not at_open and exchange.has_pending:
-                    match(i, False)
+        if wake_rows[i]:
+            orders = on_slice(view, portfolio)
+            if orders:
+                for req in orders:
+                    submit(req)
+                    # at the close an order meets the bar as soon as it arrives, so a later order of the
+                    # same slice sees its fill (and, on A-shares, the T+1 lock it creates)
+                    if not at_open and exchange.has_pending:
+                        match(i, False)
         if len(fill_slices) != nf:
             cash_at[i] = float(portfolio.cash)
         if task is not None and (i & 63) == 0:

@@ -29,6 +29,12 @@ app = typer.Typer(help="Stock-selection factor research (IC, rank IC, quantile r
 console = Console()
 
 
+@app.callback()
+def _factors() -> None:
+    """Stock-selection factor research (IC, rank IC, quantile returns)."""
+    # a callback keeps ``report`` a sub-command even while it is the only one
+
+
 def _parse_weights(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in text.split(","):

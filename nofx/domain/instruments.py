@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 
@@ -48,14 +48,13 @@ class Instrument:
     exchange: Exchange
     board: Board
     security_type: SecurityType
+    # derived from the exchange, stored because it is read on every order (rules and fees by market)
+    market: Market = field(init=False)
+    is_index: bool = field(init=False)
 
-    @property
-    def market(self) -> Market:
-        return self.exchange.market
-
-    @property
-    def is_index(self) -> bool:
-        return self.security_type is SecurityType.INDEX
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "market", self.exchange.market)
+        object.__setattr__(self, "is_index", self.security_type is SecurityType.INDEX)
 
 
 _SYMBOL_RE = re.compile(r"^(\d{4,6})\.(SH|SZ|BJ|HK)$")

@@ -20,6 +20,7 @@ class SimClock:
         self._ts = panel.timestamps
         self._py_ts: list[datetime] = self._ts.astype("datetime64[us]").tolist()
         self._days = [t.date() for t in self._py_ts]
+        self.days = self._days  # trading day of each slice, as date objects
         self._col = {s: k for k, s in enumerate(panel.symbols)}
         self._close = panel.fields["close"]
         # last known close per symbol at each row (for prices of symbols without a bar today)

@@ -129,24 +129,25 @@ class TradingEngine:
         if request.order_type is OrderType.MARKET and request.limit_price is None and band is not None:
             # A-share market orders carry a protection price; by default the day's limit on the far
             # side, which no fill can pass anyway
-            request = replace(request, limit_price=band[1] if request.side is Side.BUY else band[0])
+            request = OrderRequest(request.symbol, request.side, request.quantity, request.order_type,
+                                   band[1] if request.side is Side.BUY else band[0], request.tif,
+                                   request.client_order_id, request.tag)
         # reference price for risk and cash: a limit order's limit; a market order's last trade
         ref = request.limit_price if request.order_type is OrderType.LIMIT or last is None else last
         order_id = self.oms.next_order_id()
         submitted = OrderSubmitted(now, order_id, self.trader_id, request, parent_id)
         if ref is None:
             return self._deny(submitted, request, now, "RISK_NO_PRICE", f"no price known for {request.symbol}")
-        ctx = RiskContext(
-            request=request, inst=inst, rules=rules, fees=self.fees, portfolio=self.portfolio, now=now,
-            exec_day=exec_day, ref_price=ref, last_price=last, limits=band,
-            open_orders=len(self.oms.open_orders), day_start_equity=self.day_start_equity,
-        )
+        est_fee = (self.fees.fees(inst, exec_day, Side.BUY, request.quantity, ref).total
+                   if request.side is Side.BUY and request.quantity > 0 and not inst.is_index else ZERO)
+        ctx = RiskContext(request, inst, rules, self.fees, self.portfolio, now, exec_day, ref, last, band,
+                          len(self.oms.open_orders), self.day_start_equity, est_fee)
         denial = self.risk.check(ctx, self.trader_id, now.timestamp())
         if denial is not None:
             return self._deny(submitted, request, now, denial.code, denial.reason)
         self._emit((submitted, OrderAccepted(now, order_id)))
         order = self.oms.get(order_id)
-        self._reserve_for(order, inst, exec_day, ref)
+        self._reserve_for(order, ref, est_fee)
         plan = None
         if parent_id is None and self.router.splits:
             plan = self.router.plan(inst, request.quantity, _lot_step(rules, inst, exec_day), now)
@@ -236,7 +237,7 @@ class TradingEngine:
         owner = self.oms.get(order.parent_id) if order.parent_id else order  # who holds the reservation
         if side is Side.BUY:
             avail = pf.available_cash + self._reserve.get(owner.order_id, ZERO)
-            quantity = self._affordable(inst, rules, day, quantity, price, avail)
+            quantity, fee = self._affordable(inst, rules, day, quantity, price, avail)
             if quantity <= 0:
                 self.on_venue_reject(order, "VENUE_INSUFFICIENT_CASH",
                                      f"cash {avail:.2f} does not cover one lot at {price}")
@@ -250,7 +251,7 @@ class TradingEngine:
                 else:
                     self.on_venue_reject(order, "VENUE_NO_SHORT", f"sell exceeds holding {free}")
                 return 0
-        fee = self.fees.fees(inst, day, side, quantity, price).total
+            fee = self.fees.fees(inst, day, side, quantity, price).total
         fill = Fill(f"{self.trader_id}-F{next(self._fill_seq)}", order.order_id, order.symbol, side, quantity,
                     price, fee, now)
         # release this order's reservation in proportion to what filled
@@ -366,29 +367,31 @@ class TradingEngine:
                 rs = self.portfolio.reserved_sell
                 rs[order.symbol] = rs.get(order.symbol, 0) - left
 
-    def _reserve_for(self, order: Order, inst: Instrument, day: date, ref: Decimal) -> None:
+    def _reserve_for(self, order: Order, ref: Decimal, est_fee: Decimal) -> None:
         req = order.request
         if req.side is Side.BUY:
-            amount = ref * req.quantity + self.fees.fees(inst, day, req.side, req.quantity, ref).total
+            amount = ref * req.quantity + est_fee
             self._reserve[order.order_id] = amount
             self.portfolio.reserved_cash += amount
         else:
             rs = self.portfolio.reserved_sell
             rs[req.symbol] = rs.get(req.symbol, 0) + req.quantity
 
-    def _affordable(self, inst: Instrument, rules, day: date, quantity: int, price: Decimal, avail: Decimal) -> int:
+    def _affordable(self, inst: Instrument, rules, day: date, quantity: int, price: Decimal,
+                    avail: Decimal) -> tuple[int, Decimal]:
+        """Largest valid quantity <= ``quantity`` whose cost and fees ``avail`` covers, and its fee."""
         q = quantity
         while q > 0:
-            need = price * q + self.fees.fees(inst, day, Side.BUY, q, price).total
-            if need <= avail:
-                return q
+            fee = self.fees.fees(inst, day, Side.BUY, q, price).total
+            if price * q + fee <= avail:
+                return q, fee
             # shrink to what cash covers, then to a valid lot size
             approx = int(avail / price) if price > 0 else 0
             nq = rules.round_buy_quantity(inst, day, min(q - 1, approx))
             if nq >= q:
                 nq = rules.round_buy_quantity(inst, day, q - 1)
             q = nq
-        return 0
+        return 0, ZERO
 
     def _update_parent(self, parent_id: str, fill: Fill) -> None:
         """A parent's progress is derived from its children; the ledger records it as its own event

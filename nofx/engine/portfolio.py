@@ -40,6 +40,7 @@ class Portfolio:
         self._current_day: date | None = None
         # where equity() gets prices: the clock's last known close per symbol (set by the runner)
         self.mark_source: Callable[[str], float | None] | None = None
+        self._locked_symbols: set[str] = set()  # symbols with T+1-locked shares (unlocked each new day)
 
     # ---- PortfolioView -----------------------------------------------------------------
     @property
@@ -113,15 +114,20 @@ class Portfolio:
         if self._current_day == day:
             return
         self._current_day = day
-        for p in self._positions.values():
-            if p.locked:
+        if self._locked_symbols:
+            for sym in list(self._locked_symbols):
+                p = self._positions[sym]
                 p.unlock_before(day)
+                if not p.locked:
+                    self._locked_symbols.discard(sym)
 
     def apply_fill(self, fill: Fill, lock_until_next_day: bool, allow_short: bool = False) -> None:
         pos = self._positions.get(fill.symbol)
         if pos is None:
             pos = self._positions[fill.symbol] = Position(fill.symbol)
         pos.apply_fill(fill, lock_until_next_day=lock_until_next_day, allow_short=allow_short)
+        if pos.locked:
+            self._locked_symbols.add(fill.symbol)
         self._cash += fill.cash_delta
         self.fees_paid += fill.fee
         if fill.side is Side.BUY:

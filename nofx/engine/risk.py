@@ -60,6 +60,7 @@ class RiskContext:
     limits: tuple[Decimal, Decimal] | None  # today's band (lower, upper) or None
     open_orders: int
     day_start_equity: float | None
+    est_fee: Decimal  # fees of the order at ref_price (buys only; computed once, reused for reservation)
 
 
 class RiskCheck(Protocol):
@@ -118,9 +119,7 @@ def check_cash(ctx: RiskContext) -> Denial | None:
     req = ctx.request
     if req.side is not Side.BUY:
         return None
-    notional = ctx.ref_price * req.quantity
-    fee = ctx.fees.fees(ctx.inst, ctx.exec_day, req.side, req.quantity, ctx.ref_price).total
-    need = notional + fee
+    need = ctx.ref_price * req.quantity + ctx.est_fee
     avail = ctx.portfolio.available_cash
     if need > avail:
         return Denial("RISK_INSUFFICIENT_CASH", f"needs {need:.2f} incl. fees, {avail:.2f} available")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -20,7 +22,8 @@ def daily_ic(pred: np.ndarray, label: np.ndarray, rank: bool = False, min_count:
     y = np.where(both, label, np.nan)
     if rank:
         p, y = _rank_rows(p), _rank_rows(y)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # days without any pair: NaN, counted out below
         pc = p - np.nanmean(p, axis=1, keepdims=True)
         yc = y - np.nanmean(y, axis=1, keepdims=True)
         cov = np.nansum(pc * yc, axis=1)

@@ -2,6 +2,10 @@
 live in ``nofx/persistence/migrations``, no alembic.ini needed).
 
     python -m nofx.persistence [URL]      # upgrade to head; URL defaults to $NOFX_DB_URL
+
+New revision (developers): ``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``
+against a database at head, then review the generated file in ``migrations/versions`` (PostgreSQL-only
+objects such as the materialized view are written by hand, as in 0002).
 """
 
 from __future__ import annotations

@@ -73,8 +73,9 @@ def position_after_fill(pos: Position, fill: Fill) -> Decimal:
 class _OrderSlot:
     order: Order
     is_new: bool
-    last_seq: int
+    last_seq: int  # as stored; replaced by the seq of ``last_event`` when the batch touched the order
     updated: datetime
+    last_event: int | None = None  # index (in the batch) of the last event applied
 
 
 @dataclass(slots=True)
@@ -96,7 +97,12 @@ _SEL_ACCOUNT = select(t.accounts.c.cash, t.accounts.c.updated).where(t.accounts.
 _SEL_ORDER = select(t.orders).where(t.orders.c.trader_id == bindparam("tid"), t.orders.c.order_id == bindparam("oid"))
 _SEL_POSITION = select(t.positions).where(t.positions.c.trader_id == bindparam("tid"),
                                           t.positions.c.symbol == bindparam("sym"))
-_INS_EVENT = t.order_events.insert()
+_SEL_ORDERS = select(t.orders).where(t.orders.c.trader_id == bindparam("tid"),
+                                     t.orders.c.order_id.in_(bindparam("oids", expanding=True)))
+_SEL_POSITIONS = select(t.positions).where(t.positions.c.trader_id == bindparam("tid"),
+                                           t.positions.c.symbol.in_(bindparam("syms", expanding=True)))
+# One multi-row INSERT ... RETURNING for all events of a batch, seqs returned in parameter order.
+_INS_EVENTS = t.order_events.insert().returning(t.order_events.c.seq, sort_by_parameter_order=True)
 _INS_FILL = t.fills.insert()
 _INS_ORDER = t.orders.insert()
 _INS_POSITION = t.positions.insert()
@@ -119,6 +125,8 @@ class Projector:
         self._positions: dict[tuple[str, str], _PositionSlot] = {}
         self._client_ids: dict[tuple[str, str], str] = {}  # (trader, client_order_id) -> order_id, this batch
         self._fill_ids: set[tuple[str, str]] = set()
+        self._event_rows: list[dict[str, object]] = []
+        self._fill_rows: list[tuple[int, dict[str, object]]] = []  # (index of its OrderFilled event, row)
 
     # ---------------------------------------------------------------- loading
     def _account(self, trader_id: str) -> _AccountSlot:
@@ -154,30 +162,39 @@ class Projector:
             self._positions[key] = slot
         return slot
 
+    def _prefetch(self, trader_id: str, events: Sequence[Event]) -> None:
+        """Load, in two queries, the stored orders and positions the batch will touch."""
+        oids = {getattr(ev, "order_id", None) for ev in events if not isinstance(ev, OrderSubmitted)}
+        oids = {o for o in oids if isinstance(o, str) and (trader_id, o) not in self._orders}
+        if oids:
+            for row in self._conn.execute(_SEL_ORDERS, {"tid": trader_id, "oids": sorted(oids)}).mappings():
+                rec = order_from_row(row)
+                self._orders[(trader_id, rec.order_id)] = _OrderSlot(rec.to_order(), False, rec.last_seq,
+                                                                     rec.updated)
+        syms = {ev.fill.symbol for ev in events if isinstance(ev, OrderFilled)}
+        syms = {x for x in syms if (trader_id, x) not in self._positions}
+        if syms:
+            for row in self._conn.execute(_SEL_POSITIONS, {"tid": trader_id, "syms": sorted(syms)}).mappings():
+                pos = Position(row["symbol"], int(row["quantity"]), row["avg_cost"], row["realised_pnl"])
+                self._positions[(trader_id, row["symbol"])] = _PositionSlot(pos, False, row["updated"])
+
     # ---------------------------------------------------------------- applying
-    def apply(self, trader_id: str, events: Sequence[Event]) -> list[int]:
-        """Insert and apply ``events`` of one trader; returns their seqs."""
+    def apply(self, trader_id: str, events: Sequence[Event]) -> None:
+        """Apply ``events`` of one trader to the cached rows; they are written by :meth:`finish`."""
         if trader_id not in self._known:
             self._account(trader_id)  # raises UnknownTraderError
             self._known.add(trader_id)
-        seqs: list[int] = []
+        self._prefetch(trader_id, events)
         for ev in events:
-            seq = self._insert_event(trader_id, ev)
-            self._apply_one(trader_id, ev, seq)
-            seqs.append(seq)
-        return seqs
+            order_id = getattr(ev, "order_id", None)
+            if not isinstance(order_id, str):
+                raise LedgerIntegrityError(f"event {ev.kind!r} carries no order_id", trader_id=trader_id)
+            idx = len(self._event_rows)
+            self._event_rows.append({"trader_id": trader_id, "order_id": order_id, "kind": ev.kind,
+                                     "ts": naive(ev.ts), "payload": ev.to_dict()})
+            self._apply_one(trader_id, ev, idx)
 
-    def _insert_event(self, trader_id: str, ev: Event) -> int:
-        order_id = getattr(ev, "order_id", None)
-        if not isinstance(order_id, str):
-            raise LedgerIntegrityError(f"event {ev.kind!r} carries no order_id", trader_id=trader_id)
-        res = self._conn.execute(_INS_EVENT, {"trader_id": trader_id, "order_id": order_id, "kind": ev.kind,
-                                              "ts": naive(ev.ts), "payload": ev.to_dict()})
-        pk = res.inserted_primary_key
-        assert pk is not None
-        return int(pk[0])
-
-    def _apply_one(self, trader_id: str, ev: Event, seq: int) -> None:
+    def _apply_one(self, trader_id: str, ev: Event, idx: int) -> None:
         order_id: str = getattr(ev, "order_id")
         if isinstance(ev, OrderSubmitted):
             # No SELECT here: a stored duplicate order_id / client_order_id hits the primary key / unique
@@ -190,16 +207,16 @@ class Projector:
             order = apply_order_event(slot.order if slot else None, ev)
         except NofxError as exc:
             if isinstance(exc, LedgerIntegrityError | DuplicateOrderError):
-                exc.context.update(trader_id=trader_id, seq=seq)
+                exc.context.update(trader_id=trader_id, kind=ev.kind)
                 raise
             raise LedgerIntegrityError(f"{ev.kind} does not apply: {exc.message}", trader_id=trader_id,
-                                       order_id=order_id, seq=seq, cause=exc.code) from exc
+                                       order_id=order_id, cause=exc.code) from exc
         if slot is None:
-            self._orders[(trader_id, order_id)] = _OrderSlot(order, True, seq, ev.ts)
+            self._orders[(trader_id, order_id)] = _OrderSlot(order, True, 0, ev.ts, idx)
         else:
-            slot.last_seq, slot.updated = seq, ev.ts
+            slot.last_event, slot.updated = idx, ev.ts
         if isinstance(ev, OrderFilled):
-            self._apply_fill(trader_id, ev.fill, seq)
+            self._apply_fill(trader_id, ev.fill, idx)
 
     def _check_new_order(self, trader_id: str, ev: OrderSubmitted) -> None:
         if ev.trader_id != trader_id:
@@ -217,13 +234,13 @@ class Projector:
                                               existing_order_id=existing, order_id=ev.order_id)
         self._client_ids[(trader_id, coid)] = ev.order_id
 
-    def _apply_fill(self, trader_id: str, fill: Fill, seq: int | None) -> None:
+    def _apply_fill(self, trader_id: str, fill: Fill, idx: int) -> None:
         key = (trader_id, fill.fill_id)
         if key in self._fill_ids:  # a stored duplicate hits the fills primary key on insert
             raise DuplicateFillError("fill_id twice in one batch", trader_id=trader_id, fill_id=fill.fill_id)
         self._fill_ids.add(key)
         pnl = self.book_fill(trader_id, fill)
-        self._conn.execute(_INS_FILL, fill_row(trader_id, fill, seq, pnl))
+        self._fill_rows.append((idx, fill_row(trader_id, fill, None, pnl)))
 
     def book_fill(self, trader_id: str, fill: Fill) -> Decimal:
         """Update the cached position and cash for ``fill``; returns the PnL it realised."""
@@ -236,12 +253,24 @@ class Projector:
         return pnl
 
     # ---------------------------------------------------------------- writing
-    def finish(self) -> None:
-        """Write every row changed by the batch (still inside the caller's transaction)."""
+    def finish(self) -> list[int]:
+        """Write the batch's events and every row they changed (still inside the caller's transaction);
+        returns the events' seqs in order."""
         conn = self._conn
+        seqs: list[int] = []
+        if self._event_rows:
+            seqs = [int(r[0]) for r in conn.execute(_INS_EVENTS, self._event_rows)]
+        if self._fill_rows:
+            rows = []
+            for idx, row in self._fill_rows:
+                row["seq"] = seqs[idx]
+                rows.append(row)
+            conn.execute(_INS_FILL, rows)
         new_orders, changed_orders = [], []
         for (tid, oid), s in self._orders.items():
-            vals = order_values(tid, s.order, s.updated, s.last_seq)
+            if s.last_event is None:
+                continue  # loaded but unchanged
+            vals = order_values(tid, s.order, s.updated, seqs[s.last_event])
             if s.is_new:
                 new_orders.append(vals)
             else:
@@ -271,6 +300,9 @@ class Projector:
         self._orders.clear()
         self._positions.clear()
         self._accounts.clear()
+        self._event_rows.clear()
+        self._fill_rows.clear()
+        return seqs
 
 
 def fill_row(trader_id: str, fill: Fill, seq: int | None, realised_pnl: Decimal | None) -> dict[str, object]:

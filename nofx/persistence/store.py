@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from collections.abc import Iterable, Sequence
 
@@ -58,7 +58,6 @@ class _Request:
     batches: list[Batch]
     done: bool = False
     error: BaseException | None = None
-    seqs: list[int] = field(default_factory=list)
 
 
 class SqlLedgerStore:
@@ -129,8 +128,9 @@ class SqlLedgerStore:
 
     def buffer(self, trader_id: str, events: Sequence[Event]) -> int:
         """Stage events for the next group commit; NOT durable until ``flush()`` returns. Returns how many
-        calls are staged. Auto-flushes (and so may raise) when ``max_buffered`` calls are staged or the
-        oldest is older than ``group_commit_ms`` (if > 0)."""
+        calls are staged (0 after an auto-flush). This call auto-flushes (and so may raise) when
+        ``max_buffered`` calls are staged or the oldest is older than ``group_commit_ms`` (if > 0); there
+        is no background thread, so an idle writer must call ``flush()`` itself before acknowledging."""
         if not events:
             return len(self._buffer)
         with self._buffer_lock:
@@ -222,7 +222,8 @@ class SqlLedgerStore:
             with _Tx(self._engine, write=True, conn=self._writer_conn) as conn:
                 proj = Projector(conn, self._known_traders)
                 for r in reqs:
-                    r.seqs = [s for tid, evs in r.batches for s in proj.apply(tid, evs)]
+                    for tid, evs in r.batches:
+                        proj.apply(tid, evs)
                 proj.finish()
         except DBAPIError as exc:
             if exc.connection_invalidated or self._writer_conn.invalidated:

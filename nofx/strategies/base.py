@@ -141,6 +141,9 @@ class Strategy(ABC):
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
+    # Name of a feature registered in on_start. If set, the clock calls on_slice only at slices where
+    # that feature is active (non-zero): an event-driven strategy need not be woken on quiet bars.
+    wake_on: ClassVar[str | None] = None
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()

@@ -74,6 +74,7 @@ def _ffill(x: np.ndarray) -> np.ndarray:
 class DualMovingAverage(Strategy):
     name = "dual_ma"
     Params = DualMAParams
+    wake_on = "cross"
     params: DualMAParams
 
     def on_start(self, ctx: StrategyContext) -> None:

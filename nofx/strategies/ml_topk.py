@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
+
+from nofx.data.panel import BarPanel
+from nofx.domain.errors import ConfigError, DataError
 
 from nofx.domain.enums import OrderType, Side
 from nofx.domain.orders import OrderRequest
@@ -20,8 +24,13 @@ from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyCo
 from nofx.strategies.registry import register_strategy
 
 
+# price move to the next open plus fees that a buy's cash must cover (risk rejects a buy it can't pay)
+_BUY_SLACK = 0.03
+
+
 class MLTopKParams(StrategyParams):
-    model: str  # a run directory written by `nofx model train`
+    model: str | None = None  # a run directory written by `nofx model train`, or
+    preds: str | None = None  # a predictions file written by `nofx model predict` (datetime, symbol, score)
     topk: int = Field(default=50, ge=1)
     n_drop: int = Field(default=5, ge=1)
     lot: int = Field(default=100, ge=1)  # buys are rounded down to whole lots
@@ -53,18 +62,57 @@ def topk_dropout(scores: np.ndarray, held: np.ndarray, buyable: np.ndarray, sell
     return sell, buy
 
 
+def align_scores(frame: pd.DataFrame, panel: BarPanel) -> np.ndarray:
+    """(T, N) array of ``frame``'s scores on the panel's axes; missing (datetime, symbol) -> NaN.
+    A score stamped at t was computed from data <= t, so putting it on row t is causal."""
+    out = np.full(panel.shape, np.nan)
+    t = np.searchsorted(panel.timestamps, frame["datetime"].to_numpy(dtype="datetime64[ns]"))
+    col = {s: i for i, s in enumerate(panel.symbols)}
+    n = frame["symbol"].map(col).to_numpy(dtype="float64")
+    ok = np.isfinite(n) & (t < len(panel.timestamps))
+    ok[ok] &= panel.timestamps[t[ok]] == frame["datetime"].to_numpy(dtype="datetime64[ns]")[ok]
+    out[t[ok], n[ok].astype(np.int64)] = frame["score"].to_numpy(dtype="float64")[ok]
+    return out
+
+
+def _read_preds(path: str | None) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read predictions file: {exc}", file=path) from None
+    missing = {"datetime", "symbol", "score"} - set(df.columns)
+    if missing:
+        raise DataError("predictions file lacks columns", file=path, missing=",".join(sorted(missing)))
+    return df
+
+
 @register_strategy
 class MLTopKStrategy(Strategy):
     name = "ml_topk"
     Params = MLTopKParams
 
+    def __init__(self, params: StrategyParams | None = None, scores: pd.DataFrame | None = None) -> None:
+        """``scores`` (datetime, symbol, score), e.g. computed with a longer warm-up history than the
+        backtest's bars, replaces ``model``/``preds``."""
+        super().__init__(params)
+        p: MLTopKParams = self.params  # type: ignore[assignment]
+        if scores is None and p.model is None and p.preds is None:
+            raise ConfigError("ml_topk needs model=RUN_DIR or preds=FILE", strategy=self.name)
+        self._scores = scores
+
     def on_start(self, ctx: StrategyContext) -> None:
-        # imported here: the models package (torch, lightgbm) is only needed by this strategy
+        p: MLTopKParams = self.params  # type: ignore[assignment]
+        if self._scores is not None or p.preds is not None:
+            frame = self._scores if self._scores is not None else _read_preds(p.preds)
+            ctx.add_feature("score", lambda panel: align_scores(frame, panel))
+            return
+        # imported here: the models package (torch, lightgbm) is only needed when scoring live
         from nofx.models.run import TrainedRun
 
-        p: MLTopKParams = self.params  # type: ignore[assignment]
-        self._run = TrainedRun.load(p.model, device=p.device)
-        ctx.add_feature("score", lambda panel: self._run.predict_panel(panel))
+        run = TrainedRun.load(p.model, device=p.device)
+        # the model sees only the backtest's bars: the first days of the window have a short history
+        # (padded and masked); `nofx model eval` passes scores computed with a warm-up instead
+        ctx.add_feature("score", lambda panel: run.predict_panel(panel))
 
     def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
         p: MLTopKParams = self.params  # type: ignore[assignment]
@@ -84,20 +132,22 @@ class MLTopKStrategy(Strategy):
                 sellable[i] = pos.sellable > 0 and tradable[i]
         sell, buy = topk_dropout(scores, held, tradable, sellable, p.topk, p.n_drop)
         orders: list[OrderRequest] = []
-        proceeds = 0.0
-        for i in sell:  # sells first: their cash pays for the buys
+        for i in sell:  # sells first
             qty = portfolio.sellable(symbols[i])
             if qty > 0:
                 orders.append(OrderRequest(symbols[i], Side.SELL, int(qty), OrderType.MARKET, tag="ml_topk drop"))
-                proceeds += qty * float(close[i])
+        # Buys spend only the cash there is now: the sells fill at the next bar, and risk checks each buy
+        # against current cash. Their proceeds fund the next day's buys (the book refills one day later).
         equity = portfolio.equity()
-        cash = float(portfolio.cash) + proceeds * 0.998 - p.cash_buffer * equity
-        if len(buy) and cash > 0:
-            per_name = min(equity / p.topk, cash / len(buy))
-            for i in buy:
-                qty = int(per_name / float(close[i]) // p.lot) * p.lot
-                if qty > 0:
-                    orders.append(OrderRequest(symbols[i], Side.BUY, qty, OrderType.MARKET, tag="ml_topk top-k"))
+        cash = float(portfolio.cash) - p.cash_buffer * equity
+        target = equity / p.topk
+        for i in buy:  # best first, each at an equal share of equity, while cash lasts
+            px = float(close[i]) * (1.0 + _BUY_SLACK)
+            qty = int(min(target, cash) / px // p.lot) * p.lot
+            if qty <= 0:
+                break
+            orders.append(OrderRequest(symbols[i], Side.BUY, qty, OrderType.MARKET, tag="ml_topk top-k"))
+            cash -= qty * px
         if orders:
             self.log(f"{view.timestamp}: sell {len(sell)}, buy {len(buy)} (score-ranked top-{p.topk})")
         return orders

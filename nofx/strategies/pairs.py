@@ -31,7 +31,6 @@ from typing import Literal, Sequence
 import numpy as np
 from pydantic import Field, model_validator
 
-from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
 from nofx.domain.errors import ConfigError
 from nofx.domain.instruments import Market, parse_symbol
@@ -218,7 +217,7 @@ class PairsTrading(Strategy):
         raw = {pair.y: units * a_y / close[col[pair.y]], pair.x: units * pair.beta * a_x / close[col[pair.x]]}
         shortable = self.may_short(short_sym, today)
         if not shortable:
-            # the long leg alone, with the whole pair budget's share for that leg
+            # the long leg alone, sized as it would be in the hedged pair (its share of the pair budget)
             self.log(f"{today}: {pair.y}/{pair.x} z={z:+.2f}: short sale of {short_sym} is not allowed by the "
                      f"{parse_symbol(short_sym).market.value.upper()} rules on {today} (not marginable / not a "
                      f"designated short-sell security); trading the long leg {long_sym} alone")

@@ -216,3 +216,28 @@ def test_group_commit_from_threads(db_url: str) -> None:
     # concurrent appends shared transactions (104 requests in fewer commits)
     assert s.transactions < s.requests == 104
     s.close()
+
+
+@pytest.mark.parametrize("sync, level", [("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_durability_settings(sqlite_url: str, sync: str, level: int) -> None:
+    s = SqlLedgerStore(sqlite_url, sqlite_synchronous=sync)
+    with s.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == level
+    s.close()
+
+
+@pytest.mark.postgres
+def test_asyncpg_url_is_served_by_psycopg(pg_url: str) -> None:
+    s = SqlLedgerStore(pg_url.replace("postgresql+psycopg://", "postgresql+asyncpg://"))
+    assert s.url.startswith("postgresql+psycopg://")
+    tid = new_trader(s)
+    assert s.get_trader(tid) is not None
+    s.close()
+
+
+def test_env_var_selects_database(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    monkeypatch.setenv("NOFX_DB_URL", sqlite_url)
+    s = SqlLedgerStore()
+    assert s.url == sqlite_url
+    s.close()

@@ -18,7 +18,20 @@ from nofx.strategies.pairs import PairsParams, PairsTrading
 from nofx.strategies.base import StrategyContext
 from nofx.strategies.registry import REGISTRY
 
-Y, X, OTHER = "600000.SH", "600036.SH", "600016.SH"  # 600036.SH is in the bundled marginable table
+Y, X, OTHER = "600000.SH", "600036.SH", "600016.SH"
+
+
+def _marginable(tmp_path, *symbols: str) -> str:
+    """A user marginable table (A-share shorting is opt-in: nothing is marginable without one)."""
+    path = tmp_path / "marginable.csv"
+    path.write_text("symbol,valid_from,valid_to,note\n" + "".join(f"{s},2018-01-01,,test\n" for s in symbols))
+    return str(path)
+
+
+def _run(bars: pd.DataFrame, table: str | None, **params):
+    p = PairsParams(**{**PARAMS, **params}, marginable_tables=[table] if table else [])
+    config = BacktestConfig(cash=1_000_000, rules="cn", rule_tables={"cn_marginable": table} if table else {})
+    return run_backtest(bars, PairsTrading(p), config)
 
 
 def _bars(seed: int = 4, days: int = 320) -> pd.DataFrame:
@@ -62,8 +75,8 @@ def test_params_validated():
         REGISTRY.create("pairs", {"lookback": 10})
 
 
-def test_trades_long_leg_alone_when_the_short_leg_is_not_marginable():
-    result = run_backtest(_bars(), PairsTrading(PairsParams(**PARAMS)), BacktestConfig(cash=1_000_000, rules="cn"))
+def test_trades_long_leg_alone_when_the_short_leg_is_not_marginable(tmp_path):
+    result = _run(_bars(), _marginable(tmp_path, X))
     assert any(f"trading {Y}/{X}" in m for m in result.messages), result.messages[:3]
     alone = [m for m in result.messages if f"short sale of {Y} is not allowed" in m and f"long leg {X} alone" in m]
     assert alone, "the strategy never had to give up the short leg"
@@ -71,21 +84,25 @@ def test_trades_long_leg_alone_when_the_short_leg_is_not_marginable():
     assert min(pos[Y]) >= 0, "opened a short in a stock that is not marginable"
     assert min(pos[X]) < 0, "never shorted the marginable leg"
     assert OTHER not in pos
-    assert not [r for r in result.rejections if r.code.startswith("RISK_SHORT") or "short" in r.reason.lower()]
+    assert not result.rejections
+
+
+def test_without_a_marginable_table_nothing_is_shorted():
+    result = _run(_bars(), None)
+    assert any("not allowed" in m for m in result.messages)
+    assert all(min(path) >= 0 for path in _net_positions(result).values())
+    assert result.trades and not result.rejections
 
 
 def test_both_legs_sized_by_the_hedge_ratio_when_both_are_shortable(tmp_path):
-    table = tmp_path / "marginable.csv"
-    table.write_text("symbol,valid_from,valid_to,note\n600000.SH,2018-01-01,,test\n")
-    params = PairsParams(**PARAMS, marginable_tables=[str(table)])
-    config = BacktestConfig(cash=1_000_000, rules="cn", rule_tables={"cn_marginable": str(table)})
-    result = run_backtest(_bars(), PairsTrading(params), config)
+    result = _run(_bars(), _marginable(tmp_path, X, Y))
     assert not any("not allowed" in m for m in result.messages)
     pos = _net_positions(result)
     assert min(pos[Y]) < 0 and min(pos[X]) < 0  # each leg shorted in its turn
     beta = float(next(m for m in result.messages if "beta" in m).split("beta ")[1].split(",")[0])
     assert beta == pytest.approx(0.5, abs=0.1)
     entries = [m for m in result.messages if "enter" in m and "short" in m and "long" in m]
+    assert entries
     for m in entries:  # "... long Q1 S1, short Q2 S2": x quantity ~ beta * y quantity (in lots)
         legs = dict((s, int(q)) for q, s in
                     (part.split()[1:3] for part in m.split(": ")[-1].split(", ")))
@@ -112,13 +129,16 @@ def test_hk_designated_short_sell_rule(hk_daily_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_pairs_on_real_a_shares_never_shorts_a_non_marginable_stock(cn_daily_path):
+def test_pairs_on_real_a_shares_never_shorts_a_non_marginable_stock(cn_daily_path, tmp_path):
     bars = read_bars(cn_daily_path, start="2019-01-01", end="2020-12-31")
-    params = PairsParams(max_universe=60, max_pairs=4, reform_every=63)
-    result = run_backtest(bars, PairsTrading(params), BacktestConfig(cash=10_000_000, rules="cn"))
     marginable = {"600519.SH", "601318.SH", "600036.SH", "601166.SH", "600030.SH", "000001.SZ", "000333.SZ",
-                  "000858.SZ"}
+                  "000858.SZ", "600000.SH", "601288.SH", "601398.SH", "600016.SH"}
+    table = _marginable(tmp_path, *sorted(marginable))
+    params = PairsParams(max_universe=60, max_pairs=4, reform_every=63, marginable_tables=[table])
+    result = run_backtest(bars, PairsTrading(params),
+                          BacktestConfig(cash=10_000_000, rules="cn", rule_tables={"cn_marginable": table}))
     for sym, path in _net_positions(result).items():
         if min(path) < 0:
             assert sym in marginable, sym
     assert any("screened" in m for m in result.messages)
+    assert not [r for r in result.rejections if "short" in r.reason.lower()]

@@ -7,6 +7,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+import torch
 
 from nofx.backtest.config import BacktestConfig
 from nofx.backtest.runner import run_backtest
@@ -32,17 +33,27 @@ def bars(cn_daily_path):
     return read_bars(cn_daily_path, symbols=[SYMBOL], end="2021-06-30")
 
 
+def contrarian_agent() -> DQNAgent:
+    """An agent with hand-set weights that trades most days: buy a lot after a down close, sell one
+    after an up close (Q of hold is a small constant). Trained agents on a short budget often just
+    hold, which would make the comparison below vacuous."""
+    agent = DQNAgent(OBS_SIZE, 5, DQNConfig(hidden=(4, 4)), seed=0, metadata={"lot": 100})
+    win_1 = MARKET_FEATURES.index("win_1")  # log(P[t-1] / P[t]) > 0 after a down close
+    with torch.no_grad():
+        for p in agent.q.parameters():
+            p.zero_()
+        first, _, second, _, out = agent.q.net
+        first.weight[0, win_1], first.weight[1, win_1] = 1.0, -1.0
+        second.weight[0, 0], second.weight[1, 1] = 1.0, 1.0
+        out.weight[1, 0], out.weight[3, 1] = 1.0, 1.0
+        out.bias[0] = 0.002
+    return agent
+
+
 @pytest.fixture(scope="module")
-def model_path(bars, tmp_path_factory):
-    rules = build_rulebook("auto")
-    series = StockSeries.from_bars(bars, SYMBOL, rules)
-    env = TradingEnv(series, rules, date(2019, 1, 1), date(2020, 12, 31), EnvConfig(cash=50_000, episode_bars=100))
-    cfg = DQNConfig(total_steps=800, learning_starts=200, buffer_size=2000, target_update_interval=200,
-                    hidden=(16, 16), exploration_fraction=0.5)
-    agent = DQNAgent(OBS_SIZE, 5, cfg, seed=0, metadata={"lot": env.lot})
-    agent.train(env)
+def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("rl") / "agent.pt"
-    agent.save(path)
+    contrarian_agent().save(path)
     return path
 
 

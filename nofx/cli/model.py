@@ -1,0 +1,319 @@
+"""``nofx model train | eval | predict | results``: the deep-learning and baseline return predictors.
+
+Evaluation lives here rather than in ``nofx.models`` because it runs a backtest, and the backtest layer
+sits above the models layer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nofx.cli.errors import user_errors
+from nofx.domain.errors import ConfigError
+
+app = typer.Typer(help="Train, evaluate and apply return predictors (Transformer, BiLSTM, GAT, LightGBM, linear).",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+DEFAULT_DATA = "../shared/data/cn_daily.parquet"
+BENCHMARK = "000300.SH"
+WARMUP_DAYS = 200  # calendar days of history loaded before a test/predict start (windows + graphs)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def _step_callback(progress: Progress, task: Any) -> Callable[[str], None]:
+    def cb(msg: str) -> None:
+        progress.update(task, advance=1, description=msg)
+    return cb
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------
+
+def build_run_config(model: str, data: str, train: str, valid: str, universe: int, seed: int, epochs: int,
+                     seq_len: int, features: str, hidden: int, layers: int, day_stride: int, valid_stride: int,
+                     device: str, frame: pd.DataFrame) -> Any:
+    from nofx.models.config import ModelConfig, RunConfig, Segment, TrainConfig
+    from nofx.models.dataset import FeatureConfig
+    from nofx.models.run import select_universe
+
+    tr, va = Segment.parse(train, "--train"), Segment.parse(valid, "--valid")
+    symbols = select_universe(frame, tr.start, tr.end, universe)
+    if not symbols:
+        raise ConfigError("no stocks in the training period", data=data, train=train)
+    return RunConfig(
+        data=str(data), universe=tuple(symbols), train=tr, valid=va,
+        features=FeatureConfig(set=features, seq_len=seq_len), model=ModelConfig(kind=model, hidden=hidden, layers=layers),
+        training=TrainConfig(epochs=epochs, day_stride=day_stride, valid_stride=valid_stride, device=device), seed=seed,
+        universe_rule=f"top {universe} stocks by average traded amount over the training period",
+    )
+
+
+def train_and_save(cfg: Any, frame: pd.DataFrame, out: Path, show_progress: bool = True) -> Any:
+    from nofx.models.run import train_run
+
+    if show_progress:
+        with _progress() as p:
+            n_days = len(pd.bdate_range(cfg.train.start, cfg.train.end))
+            task = p.add_task(f"train {cfg.model.kind}", total=cfg.training.epochs * n_days // cfg.training.day_stride)
+            run = train_run(cfg, frame, _step_callback(p, task))
+    else:
+        run = train_run(cfg, frame)
+    run.save(out)
+    return run
+
+
+@app.command("train")
+@user_errors
+def train(
+    model: str = typer.Option(..., "--model", help="transformer | lstm | gat | lightgbm | linear"),
+    data: str = typer.Option(DEFAULT_DATA, "--data", help="bars file with the shared schema"),
+    train_seg: str = typer.Option("2017-01-01:2019-12-31", "--train", help="START:END"),
+    valid_seg: str = typer.Option("2020-01-01:2020-12-31", "--valid", help="START:END"),
+    out: Path = typer.Option(..., "--out", help="run directory to write"),
+    universe: int = typer.Option(300, help="number of most liquid stocks (by training-period amount)"),
+    seed: int = typer.Option(0),
+    epochs: int = typer.Option(8),
+    seq_len: int = typer.Option(60, help="window length in days"),
+    features: str = typer.Option("alpha360", help="alpha360 (raw window) | alpha158"),
+    hidden: int = typer.Option(32),
+    layers: int = typer.Option(1),
+    day_stride: int = typer.Option(1, help="train on every k-th day per epoch (offset rotates)"),
+    valid_stride: int = typer.Option(1, help="early-stop on every k-th validation day"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+) -> None:
+    """Train a model; writes config.json, scaler.json, weights and train_report.json to --out."""
+    from nofx.models.run import load_frame
+
+    frame = load_frame(data)
+    cfg = build_run_config(model, data, train_seg, valid_seg, universe, seed, epochs, seq_len, features, hidden,
+                           layers, day_stride, valid_stride, device, frame)
+    t0 = time.perf_counter()
+    run = train_and_save(cfg, frame, out)
+    console.print(f"trained {model} on {len(cfg.universe)} stocks in {time.perf_counter() - t0:.0f}s; "
+                  f"best validation rank IC {run.report.get('best_valid_rank_ic', float('nan')):.4f}; wrote {out}")
+
+
+# ---------------------------------------------------------------------------------------------
+# eval
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Evaluation:
+    summary: dict[str, float]  # ic, icir, rank_ic, rank_icir, n_days (+ backtest metrics)
+    dates: np.ndarray
+    ic: np.ndarray
+    rank_ic: np.ndarray
+    quantiles: np.ndarray
+    scores: pd.DataFrame
+    backtest: Any = None
+
+
+def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int = 50, n_drop: int = 5,
+                 benchmark: str | None = BENCHMARK, backtest: bool = True, progress: bool = False) -> Evaluation:
+    """IC statistics of ``run`` on [start, end] and a costed top-k backtest of its scores."""
+    from nofx.data.panel import BarPanel
+    from nofx.features.adjusted import adjust_panel
+    from nofx.features.labels import forward_return
+    from nofx.models.metrics import daily_ic, ic_summary, quantile_returns
+    from nofx.models.run import row_range
+
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    symbols = [s for s in run.cfg.universe if s in set(frame["symbol"].unique())]
+    if not symbols:
+        raise ConfigError("none of the run's stocks are in the data")
+    lo = start - pd.Timedelta(days=WARMUP_DAYS)
+    f = frame[frame["symbol"].isin(symbols) & (frame["datetime"] >= lo)]
+    # rows after `end` are loaded only for the labels of the last test days; scores never read them
+    panel = BarPanel.from_frame(f)
+    scores = run.predict_panel(panel, start, end)
+    label = forward_return(adjust_panel(panel).close, run.cfg.label.horizon, run.cfg.label.delay)
+    a, b = row_range(panel.timestamps, start, end)
+    s, y = scores[a:b + 1], label[a:b + 1]
+    summ = ic_summary(s, y)
+    summary: dict[str, Any] = {"model": run.kind, "seed": run.cfg.seed, **summ.to_dict()}
+    t, n = np.nonzero(np.isfinite(s))
+    score_frame = pd.DataFrame({"datetime": pd.to_datetime(panel.timestamps[a:b + 1][t]),
+                                "symbol": np.asarray(panel.symbols, dtype=object)[n], "score": s[t, n]})
+    ev = Evaluation(summary, panel.timestamps[a:b + 1], daily_ic(s, y), daily_ic(s, y, rank=True),
+                    quantile_returns(s, y), score_frame)
+    if backtest:
+        from nofx.backtest.config import BacktestConfig
+        from nofx.backtest.runner import run_backtest
+        from nofx.strategies.ml_topk import MLTopKParams, MLTopKStrategy
+
+        bars = frame[(frame["datetime"] >= start) & (frame["datetime"] <= end)
+                     & (frame["symbol"].isin(symbols + ([benchmark] if benchmark else [])))]
+        strat = MLTopKStrategy(MLTopKParams(model="(scores)", topk=topk, n_drop=n_drop), scores=score_frame)
+        cfg = BacktestConfig(start=start.date(), end=end.date(), rules="cn", fees="default", benchmark=benchmark)
+        res = run_backtest(bars, strat, cfg, progress=progress, symbols=symbols)
+        ev.backtest = res
+        for k in ("total_return", "annual_return", "benchmark_return", "excess_return", "max_drawdown",
+                  "sharpe", "turnover", "fees_paid", "n_trades"):
+            summary[k] = res.metrics.get(k)
+        summary["rejections"] = len(res.rejections)
+    return ev
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    t = Table(show_header=False)
+    for k, v in summary.items():
+        t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    console.print(t)
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    run_dir: Path = typer.Argument(..., help="run directory written by `nofx model train`"),
+    test: str = typer.Option(..., "--test", help="START:END"),
+    data: Optional[str] = typer.Option(None, "--data", help="bars file (default: the one the run trained on)"),
+    topk: int = typer.Option(50),
+    n_drop: int = typer.Option(5),
+    benchmark: str = typer.Option(BENCHMARK),
+    report: Optional[Path] = typer.Option(None, help="HTML report path (default RUN/eval_report.html)"),
+    backtest: bool = typer.Option(True, help="also run the costed top-k backtest"),
+) -> None:
+    """IC, ICIR, rank IC, rank ICIR on the test period, a costed top-k backtest and an HTML report."""
+    from nofx.models.config import Segment
+    from nofx.models.report import write_eval_report
+    from nofx.models.run import TrainedRun, load_frame
+
+    seg = Segment.parse(test, "--test")
+    run = TrainedRun.load(run_dir)
+    frame = load_frame(data or run.cfg.data)
+    ev = evaluate_run(run, frame, seg.start, seg.end, topk, n_drop, benchmark, backtest, progress=True)
+    _print_summary(ev.summary)
+    (run_dir / "eval.json").write_text(json.dumps(ev.summary, indent=1, default=str))
+    bt = ev.backtest
+    path = write_eval_report(report or run_dir / "eval_report.html", f"{run.kind} (seed {run.cfg.seed}) on {seg}",
+                             ev.summary, ev.dates, ev.ic, ev.rank_ic, ev.quantiles,
+                             bt.equity["equity"] if bt is not None else None, bt.benchmark if bt is not None else None)
+    console.print(f"wrote {path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# predict
+# ---------------------------------------------------------------------------------------------
+
+@app.command("predict")
+@user_errors
+def predict(
+    run_dir: Path = typer.Argument(...),
+    data: str = typer.Option(..., "--data"),
+    start: str = typer.Option(..., "--start"),
+    end: str = typer.Option(..., "--end"),
+    out: Path = typer.Option(..., "--out", help="parquet file: datetime, symbol, score"),
+) -> None:
+    """One score per (datetime, symbol) in [start, end], each from data available at that datetime.
+    Works on any bars file with the shared schema (stocks and dates the model never saw included)."""
+    from nofx.data.panel import BarPanel
+    from nofx.domain.instruments import parse_symbol
+    from nofx.models.run import TrainedRun, load_frame
+
+    run = TrainedRun.load(run_dir)
+    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    frame = load_frame(data, start=s - pd.Timedelta(days=WARMUP_DAYS), end=e)
+    stocks = [x for x in frame["symbol"].unique() if not _index(parse_symbol, x)]
+    panel = BarPanel.from_frame(frame[frame["symbol"].isin(stocks)])
+    with _progress() as p:
+        task = p.add_task("predict", total=int(((panel.timestamps >= np.datetime64(s)) & (panel.timestamps <= np.datetime64(e))).sum()))
+        preds = run.predict_frame(panel, s, e, _step_callback(p, task))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    preds.to_parquet(out, index=False)
+    console.print(f"wrote {len(preds)} scores for {preds['symbol'].nunique()} stocks to {out}")
+
+
+def _index(parse: Callable[[str], Any], sym: str) -> bool:
+    try:
+        return parse(sym).is_index
+    except Exception:  # unparseable codes are kept as stocks
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# results: the README table
+# ---------------------------------------------------------------------------------------------
+
+RESULT_COLUMNS = ("ic", "icir", "rank_ic", "rank_icir", "excess_return", "max_drawdown")
+
+
+def results_table(rows: list[dict[str, Any]], models: list[str]) -> str:
+    """Markdown table: mean ± std over seeds per model."""
+    head = "| model | seeds | IC | ICIR | rank IC | rank ICIR | ann. excess return (after costs) | max drawdown |"
+    lines = [head, "|" + " --- |" * 8]
+    for m in models:
+        rs = [r for r in rows if r["model"] == m]
+        if not rs:
+            continue
+        cells = []
+        for c in RESULT_COLUMNS:
+            v = np.array([np.nan if r.get(c) is None else float(r[c]) for r in rs])
+            pct = c in ("excess_return", "max_drawdown")
+            fmt = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.4f}")
+            sd = np.nanstd(v, ddof=1) if len(v) > 1 else 0.0
+            cells.append(f"{fmt(np.nanmean(v))} ± {fmt(sd)}")
+        lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@app.command("results")
+@user_errors
+def results(
+    data: str = typer.Option(DEFAULT_DATA, "--data"),
+    out: Path = typer.Option(Path("run/results"), "--out"),
+    models: str = typer.Option("linear,lightgbm,lstm,gat,transformer"),
+    seeds: str = typer.Option("0,1,2"),
+    universe: int = typer.Option(300),
+    train_seg: str = typer.Option("2017-01-01:2019-12-31", "--train"),
+    valid_seg: str = typer.Option("2020-01-01:2020-12-31", "--valid"),
+    test: str = typer.Option("2021-01-01:2021-12-31", "--test"),
+    seq_len: int = typer.Option(30, help="30-day windows keep the CPU run near 25 minutes"),
+    epochs: int = typer.Option(5),
+    hidden: int = typer.Option(32),
+    day_stride: int = typer.Option(6),
+    valid_stride: int = typer.Option(3),
+) -> None:
+    """Train and evaluate every model for every seed; write results.md / results.json under --out."""
+    from nofx.models.config import Segment
+    from nofx.models.run import load_frame
+
+    frame = load_frame(data)
+    seg = Segment.parse(test, "--test")
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    rows: list[dict[str, Any]] = []
+    out.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    for m in names:
+        for seed in (int(s) for s in seeds.split(",")):
+            t0 = time.perf_counter()
+            cfg = build_run_config(m, data, train_seg, valid_seg, universe, seed, epochs, seq_len, "alpha360",
+                                   hidden, 1, day_stride if m != "lightgbm" else 2, valid_stride, "auto", frame)
+            run = train_and_save(cfg, frame, out / f"{m}_seed{seed}", show_progress=False)
+            t1 = time.perf_counter()
+            ev = evaluate_run(run, frame, seg.start, seg.end)
+            row = {**ev.summary, "train_s": round(t1 - t0, 1), "eval_s": round(time.perf_counter() - t1, 1),
+                   "best_valid_rank_ic": run.report.get("best_valid_rank_ic")}
+            rows.append(row)
+            console.print(json.dumps(row, default=str))
+            (out / "results.json").write_text(json.dumps(rows, indent=1, default=str))
+    table = results_table(rows, names)
+    (out / "results.md").write_text(table + "\n")
+    console.print(table)
+    console.print(f"total {time.perf_counter() - t_all:.0f}s; wrote {out / 'results.md'}")
