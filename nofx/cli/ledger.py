@@ -1,13 +1,14 @@
-"""Ledger commands: ``orders``, ``positions``, ``trades`` and ``check``.
+"""Ledger commands: ``orders``, ``positions``, ``trades`` and the group ``ledger`` with ``check``.
 
-Mount in the main app with ``app.add_typer(ledger.app, name="ledger")`` (giving ``nofx ledger orders``,
-``nofx ledger check``...), or register single commands at top level, e.g.
-``main_app.command("orders")(ledger.orders)``. User errors raise NofxError (the main app prints them).
+``app`` holds the three listing commands and the ``ledger`` group: mounting its commands and groups at the
+top level (as nofx.cli.main does) gives ``nofx orders``, ``nofx positions``, ``nofx trades`` and
+``nofx ledger check``. User errors raise NofxError (the main app prints them as one line).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +25,8 @@ from nofx.persistence.urls import sqlite_path
 
 app = typer.Typer(help="Inspect the trading ledger (orders, positions, trades) and check its consistency.",
                   no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger integrity checks.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 
 DbOpt = Annotated[str | None, typer.Option(
     "--db", help="Database URL or SQLite file path [default: $NOFX_DB_URL, else sqlite:///nofx.db].")]
@@ -83,8 +86,10 @@ def _fmt(v: Any) -> str:
         return str(v.value)
     if isinstance(v, datetime):
         return v.isoformat(sep=" ")
-    if isinstance(v, Decimal):
-        return f"{v.normalize():f}" if v == v.to_integral_value() else f"{v:f}".rstrip("0")
+    if isinstance(v, Decimal):  # at least cents, at most the 4 places the ledger stores
+        text = f"{v.quantize(Decimal('0.0001')):f}".rstrip("0")
+        whole, _, frac = text.partition(".")
+        return f"{whole}.{frac.ljust(2, '0')}"
     return str(v)
 
 
@@ -95,7 +100,8 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], caption: str |
                                                        "avg cost", "realised", "quantity"} else "left")
     for r in rows:
         table.add_row(*(_fmt(x) for x in r))
-    Console().print(table)
+    # piped output (files, tests) gets a wide fixed width instead of rich's 80 columns
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @app.command()
@@ -128,8 +134,7 @@ def positions(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = Fal
         _echo_json({"trader_id": tid, "cash": cash, "positions": rows})
         return
     _table(f"positions of {tid}", ["symbol", "quantity", "avg cost", "realised"],
-           [[p.symbol, p.quantity, p.avg_cost.quantize(Decimal("0.0001")), p.realised_pnl.quantize(Decimal("0.01"))]
-            for p in rows], caption=f"cash {_fmt(cash)}")
+           [[p.symbol, p.quantity, p.avg_cost, p.realised_pnl] for p in rows], caption=f"cash {_fmt(cash)}")
 
 
 @app.command()
@@ -150,7 +155,7 @@ def trades(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
            caption=f"next page: --after '{nxt}'" if nxt else None)
 
 
-@app.command()
+@ledger_app.command()
 def check(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = False) -> None:
     """Verify cash, positions, T+1, duplicate fills and order rows against the event stream.
     Prints each violation; exit code 1 if any."""

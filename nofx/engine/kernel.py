@@ -11,7 +11,8 @@ and :meth:`TradingEngine.rebuild` restores state from the stored events.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Callable, Iterable, Protocol, Sequence
@@ -85,7 +86,7 @@ class TradingEngine:
         self.store = store
         self.listeners = list(listeners)
         self.oms = OrderManager(trader_id)
-        self.rejections: list[RejectionRecord] = []
+        self.rejections: list[RejectionRecord] | deque[RejectionRecord] = []
         self.fills: list[Fill] = []
         self.keep_fills = True  # backtests keep them for the report; long paper runs may not
         self._fill_seq = itertools.count(1)
@@ -94,6 +95,12 @@ class TradingEngine:
         self._reject_callbacks: list[Callable[[OrderRequest, str, str], None]] = []
         self.day_start_equity: float | None = None
         self._pending_children: list[tuple[datetime, Order]] = []
+
+    def bound_history(self, keep: int = 10_000) -> None:
+        """For long-running traders: keep only recent fills/refusals in memory (the ledger has all)."""
+        self.keep_fills = False
+        self.fills = []
+        self.rejections = deque(self.rejections, maxlen=keep)
 
     # ---- wiring ------------------------------------------------------------------------------
     def on_fill(self, cb: Callable[[Fill], None]) -> None:

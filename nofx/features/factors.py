@@ -21,7 +21,7 @@ plain positively weighted sum:
 Cross-sectional processing of one date (:func:`process_cross_section`) works on the eligible
 stocks only: median +- ``n_mad`` scaled MADs winsorisation, then z-score, then the weighted sum of
 the available z-scores (a missing one counts as 0, the cross-sectional mean), keeping only stocks
-whose available factors carry at least ``min_coverage`` of the total weight.
+whose available factors carry at least ``min_coverage`` of the weight of the factors that have data.
 """
 
 from __future__ import annotations
@@ -180,17 +180,18 @@ def process_cross_section(
 ) -> CrossSection:
     """Winsorise, z-score and combine factors, row by row (rows = dates; works on (N,) or (T, N)).
 
-    Factors absent from ``factors`` count as missing for every stock; weights of 0 drop a factor.
+    Factors absent from ``factors`` (no input data at all) are left out of the composite and of the
+    coverage total; weights of 0 drop a factor. A factor present but missing for a stock counts as 0.
     """
     weights = check_weights(weights)
-    used = {k: w for k, w in weights.items() if w != 0}
+    # factors without any input (e.g. no fundamentals file, or HK stocks) do not count: coverage is
+    # measured against the weight of the factors that exist, so a technical-only run still ranks
+    used = {k: w for k, w in weights.items() if w != 0 and k in factors}
     total = sum(abs(w) for w in used.values())
     z: dict[str, np.ndarray] = {}
     score = np.zeros(np.shape(mask))
     covered = np.zeros(np.shape(mask))
     for name, w in used.items():
-        if name not in factors:
-            continue
         zn = zscore(winsorize_mad(np.asarray(factors[name], dtype="float64"), mask, n_mad))
         z[name] = zn
         have = np.isfinite(zn)

@@ -74,7 +74,7 @@ class PaperSession:
         self.portfolio.mark_source = self.clock.last_price_float
         self.engine = TradingEngine(trader_id, self.portfolio, self.market.rulebook, self.market.fee_model,
                                     RiskEngine(risk), Router(self.exchange, split), self.clock, store=store)
-        self.engine.keep_fills = False
+        self.engine.bound_history()
         self.exchange.listener = self.engine
         self.engine.on_fill(strategy.on_fill)
         self.engine.on_rejection(strategy.on_rejection)

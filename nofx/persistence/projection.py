@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from nofx.domain.errors import NofxError
 from nofx.domain.events import (Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
-                                OrderFilled, OrderRejected, OrderSubmitted)
+                                OrderFilled, OrderProgress, OrderRejected, OrderSubmitted)
 from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
 from nofx.domain.positions import Position
@@ -55,6 +55,8 @@ def apply_order_event(order: Order | None, event: Event) -> Order:
         order.apply_expire()
     elif isinstance(event, OrderAmended):
         order.apply_amend(event.quantity, event.limit_price)
+    elif isinstance(event, OrderProgress):  # a parent order's state derived from its children's fills
+        order.apply_progress(event.filled_qty, event.avg_price, event.fees, event.status)
     else:
         raise LedgerIntegrityError(f"unknown event kind {event.kind!r}", order_id=order_id)
     return order

@@ -11,8 +11,8 @@ on the next slices it buys the new targets with the cash those sales freed. A sa
 made (suspended, limit-down, T+1) is retried on each following slice until it goes through.
 
 Data: the factor inputs beyond bars come from files given in the parameters (``valuation_path``,
-``fundamentals_path``); without them only the technical factors exist and weights of the missing
-ones count as not covered (see ``min_coverage``). The shared data's stock list is survivor-biased
+``fundamentals_path``); without them (e.g. HK stocks) only the technical factors exist and the
+composite is built from those. The shared data's stock list is survivor-biased
 (a recent CSI 300 list plus a sample): results overstate what was investable at the time.
 """
 
@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
+from nofx.domain.errors import NofxError
 from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import OrderRequest
 from nofx.features.factors import (
@@ -88,6 +89,7 @@ class MultiFactor(Strategy):
         self._last_period: int | None = None  # month (week) of the previous slice
         self._targets: dict[str, float] = {}  # symbol -> target value at the last rebalance
         self._pending_buys: set[str] = set()
+        self._unsizable: set[str] = set()  # symbols the rules cannot size (logged once)
         self._warmup = self.params.window + 1
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -149,7 +151,12 @@ class MultiFactor(Strategy):
             return
         # best first; ties broken by symbol order so that runs are reproducible
         order = ok[np.lexsort((ok, -score[ok]))]
-        chosen = [view.symbols[k] for k in order[: self.params.top_n]]
+        chosen: list[str] = []
+        for k in order:  # skip what the rules cannot size (an HK stock without a known board lot)
+            if self._lot_round(view.symbols[k], today, 10**7) > 0:
+                chosen.append(view.symbols[k])
+                if len(chosen) == self.params.top_n:
+                    break
         value = portfolio.equity() * self.params.invest_fraction / self.params.top_n
         self._targets = {s: value for s in chosen}
         self._pending_buys = set(chosen)
@@ -201,4 +208,10 @@ class MultiFactor(Strategy):
         if quantity <= 0:
             return 0
         assert self._rules is not None
-        return int(self._rules.round_buy_quantity(parse_symbol(symbol), on, quantity))
+        try:
+            return int(self._rules.round_buy_quantity(parse_symbol(symbol), on, quantity))
+        except NofxError as exc:  # e.g. an HK stock missing from the board-lot table
+            if symbol not in self._unsizable:
+                self._unsizable.add(symbol)
+                self.log(f"{on}: cannot size {symbol}, skipped: {exc}")
+            return 0

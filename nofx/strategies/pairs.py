@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from nofx.domain.enums import Side
-from nofx.domain.errors import ConfigError
+from nofx.domain.errors import ConfigError, NofxError
 from nofx.domain.instruments import Market, parse_symbol
 from nofx.domain.orders import OrderRequest
 from nofx.features.adjusted import adjustment_factor
@@ -149,7 +149,11 @@ class PairsTrading(Strategy):
 
     def _lots(self, symbol: str, on: date, quantity: int) -> int:
         assert self._rules is not None
-        return int(self._rules.round_buy_quantity(parse_symbol(symbol), on, max(quantity, 0)))
+        try:
+            return int(self._rules.round_buy_quantity(parse_symbol(symbol), on, max(quantity, 0)))
+        except NofxError as exc:  # e.g. an HK stock missing from the board-lot table
+            self.log(f"{on}: cannot size {symbol}: {exc}")
+            return 0
 
     # --- formation --------------------------------------------------------------------------------
     def _form(self, view: MarketView, today: date) -> None:
@@ -224,7 +228,7 @@ class PairsTrading(Strategy):
         q_long = self._lots(long_sym, today, int(raw[long_sym]))
         q_short = self._lots(short_sym, today, int(raw[short_sym])) if shortable else 0
         if q_long == 0 or (shortable and q_short == 0):
-            self.log(f"{today}: {pair.y}/{pair.x} z={z:+.2f}: budget too small for one lot of each leg; skipped")
+            self.log(f"{today}: {pair.y}/{pair.x} z={z:+.2f}: no valid lot quantity for a leg (budget or board lot); skipped")
             return
         pair.state = direction
         pair.target = {long_sym: q_long}

@@ -56,16 +56,16 @@ def test_tables_and_other_trader(ledger: tuple[str, str, str]) -> None:
 
 def test_check_exit_codes(ledger: tuple[str, str, str]) -> None:
     url, tid, _ = ledger
-    r = runner.invoke(app, ["check", "--db", url])
+    r = runner.invoke(app, ["ledger", "check", "--db", url])
     assert r.exit_code == 0 and "OK" in r.output
     s = SqlLedgerStore(url)
     with s.connect() as conn:
         conn.execute(update(t.positions).where(t.positions.c.trader_id == tid).values(quantity=1))
         conn.commit()
     s.close()
-    r = runner.invoke(app, ["check", "--db", url])
+    r = runner.invoke(app, ["ledger", "check", "--db", url])
     assert r.exit_code == 1 and "[position_quantity]" in r.output
-    r = runner.invoke(app, ["check", "--db", url, "--json"])
+    r = runner.invoke(app, ["ledger", "check", "--db", url, "--json"])
     assert r.exit_code == 1 and json.loads(r.output)["violations"][0]["kind"] == "position_quantity"
 
 

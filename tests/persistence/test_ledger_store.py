@@ -9,12 +9,14 @@ from decimal import Decimal
 import pytest
 from ledger_testkit import T0, Flow, new_trader
 
-from nofx.domain.enums import OrderStatus, Side
+from nofx.domain.enums import OrderStatus, OrderType, Side
 from nofx.domain.events import (OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
-                                OrderRejected, OrderSubmitted)
+                                OrderProgress, OrderRejected, OrderSubmitted)
+from nofx.domain.orders import OrderRequest
 from nofx.engine.store import EquitySnapshot, TraderRecord
 from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
-                              LedgerIntegrityError, MoneyPrecisionError, SqlLedgerStore, UnknownTraderError)
+                              LedgerIntegrityError, MoneyPrecisionError, SqlLedgerStore, UnknownTraderError,
+                              check_ledger)
 from nofx.persistence.errors import DuplicateTraderError
 
 
@@ -27,6 +29,9 @@ def test_every_event_kind_round_trips(store: SqlLedgerStore) -> None:
     c = fl.submit("000001.SZ", Side.BUY, 100, T0)
     d = fl.submit("600000.SH", Side.BUY, 100, T0)
     e = fl.submit("600036.SH", Side.BUY, 100, T0, price="30")
+    parent = fl.submit("601318.SH", Side.BUY, 300, T0, price="50")
+    child = OrderSubmitted(T0, "child-1", tid, OrderRequest("601318.SH", Side.BUY, 100, OrderType.LIMIT,
+                                                           Decimal("50")), parent.order_id)
     events = [
         a, OrderAccepted(T0, a.order_id),
         OrderAmended(T0 + timedelta(minutes=1), a.order_id, quantity=200, limit_price=Decimal("1701.0001")),
@@ -36,12 +41,16 @@ def test_every_event_kind_round_trips(store: SqlLedgerStore) -> None:
         c, OrderDenied(T0, c.order_id, "RISK_NOTIONAL", "too big"),
         d, OrderAccepted(T0, d.order_id), OrderExpired(T0 + timedelta(hours=6), d.order_id),
         e, OrderAccepted(T0, e.order_id), OrderAmended(T0, e.order_id, quantity=None, limit_price=Decimal("29.99")),
+        parent, OrderAccepted(T0, parent.order_id), child, OrderAccepted(T0, child.order_id),
+        fl.fill(child, 100, "49.99", "0.5", T0),
+        OrderProgress(T0, parent.order_id, 100, Decimal("49.99"), Decimal("0.5"), OrderStatus.PARTIALLY_FILLED),
     ]
     store.append(tid, events)
     back = store.events(tid)
     assert back == events  # every field, Decimals and the +08:00 offset included
     assert {ev.kind for ev in back} == {"order_submitted", "order_accepted", "order_amended", "order_filled",
-                                        "order_cancelled", "order_rejected", "order_denied", "order_expired"}
+                                        "order_cancelled", "order_rejected", "order_denied", "order_expired",
+                                        "order_progress"}
     seqs = [se.seq for se in store.stored_events(tid)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     rows = {o.order_id: o for o in store.list_orders(tid, limit=50).items}
@@ -52,6 +61,11 @@ def test_every_event_kind_round_trips(store: SqlLedgerStore) -> None:
     assert rows[c.order_id].status is OrderStatus.REJECTED and rows[c.order_id].reject_code == "RISK_NOTIONAL"
     assert rows[d.order_id].status is OrderStatus.EXPIRED
     assert rows[e.order_id].limit_price == Decimal("29.99")
+    rp = rows[parent.order_id]
+    assert (rp.status, rp.filled_qty, rp.avg_fill_price, rp.fees) == (
+        OrderStatus.PARTIALLY_FILLED, 100, Decimal("49.99"), Decimal("0.5"))
+    assert rows["child-1"].parent_id == parent.order_id and rows["child-1"].status is OrderStatus.FILLED
+    assert check_ledger(store, tid) == []
     assert ra.created == T0  # ts columns hold exchange wall-clock time
 
 

@@ -1,0 +1,176 @@
+"""The engine's order path, measured in-process and durably.
+
+1. In-process (no database): submit -> risk -> route -> match -> ledger update, one order at a time,
+   per-order latency (p50/p99) and orders/second. Goals: p99 < 100 us, > 20,000 orders/s.
+2. Durable: the same path with every acknowledged order committed to SQLite (and PostgreSQL when one
+   answers at 127.0.0.1:5432): orders/second with per-order commits and with group commits
+   (acknowledged after the batch's commit). Goal: > 5,000 orders/s on SQLite. The older design target
+   of this system (average submission latency < 10 ms, p99 < 50 ms, 10,000 inserts < 10 s) is printed
+   as a ratio.
+3. One million orders through the engine: resident memory growth after warm-up. Goal: < 50 MB.
+
+    python benchmarks/bench_engine.py [--orders 20000] [--million 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import psutil
+from common import line  # noqa: F401  (sets sys.path)
+
+from nofx.domain.enums import OrderType, Side
+from nofx.domain.fills import Fill
+from nofx.domain.orders import OrderRequest
+from nofx.engine.risk import RiskConfig
+from tests.engine.harness import ManualMarket, make_engine
+
+SYM = "000001.SZ"
+RISK = RiskConfig(max_orders_per_window=10**9, max_orders_per_symbol_window=10**9, rate_window_seconds=1.0,
+                  max_order_value=Decimal("1000000"), max_position_value=Decimal("10000000000"),
+                  max_price_deviation=0.1, max_open_orders=1000)
+
+
+def _engine(store=None):
+    market = ManualMarket(t=datetime(2021, 6, 1, 9, 30), prices={SYM: Decimal("20.00")},
+                          bands={SYM: (Decimal("18.00"), Decimal("22.00"))})
+    eng, venue, m = make_engine(cash="10000000000", risk=RISK, store=store, market=market)
+    # an old position so that sells are T+1-legal: orders alternate buy and sell, the book stays flat
+    eng.portfolio.apply_fill(Fill("seed", "seed", SYM, Side.BUY, 10**8, Decimal(20), Decimal(0),
+                                  m.now() - timedelta(days=1)), lock_until_next_day=False)
+    eng.bound_history()
+    return eng, venue, m
+
+
+def _check_flow(eng) -> None:
+    """The benchmark must measure orders that fill, not denials."""
+    if eng.rejections:
+        raise SystemExit(f"benchmark orders were refused: {eng.rejections[-1]}")
+
+
+def _one(eng, venue, m, k: int) -> None:
+    side = Side.BUY if k % 2 == 0 else Side.SELL
+    eng.submit(OrderRequest(SYM, side, 100, OrderType.LIMIT, Decimal("20.00")))
+    venue.on_tick(SYM, m.now(), 20.0, 100)
+    m.t += timedelta(microseconds=50)  # time moves, so the sliding-window rate checks do real work
+
+
+def in_process(n: int) -> None:
+    eng, venue, m = _engine()
+    for k in range(2000):  # warm-up
+        _one(eng, venue, m, k)
+    lat = []
+    t0 = time.perf_counter()
+    for k in range(n):
+        a = time.perf_counter_ns()
+        _one(eng, venue, m, k)
+        lat.append(time.perf_counter_ns() - a)
+    dt = time.perf_counter() - t0
+    _check_flow(eng)
+    lat.sort()
+    p50, p99 = lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000
+    line("in-process order path: orders", f"{n:,}")
+    line("  latency p50 / p99 (goal p99 < 100 us)", f"{p50:.1f} us / {p99:.1f} us  (ratio to goal {100 / p99:.2f}x)")
+    line("  throughput (goal > 20,000 orders/s)", f"{n / dt:,.0f} orders/s  (ratio to goal {n / dt / 20000:.2f}x)")
+
+
+def durable(url: str, label: str, n: int, group: int) -> None:
+    from nofx.engine.store import TraderRecord
+    from nofx.persistence.store import SqlLedgerStore
+
+    store = SqlLedgerStore(url)
+    store.create_trader(TraderRecord("t", Decimal("10000000000"), "cn", "{}", datetime.now()))
+    buffered = _BufferedStore(store) if group > 1 else store
+    eng, venue, m = _engine(buffered)
+    lat = []
+    t0 = time.perf_counter()
+    for k in range(n):
+        a = time.perf_counter_ns()
+        _one(eng, venue, m, k)
+        if group > 1 and (k + 1) % group == 0:
+            store.flush()  # the batch's orders are acknowledged only after this commit
+        lat.append(time.perf_counter_ns() - a)
+    store.flush()
+    dt = time.perf_counter() - t0
+    store.close()
+    lat.sort()
+    mean_ms = statistics.fmean(lat) / 1e6
+    p99_ms = lat[int(len(lat) * 0.99)] / 1e6
+    per10k = dt / n * 10_000
+    mode = "per-order commit" if group <= 1 else f"group commit of {group}"
+    line(f"durable {label}, {mode}", f"{n / dt:,.0f} orders/s")
+    line("  mean / p99 per order (old target 10 ms / 50 ms)",
+         f"{mean_ms:.3f} ms / {p99_ms:.3f} ms  (ratios {10 / mean_ms:,.0f}x / {50 / p99_ms:,.0f}x)")
+    line("  time for 10,000 orders (old target 10 s)", f"{per10k:.2f} s  (ratio {10 / per10k:,.0f}x)")
+
+
+class _BufferedStore:
+    """Routes the engine's appends into the store's group-commit buffer."""
+
+    def __init__(self, store) -> None:
+        self._s = store
+
+    def append(self, trader_id, events) -> None:
+        self._s.buffer(trader_id, events)
+
+
+def million(n: int) -> None:
+    eng, venue, m = _engine()
+    proc = psutil.Process(os.getpid())
+    warm = min(100_000, n // 10)
+    for k in range(warm):
+        _one(eng, venue, m, k)
+    gc.collect()
+    base = proc.memory_info().rss
+    t0 = time.perf_counter()
+    for k in range(warm, n):
+        _one(eng, venue, m, k)
+        if k % 50_000 == 0:
+            eng.oms.prune_closed()
+    eng.oms.prune_closed()
+    gc.collect()
+    grown = (proc.memory_info().rss - base) / 2**20
+    line(f"{n:,} orders through the engine: time", f"{time.perf_counter() - t0:.1f} s")
+    line("  resident memory growth after warm-up (goal < 50 MB)", f"{grown:.1f} MB")
+
+
+def _pg_url() -> str | None:
+    try:
+        import psycopg
+
+        name = f"nofx_bench_{os.getpid()}"
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2) as c:
+            c.execute(f'CREATE DATABASE "{name}"')  # name is ours, not user input
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    except Exception:
+        return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=20_000)
+    ap.add_argument("--durable-orders", type=int, default=10_000)
+    ap.add_argument("--million", type=int, default=1_000_000)
+    a = ap.parse_args()
+    print("== engine: order path ==")
+    in_process(a.orders)
+    with tempfile.TemporaryDirectory() as d:
+        durable(f"sqlite:///{d}/bench.db", "SQLite", a.durable_orders, 1)
+        durable(f"sqlite:///{d}/bench2.db", "SQLite", a.durable_orders, 100)
+    pg = _pg_url()
+    if pg:
+        durable(pg, "PostgreSQL", a.durable_orders, 1)
+    else:
+        line("durable PostgreSQL", "skipped: no server at 127.0.0.1:5432")
+    million(a.million)
+
+
+if __name__ == "__main__":
+    main()
