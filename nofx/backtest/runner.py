@@ -49,7 +49,7 @@ def run_backtest(
     engine = TradingEngine("backtest", portfolio, market.rulebook, market.fee_model, RiskEngine(risk),
                            Router(exchange), clock)
     exchange.listener = engine
-    ctx = StrategyContext(panel)
+    ctx = StrategyContext(panel, rules=market.rulebook)
     strategy.on_start(ctx)
     view = MarketView(panel, ctx.features, ctx.active)
     fill_slices: list[int] = []

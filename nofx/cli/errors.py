@@ -17,13 +17,13 @@ _err = Console(stderr=True)
 
 def report_error(exc: BaseException) -> None:
     if isinstance(exc, NofxError):
-        _err.print(f"[bold red]error[/] [{exc.code}] {exc}", highlight=False, markup=True)
+        _err.print(f"[bold red]error[/] [{exc.code}] {exc}", highlight=False, markup=True, soft_wrap=True)
     elif isinstance(exc, ValidationError):
         e = exc.errors()[0]
         where = ".".join(str(x) for x in e["loc"])
-        _err.print(f"[bold red]error[/] invalid value for {where!r}: {e['msg']}", highlight=False)
+        _err.print(f"[bold red]error[/] invalid value for {where!r}: {e['msg']}", highlight=False, soft_wrap=True)
     elif isinstance(exc, FileNotFoundError):
-        _err.print(f"[bold red]error[/] file not found: {exc.filename}", highlight=False)
+        _err.print(f"[bold red]error[/] file not found: {exc.filename}", highlight=False, soft_wrap=True)
     else:
         raise exc
 

@@ -42,45 +42,58 @@ app.command("backtest")(_backtest.backtest)
 app.command("demo")(_backtest.demo)
 app.command("strategies")(_backtest.strategies)
 
-# (module, attribute, mount name or None for commands added at the top level)
-_SUBAPPS: list[tuple[str, str, str | None]] = [
-    ("nofx.cli.data", "app", "data"),
-    ("nofx.cli.factors", "app", "factors"),
-    ("nofx.cli.model", "app", "model"),
-    ("nofx.cli.rl", "app", "rl"),
-    ("nofx.cli.ledger", "app", None),
-    ("nofx.cli.paper", "app", None),
-    ("nofx.cli.sweep", "app", None),
-    ("nofx.cli.bench", "app", None),
-]
+# Sub-apps by the command names they provide: (module, mount name or None for top-level commands).
+# Only the module a command line needs is imported, so `nofx backtest` never pays for torch or ray.
+_SUBAPPS: dict[str, tuple[str, str | None]] = {
+    "data": ("nofx.cli.data", "data"),
+    "factors": ("nofx.cli.factors", "factors"),
+    "model": ("nofx.cli.model", "model"),
+    "rl": ("nofx.cli.rl", "rl"),
+    "orders": ("nofx.cli.ledger", None),
+    "positions": ("nofx.cli.ledger", None),
+    "trades": ("nofx.cli.ledger", None),
+    "ledger": ("nofx.cli.ledger", None),
+    "paper": ("nofx.cli.paper", None),
+    "sweep": ("nofx.cli.sweep", None),
+}
+_mounted: set[str] = set()
 
 
-def _mount() -> None:
-    for module, attr, name in _SUBAPPS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue  # that area is not part of this build
-            raise
-        sub = getattr(mod, attr, None)
-        if sub is None:
-            continue
-        if name is None:
-            for cmd in sub.registered_commands:
-                app.registered_commands.append(cmd)
-            for grp in sub.registered_groups:
-                app.registered_groups.append(grp)
-        else:
-            app.add_typer(sub, name=name)
+def _mount(module: str, name: str | None) -> None:
+    if module in _mounted:
+        return
+    _mounted.add(module)
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return  # that area is not part of this build
+        raise
+    sub = getattr(mod, "app", None)
+    if sub is None:
+        return
+    if name is None:
+        app.registered_commands.extend(sub.registered_commands)
+        app.registered_groups.extend(sub.registered_groups)
+    else:
+        app.add_typer(sub, name=name)
 
 
-_mount()
+def mount_for(argv: list[str]) -> None:
+    """Mount what ``argv`` needs: the named command's module, or everything for bare help."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in _SUBAPPS:
+        _mount(*_SUBAPPS[first])
+    elif first is None or first == "help":
+        for module, name in dict.fromkeys(_SUBAPPS.values()):
+            _mount(module, name)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="nofx")
+        mount_for(args)
+        app(args=args, prog_name="nofx")
     except SystemExit:
         raise
     except Exception as exc:  # user errors: one line, exit 2; anything else is a bug and shows

@@ -135,7 +135,8 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
     from nofx.models.run import row_range
 
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    symbols = [s for s in run.cfg.universe if s in set(frame["symbol"].unique())]
+    present = set(frame["symbol"].unique())
+    symbols = [s for s in run.cfg.universe if s in present]
     if not symbols:
         raise ConfigError("none of the run's stocks are in the data")
     lo = start - pd.Timedelta(days=WARMUP_DAYS)
@@ -285,10 +286,10 @@ def results(
     valid_seg: str = typer.Option("2020-01-01:2020-12-31", "--valid"),
     test: str = typer.Option("2021-01-01:2021-12-31", "--test"),
     seq_len: int = typer.Option(30, help="30-day windows keep the CPU run near 25 minutes"),
-    epochs: int = typer.Option(5),
+    epochs: int = typer.Option(4),
     hidden: int = typer.Option(32),
-    day_stride: int = typer.Option(6),
-    valid_stride: int = typer.Option(3),
+    day_stride: int = typer.Option(8),
+    valid_stride: int = typer.Option(4),
 ) -> None:
     """Train and evaluate every model for every seed; write results.md / results.json under --out."""
     from nofx.models.config import Segment

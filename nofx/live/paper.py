@@ -112,7 +112,7 @@ class PaperSession:
     def run(self, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> PaperSummary:
         start, replayed = self._start(resume)
         panel = self.market.panel
-        ctx = StrategyContext(panel)
+        ctx = StrategyContext(panel, rules=self.market.rulebook)
         self.strategy.on_start(ctx)
         view = MarketView(panel, ctx.features, ctx.active)
         n = len(panel.timestamps)

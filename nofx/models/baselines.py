@@ -27,8 +27,10 @@ def stack_days(ds: PanelDataset, days: np.ndarray, need_label: bool = True) -> T
             continue
         xs.append(b.x.reshape(len(b.cols), -1))
         if need_label and b.labels is not None:
+            # the same per-day rank-normalised target as the deep models (Qlib's CSRankNorm)
             r = b.labels["ret"]
-            ys.append(((r - r.mean()) / max(r.std(), 1e-8)).astype("float32"))
+            rank = np.argsort(np.argsort(r, kind="stable"), kind="stable")
+            ys.append((((rank + 0.5) / len(r) - 0.5) * 3.4641016).astype("float32"))
         ds_.append(np.full(len(b.cols), t))
         cs.append(b.cols)
     if not xs:

@@ -119,6 +119,8 @@ class TrainedRun:
     def load(cls, run_dir: str | Path, device: str = "cpu") -> "TrainedRun":
         run_dir = Path(run_dir)
         cfg = RunConfig.read(run_dir)
+        # oversubscribed OpenMP threads on a shared CPU run an LSTM ~10x slower than one thread
+        torch.set_num_threads(cfg.training.threads)
         try:
             scaler = RobustScaler.from_dict(json.loads((run_dir / SCALER_FILE).read_text()))
             report = json.loads((run_dir / REPORT_FILE).read_text()) if (run_dir / REPORT_FILE).exists() else {}

@@ -61,6 +61,20 @@ def _zscore(t: torch.Tensor) -> torch.Tensor:
     return (t - mu) / var.sqrt().clamp_min(1e-8)
 
 
+def rank_norm(t: torch.Tensor) -> torch.Tensor:
+    """Per-day cross-sectional rank mapped to a zero-mean unit-variance uniform (Qlib's CSRankNorm):
+    one stock's extreme return (a limit-up streak, an IPO) cannot dominate the day's loss."""
+    fin = torch.isfinite(t)
+    out = torch.full_like(t, float("nan"))
+    v = t[fin]
+    if v.numel() == 0:
+        return out
+    r = torch.empty_like(v)
+    r[torch.argsort(v, stable=True)] = torch.arange(v.numel(), dtype=v.dtype, device=v.device)
+    out[fin] = ((r + 0.5) / v.numel() - 0.5) * 3.4641016  # sqrt(12): unit variance
+    return out
+
+
 def _masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     fin = torch.isfinite(target)
     if not fin.any():
@@ -94,7 +108,7 @@ class TorchModelRunner:
 
 def loss_of(out: dict[str, torch.Tensor], labels: dict[str, np.ndarray], tc: TrainConfig,
             device: torch.device) -> torch.Tensor:
-    y = _zscore(torch.from_numpy(labels["ret"]).float().to(device))
+    y = rank_norm(torch.from_numpy(labels["ret"]).float().to(device))
     loss = _masked_mse(out["score"], y)
     if "returns" in out:  # multi-task Transformer heads
         steps = _zscore(torch.from_numpy(labels["returns"]).float().to(device))

@@ -112,8 +112,11 @@ class MarketView:
 class StrategyContext:
     """Given to ``Strategy.on_start``: the universe and a place to register causal features."""
 
-    def __init__(self, panel: BarPanel) -> None:
+    def __init__(self, panel: BarPanel, rules: Any = None) -> None:
         self._panel = panel
+        # the run's market rule book (nofx.markets.rulebook.RuleBook), so a strategy asks the same rules
+        # the engine enforces (e.g. which symbols may be sold short); None outside a run
+        self.rules = rules
         self.features: dict[str, np.ndarray] = {}
         self.active: dict[str, np.ndarray] = {}  # per row: any non-zero value (see MarketView.feature_active)
 

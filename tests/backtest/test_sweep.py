@@ -58,10 +58,26 @@ def test_invalid_combination_fails_before_any_ray_work():
         run_sweep(pd.DataFrame(), "dual_ma", jobs, BacktestConfig())
 
 
+SYMBOLS = ["600036.SH", "000001.SZ"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance (2 CPUs) for the module's tests; run_sweep reuses a running Ray."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def small_bars(cn_daily_path):
+    return read_bars(cn_daily_path, symbols=SYMBOLS, start="2020-01-01", end="2020-12-31")
+
+
 @pytest.mark.slow  # starting a local Ray instance takes 10-20 s on a shared 2-core machine
-def test_sweep_on_ray_equals_each_backtest_alone(cn_daily_path):
-    symbols = ["600036.SH", "000001.SZ"]
-    bars = read_bars(cn_daily_path, symbols=symbols, start="2020-01-01", end="2020-12-31")
+def test_sweep_on_ray_equals_each_backtest_alone(local_ray, small_bars):
+    symbols, bars = SYMBOLS, small_bars
     config = BacktestConfig(cash=1_000_000)
     jobs = expand_jobs(parse_grid(["fast=5,10", "slow=20,30"]), fixed={"size": "1000"})
     table = run_sweep(bars, "dual_ma", jobs, config, symbols=symbols, workers=2, progress=False)
@@ -75,3 +91,18 @@ def test_sweep_on_ray_equals_each_backtest_alone(cn_daily_path):
             assert row[key] == alone.metrics[key], key
     # the grid did change the outcome (otherwise the comparison proves little)
     assert table["final_equity"].nunique() == 4
+
+
+@pytest.mark.slow
+def test_symbol_screen_rows_equal_backtests_on_each_subset(local_ray, small_bars):
+    config = BacktestConfig(cash=1_000_000)
+    sets = [["600036.SH"], ["000001.SZ"], SYMBOLS]
+    jobs = expand_jobs({}, sets, {"fast": "5", "slow": "20", "size": "1000"})
+    table = run_sweep(small_bars, "dual_ma", jobs, config, metric="total_return", progress=False)
+    assert set(table["symbols"]) == {"600036.SH", "000001.SZ", "600036.SH,000001.SZ"}
+    for _, row in table.iterrows():
+        alone = run_backtest(small_bars, REGISTRY.create("dual_ma", {"fast": 5, "slow": 20, "size": 1000}), config,
+                             symbols=row["symbols"].split(","))
+        assert row["final_equity"] == alone.metrics["final_equity"]
+        assert row["n_trades"] == alone.metrics["n_trades"]
+    assert table["total_return"].astype(float).is_monotonic_decreasing

@@ -170,3 +170,12 @@ def test_forward_returns_look_ahead_by_horizon():
     adj = np.array([[1.0], [2.0], [4.0]])
     np.testing.assert_allclose(forward_returns(adj, 1)[:2, 0], [1.0, 1.0])
     assert np.isnan(forward_returns(adj, 1)[2, 0])
+
+
+def test_factors_without_any_input_leave_the_coverage_total():
+    """No fundamentals file (or HK stocks): the composite is built from the factors that exist."""
+    a = np.array([[1.0, 2.0, 3.0]])
+    mask = np.ones_like(a, dtype=bool)
+    cs = process_cross_section({"momentum_20": a}, mask, {name: 1.0 for name in FACTOR_NAMES}, min_coverage=0.75)
+    assert np.isfinite(cs.composite).all() and np.argmax(cs.composite[0]) == 2
+    assert set(cs.z) == {"momentum_20"}

@@ -128,8 +128,8 @@ def test_load_refuses_files_that_are_not_plain_weights(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         DQNAgent.load(tmp_path / "missing.pt")
     raw = tmp_path / "raw.pt"
-    raw.write_bytes(pickle.dumps([1, 2]))
-    with pytest.raises(ConfigError):
+    raw.write_bytes(pickle.dumps([1, 2], protocol=2))  # a bare pickle, not a torch file
+    with pytest.raises(ConfigError, match="safely"):
         DQNAgent.load(raw)
 
 

@@ -88,3 +88,14 @@ def test_fees_come_from_the_market_rules(cn_daily_path):
     expected = env.rules.fees(s.inst, s.dates[env.index], Side.BUY, 200, Decimal(repr(info["price"]))).total
     assert info["fee"] == pytest.approx(float(expected), abs=1e-9)
     assert info["cash"] == pytest.approx(100_000 - 200 * info["price"] - info["fee"], abs=1e-6)
+
+
+@pytest.mark.parametrize(("symbol", "lot"), [("0700.HK", 100), ("0005.HK", 400), ("0857.HK", 2000)])
+def test_hk_actions_trade_board_lots_without_t_plus_one(hk_daily_path, symbol, lot):
+    env = _env(hk_daily_path, symbol, config=EnvConfig(cash=1_000_000.0, episode_bars=None, random_start=False))
+    assert env.lot == lot
+    env.reset()
+    _, _, _, _, info = env.step(2)
+    assert info["traded"] == 2 * lot
+    _, _, _, _, info = env.step(3)  # HK is T+0: sellable at once (daily bars: next day anyway)
+    assert info["traded"] == -lot

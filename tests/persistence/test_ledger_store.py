@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta, timezone
 from decimal import Decimal
 
@@ -254,4 +255,17 @@ def test_env_var_selects_database(monkeypatch: pytest.MonkeyPatch, sqlite_url: s
     monkeypatch.setenv("NOFX_DB_URL", sqlite_url)
     s = SqlLedgerStore()
     assert s.url == sqlite_url
+    s.close()
+
+
+def test_buffer_auto_flushes_after_group_commit_window(sqlite_url: str) -> None:
+    s = SqlLedgerStore(sqlite_url, group_commit_ms=20)
+    tid = new_trader(s)
+    fl = Flow(tid)
+    assert s.buffer(tid, [fl.submit("600519.SH", Side.BUY, 100, T0)]) == 1
+    time.sleep(0.05)
+    assert s.buffer(tid, [fl.submit("600519.SH", Side.BUY, 100, T0)]) == 0  # window passed: committed
+    other = SqlLedgerStore(sqlite_url)
+    assert len(other.events(tid)) == 2
+    other.close()
     s.close()

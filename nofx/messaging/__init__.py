@@ -1,0 +1,1 @@
+"""Placeholder for the messaging layer (next milestones); kept so the layer contract names it."""
