@@ -20,6 +20,9 @@ class BacktestConfig(BaseModel):
     fill: Literal["next_open", "close"] = "next_open"
     participation: float = Field(default=0.25, gt=0, le=1)  # max share of a bar's volume one order may take
     benchmark: str | None = None
+    # book dividends and bonus shares/splits found in the data on held positions; default: on, except
+    # under rules "none" (the frictionless mode compared with peers that ignore them)
+    corporate_actions: bool | None = None
     commission_rate: Decimal | None = None  # override the market's default broker commission
     commission_min: Decimal | None = None
     # extra tables for market rules (HK board lots, marginable / short-sellable securities)

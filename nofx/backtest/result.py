@@ -44,6 +44,7 @@ class BacktestResult:
     messages: list[str] = field(default_factory=list)
     final_cash: Decimal = Decimal(0)
     fees_paid: Decimal = Decimal(0)
+    dividends: Decimal = Decimal(0)  # cash booked from corporate actions
 
     @property
     def returns(self) -> pd.Series:

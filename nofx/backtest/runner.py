@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from nofx.data.corporate_actions import corporate_actions
 from nofx.engine.clock import SimClock
 from nofx.engine.market_data import prepare_market, select_bars
 from nofx.backtest.config import BacktestConfig
@@ -52,9 +53,16 @@ def run_backtest(
     ctx = StrategyContext(panel, rules=market.rulebook)
     strategy.on_start(ctx)
     view = MarketView(panel, ctx.features, ctx.active)
-    fill_slices: list[int] = []
+    col_of = {sym: k for k, sym in enumerate(panel.symbols)}
+    qty_changes: list[tuple[int, int, int]] = []  # (slice, column, signed quantity change)
     engine.on_fill(strategy.on_fill)
-    engine.on_fill(lambda f: fill_slices.append(clock.index))
+    engine.on_fill(lambda f: qty_changes.append(
+        (clock.index, col_of[f.symbol], f.quantity if f.side is Side.BUY else -f.quantity)))
+    use_actions = config.corporate_actions if config.corporate_actions is not None else config.rules != "none"
+    actions_by_day: dict = {}
+    if use_actions:
+        for a in corporate_actions(universe):
+            actions_by_day.setdefault(a.ex_date, []).append(a)
     engine.on_rejection(strategy.on_rejection)
 
     n = len(panel.timestamps)
@@ -72,9 +80,13 @@ def run_backtest(
     for i in range(n):
         clock.index = i
         view.index = i
+        nf = len(qty_changes)
         if new_day[i]:
             start_day(days[i])
-        nf = len(fill_slices)
+            for action in actions_by_day.get(days[i], ()):
+                ev = engine.apply_corporate_action(action)
+                if ev is not None:
+                    qty_changes.append((i, col_of[ev.symbol], ev.quantity_after - ev.quantity_before))
         if at_open and exchange.has_pending:
             match(i, True)
         if wake_rows[i]:
@@ -86,7 +98,7 @@ def run_backtest(
                     # same slice sees its fill (and, on A-shares, the T+1 lock it creates)
                     if not at_open and exchange.has_pending:
                         match(i, False)
-        if len(fill_slices) != nf:
+        if len(qty_changes) != nf:
             cash_at[i] = float(portfolio.cash)
         if task is not None and (i & 63) == 0:
             task[0].update(task[1], completed=i + 1)
@@ -96,7 +108,7 @@ def run_backtest(
     for order in list(engine.oms.open_orders.values()):  # orders waiting for a bar that never came
         engine.on_venue_expire(order, "backtest ended before the order could execute")
 
-    equity = _equity_curve(panel, clock.marks, engine.fills, fill_slices, cash_at, config.cash)
+    equity = _equity_curve(panel, clock.marks, qty_changes, cash_at, config.cash)
     bench_aligned = None
     if bench is not None:
         bench_aligned = bench.reindex(equity.index).ffill()
@@ -111,20 +123,23 @@ def run_backtest(
         strategy=strategy.name, params=strategy.params.model_dump(mode="json"), initial_cash=config.cash,
         trades=list(engine.fills), equity=equity, rejections=rejections, benchmark=bench_aligned,
         prices=prices, messages=list(strategy.messages), final_cash=portfolio.cash, fees_paid=portfolio.fees_paid,
+        dividends=portfolio.dividends,
     )
     result.metrics = _metrics(result)
     if not portfolio.reconciles():  # the ledger identity is an invariant, not a statistic
-        raise AssertionError("ledger does not reconcile: cash != initial - buys + sells - fees")
+        raise AssertionError("ledger does not reconcile: cash != initial - buys + sells - fees + dividends")
     return result
 
 
-def _equity_curve(panel: "BarPanel", marks: np.ndarray, fills: list[Fill], fill_slices: list[int],
+def _equity_curve(panel: BarPanel, marks: np.ndarray, qty_changes: list[tuple[int, int, int]],
                   cash_at: np.ndarray, initial_cash: Decimal) -> pd.DataFrame:
+    """Equity at each slice's close: cash after the slice plus holdings at the last known close,
+    rebuilt vectorised from the quantity changes (fills, splits) and the cash recorded when it changed."""
     n, m = panel.shape
     qty = np.zeros((n, m))
-    col = {s: k for k, s in enumerate(panel.symbols)}
-    for f, i in zip(fills, fill_slices):
-        qty[i, col[f.symbol]] += f.quantity if f.side is Side.BUY else -f.quantity
+    if qty_changes:
+        rows, cols, deltas = (np.asarray(x) for x in zip(*qty_changes))
+        np.add.at(qty, (rows, cols), deltas)
     qty = np.cumsum(qty, axis=0)
     cash = pd.Series(cash_at)
     cash.iloc[0] = cash.iloc[0] if cash.iloc[0] == cash.iloc[0] else float(initial_cash)

@@ -6,30 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
-import pandas as pd
-import torch
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nofx.backtest.config import BacktestConfig
-from nofx.backtest.metrics import compute_metrics
-from nofx.backtest.runner import run_backtest
 from nofx.cli.errors import user_errors
-from nofx.data.bars import read_bars
-from nofx.markets.rulebook import build_rulebook
-from nofx.models.rl.baselines import load_sb3_policy, save_sb3_policy, sb3_policy, train_sb3_dqn
-from nofx.models.rl.config import RLConfig, load_rl_config
-from nofx.models.rl.dqn import DQNAgent
-from nofx.models.rl.env import ACTIONS, TradingEnv
-from nofx.models.rl.evaluate import PolicyRun, buy_and_hold, log_return_score, run_policy
-from nofx.models.rl.market import StockSeries
-from nofx.models.rl.observation import OBS_NAMES, OBS_SIZE
-from nofx.strategies.rl_dqn import RLDQNStrategy
+
+# torch, stable-baselines3 and the backtester are imported inside the commands: the CLI mounts this
+# module for every `nofx ...` call, and importing torch costs seconds that other commands should not pay.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nofx.models.rl.config import RLConfig
+    from nofx.models.rl.env import TradingEnv
+    from nofx.models.rl.evaluate import PolicyRun
+    from nofx.models.rl.market import StockSeries
 
 app = typer.Typer(help="Reinforcement learning: train and evaluate the DQN trading agent.", no_args_is_help=True)
 console = Console()
@@ -58,6 +52,11 @@ def sb3_path(model: Path) -> Path:
 
 
 def load_experiment(cfg: RLConfig) -> Experiment:
+    from nofx.data.bars import read_bars
+    from nofx.markets.rulebook import build_rulebook
+    from nofx.models.rl.env import TradingEnv
+    from nofx.models.rl.market import StockSeries
+
     bars = read_bars(cfg.data, symbols=[cfg.symbol])
     rules = build_rulebook(cfg.rules)
     series = StockSeries.from_bars(bars, cfg.symbol, rules)
@@ -73,6 +72,8 @@ def load_experiment(cfg: RLConfig) -> Experiment:
 
 def _config(config: Path, data: Optional[Path], symbol: Optional[str], model: Optional[Path],
             seed: Optional[int], steps: Optional[int] = None) -> RLConfig:
+    from nofx.models.rl.config import load_rl_config
+
     cfg = load_rl_config(config, data=str(data) if data else None, symbol=symbol,
                          model=str(model) if model else None, seed=seed)
     if steps is not None:
@@ -93,6 +94,14 @@ def train(
     threads: int = THREADS_OPT,
 ) -> None:
     """Train on the train period, keep the weights best on the validation period, report the test period."""
+    import torch
+
+    from nofx.models.rl.baselines import save_sb3_policy, train_sb3_dqn
+    from nofx.models.rl.dqn import DQNAgent
+    from nofx.models.rl.env import ACTIONS, TradingEnv
+    from nofx.models.rl.evaluate import log_return_score
+    from nofx.models.rl.observation import OBS_NAMES, OBS_SIZE
+
     torch.set_num_threads(threads)
     cfg = _config(config, data, symbol, model, seed, steps)
     ex = load_experiment(cfg)
@@ -131,6 +140,8 @@ def evaluate(
     threads: int = THREADS_OPT,
 ) -> None:
     """Out-of-sample table on the test period: nofx DQN, SB3 DQN, buy-and-hold."""
+    import torch
+
     torch.set_num_threads(threads)
     cfg = _config(config, data, symbol, model, None)
     _report(load_experiment(cfg), cfg.model, backtester)
@@ -153,12 +164,16 @@ class _bar:
 
 
 def _periods_per_year(series: StockSeries) -> int:
+    import numpy as np
+
     days = series.timestamps.astype("datetime64[D]")
     return int(round(252 * len(days) / len(np.unique(days))))
 
 
 def _row(table: Table, name: str, equity: pd.Series, ppy: int, run: PolicyRun | None = None,
          trades: int | None = None, fees: float | None = None) -> dict:
+    from nofx.backtest.metrics import compute_metrics
+
     m = compute_metrics(equity, periods_per_year=ppy)
 
     def pct(v: object) -> str:
@@ -174,6 +189,17 @@ def _row(table: Table, name: str, equity: pd.Series, ppy: int, run: PolicyRun | 
 
 
 def _report(ex: Experiment, model_path: Path, backtester: bool = False) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from nofx.backtest.config import BacktestConfig
+    from nofx.backtest.runner import run_backtest
+    from nofx.models.rl.baselines import load_sb3_policy, sb3_policy
+    from nofx.models.rl.dqn import DQNAgent
+    from nofx.models.rl.env import ACTIONS
+    from nofx.models.rl.evaluate import buy_and_hold, run_policy
+    from nofx.strategies.rl_dqn import RLDQNStrategy
+
     cfg = ex.cfg
     p = cfg.periods.test
     ppy = _periods_per_year(ex.series)

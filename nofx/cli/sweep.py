@@ -12,12 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nofx.backtest.config import BacktestConfig
-from nofx.backtest.sweep import TABLE_METRICS, expand_jobs, parse_grid, run_sweep
 from nofx.cli.errors import user_errors
-from nofx.data.bars import read_bars
-from nofx.domain.instruments import parse_symbols
-from nofx.strategies.base import parse_params_text
+
+# Ray and the backtester are imported inside the command: the CLI mounts this module for every
+# `nofx ...` call, and importing Ray costs seconds that other commands should not pay.
 
 app = typer.Typer(help="Parameter sweeps and symbol screens on Ray.")
 console = Console()
@@ -44,7 +42,8 @@ def sweep(
     rules: str = typer.Option("auto", "--rules", help="auto, cn, hk or none"),
     fees: str = typer.Option("default", "--fees", help="default or zero"),
     fill: str = typer.Option("next_open", "--fill", help="next_open or close"),
-    metric: str = typer.Option("sharpe", "--metric", "-m", help=f"rank by: {', '.join(TABLE_METRICS)}"),
+    metric: str = typer.Option("sharpe", "--metric", "-m", help="rank by: total_return, annual_return, sharpe, sortino, max_drawdown, calmar, "
+                              "win_rate, n_trades, fees_paid, final_equity"),
     ascending: bool = typer.Option(False, "--ascending", help="lower is better for --metric"),
     top: int = typer.Option(20, "--top", help="rows to print (all are written to --output)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster (ray://host:10001 or auto)"),
@@ -52,6 +51,12 @@ def sweep(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write the full table (.csv or .parquet)"),
 ) -> None:
     """Run every combination as an independent backtest in parallel and rank the results."""
+    from nofx.backtest.config import BacktestConfig
+    from nofx.backtest.sweep import expand_jobs, parse_grid, run_sweep
+    from nofx.data.bars import read_bars
+    from nofx.domain.instruments import parse_symbols
+    from nofx.strategies.base import parse_params_text
+
     universe = [i.symbol for i in parse_symbols(symbols)] if symbols else None
     sets = [[i.symbol for i in parse_symbols(s)] for s in symbol_set] or None
     wanted = sorted(set(universe or []) | {s for ss in sets or [] for s in ss}) or None
@@ -66,7 +71,7 @@ def sweep(
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(output) if output.suffix == ".parquet" else table.to_csv(output, index=False)
-    grid_names = [c for c in parse_grid(grid)]
+    grid_names = list(parse_grid(grid))
     metrics = list(dict.fromkeys([metric, "total_return", "sharpe", "max_drawdown", "n_trades", "final_equity"]))
     columns = grid_names + (["symbols"] if sets else []) + metrics
     shown = Table(title=f"{strategy}: best {min(top, len(table))} of {len(table)} by {metric}")

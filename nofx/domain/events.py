@@ -113,10 +113,23 @@ class OrderProgress(Event):
     status: OrderStatus
 
 
+@dataclass(frozen=True, slots=True)
+class CorporateActionApplied(Event):
+    """A dividend and/or split booked on a holding (not an order event: ``order_id`` is empty)."""
+
+    kind: ClassVar[str] = "corporate_action"
+    symbol: str
+    quantity_before: int
+    cash_per_share: Decimal
+    split_ratio: Decimal
+    cash: Decimal  # cash credited (rounded to the cent)
+    quantity_after: int
+
+
 _EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (OrderSubmitted, OrderDenied, OrderAccepted, OrderRejected, OrderFilled, OrderCancelled,
-                OrderExpired, OrderAmended, OrderProgress)
+                OrderExpired, OrderAmended, OrderProgress, CorporateActionApplied)
 }
 
 
@@ -132,7 +145,8 @@ def event_from_dict(d: dict[str, Any]) -> Event:
             v = Fill.from_dict(v)
         elif f.name == "request":
             v = OrderRequest.from_dict(v)
-        elif f.name in ("limit_price", "avg_price", "fees") and v is not None:
+        elif f.name in ("limit_price", "avg_price", "fees", "cash_per_share", "split_ratio", "cash") \
+                and v is not None:
             v = Decimal(v)
         elif f.name == "status":
             v = OrderStatus(v)
@@ -142,5 +156,5 @@ def event_from_dict(d: dict[str, Any]) -> Event:
 
 __all__ = [
     "Event", "OrderSubmitted", "OrderDenied", "OrderAccepted", "OrderRejected", "OrderFilled",
-    "OrderCancelled", "OrderExpired", "OrderAmended", "OrderProgress", "event_from_dict", "asdict",
+    "OrderCancelled", "OrderExpired", "OrderAmended", "OrderProgress", "CorporateActionApplied", "event_from_dict", "asdict",
 ]

@@ -86,6 +86,17 @@ class Position:
             self.avg_cost = fill.price
             self.quantity = rest
 
+    def apply_split(self, ratio: Decimal) -> int:
+        """Scale the holding by ``ratio`` (bonus shares, splits); fractions of a share are dropped
+        (brokers pay them in cash, which the data does not tell). Returns the new quantity."""
+        if ratio == 1 or self.quantity == 0:
+            return self.quantity
+        new_qty = int(self.quantity * ratio)
+        self.avg_cost = self.avg_cost * self.quantity / new_qty if new_qty else ZERO
+        self.locked = {d: int(q * ratio) for d, q in self.locked.items()}
+        self.quantity = new_qty
+        return new_qty
+
     def unlock_before(self, day: date) -> None:
         """Make shares bought before ``day`` sellable (called at the start of each trading day)."""
         for d in [d for d in self.locked if d < day]:

@@ -18,14 +18,15 @@ from decimal import Decimal
 from typing import Callable, Iterable, Protocol, Sequence
 
 from nofx.domain.enums import OrderStatus, OrderType, Side
+from nofx.domain.corporate_actions import CorporateAction
 from nofx.domain.errors import OrderError
 from nofx.domain.events import (
-    Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress, OrderRejected,
+    CorporateActionApplied, Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress, OrderRejected,
     OrderSubmitted,
 )
 from nofx.domain.fills import Fill
 from nofx.domain.instruments import Instrument, parse_symbol
-from nofx.domain.money import ZERO
+from nofx.domain.money import ZERO, round_cents
 from nofx.domain.orders import Order, OrderRequest
 from nofx.engine.oms import OrderManager
 from nofx.engine.portfolio import Portfolio
@@ -306,6 +307,8 @@ class TradingEngine:
         for ev in events:
             n += 1
             order = self.oms.apply(ev)
+            if isinstance(ev, CorporateActionApplied):
+                self.portfolio.apply_corporate_action(ev)
             if isinstance(ev, OrderFilled):
                 f = ev.fill
                 inst = parse_symbol(f.symbol)
@@ -321,6 +324,19 @@ class TradingEngine:
                     self.fills.append(f)
             del order
         return n
+
+    def apply_corporate_action(self, action: CorporateAction) -> CorporateActionApplied | None:
+        """Book a dividend/split on the holding (ledger first, like every event). None if not held."""
+        qty = self.portfolio.quantity(action.symbol)
+        if qty <= 0:
+            return None  # short positions owe dividends to the lender: not modelled (shorts are opt-in)
+        cash = round_cents(action.cash_per_share * qty)
+        new_qty = int(qty * action.split_ratio)
+        ev = CorporateActionApplied(self.market.now(), action.symbol, qty, action.cash_per_share,
+                                    action.split_ratio, cash, new_qty)
+        self._emit((ev,))
+        self.portfolio.apply_corporate_action(ev)
+        return ev
 
     def restore_open_orders(self) -> None:
         """After :meth:`rebuild`: put orders that are still open back on their venue and reserve their

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Callable, Mapping
 
 from nofx.domain.enums import Side
+from nofx.domain.events import CorporateActionApplied
 from nofx.domain.fills import Fill
 from nofx.domain.money import ZERO
 from nofx.domain.positions import Position
@@ -36,6 +37,7 @@ class Portfolio:
         self.fees_paid = ZERO
         self.bought = ZERO
         self.sold = ZERO
+        self.dividends = ZERO  # cash received from corporate actions
         self._marks: dict[str, float] = {}
         self._current_day: date | None = None
         # where equity() gets prices: the clock's last known close per symbol (set by the runner)
@@ -135,9 +137,18 @@ class Portfolio:
         else:
             self.sold += fill.notional
 
+    def apply_corporate_action(self, ev: "CorporateActionApplied") -> None:
+        pos = self._positions.get(ev.symbol)
+        if pos is None or pos.quantity != ev.quantity_before:
+            raise ValueError(f"corporate action on {ev.symbol} does not match the holding")
+        self._cash += ev.cash
+        self.dividends += ev.cash
+        pos.realised_pnl += ev.cash
+        pos.apply_split(ev.split_ratio)
+
     def totals(self) -> LedgerTotals:
         return LedgerTotals(self.bought, self.sold, self.fees_paid)
 
     def reconciles(self) -> bool:
-        """cash == initial - buys + sells - fees, exactly."""
-        return self._cash == self.initial_cash - self.bought + self.sold - self.fees_paid
+        """cash == initial - buys + sells - fees + dividends, exactly."""
+        return self._cash == self.initial_cash - self.bought + self.sold - self.fees_paid + self.dividends

@@ -149,3 +149,26 @@ def test_volume_cap_partial_fill_then_expiry(demo_bars):
     assert len(r.trades) == 1
     assert r.trades[0].quantity == int(vol * 0.25) // 100 * 100
     assert [x.code for x in r.rejections] == ["VENUE_EXPIRED"]
+
+
+def test_cash_dividend_is_booked_on_the_ex_date(demo_bars):
+    # 600519.SH went ex-dividend on 2019-06-28: close 996.35 the day before, preclose 981.81 -> 14.54/share
+    r, _ = run(demo_bars, {"2019-06-20": [buy("600519.SH")]}, ["600519.SH"], start="2019-06-01",
+               end="2019-07-31", fill="close")
+    assert r.dividends == Decimal("1454.00")
+    eq = r.equity["equity"]
+    # no jump in equity from the ex-date's price drop: value moved into cash
+    assert abs(eq.loc["2019-06-28"] - eq.loc["2019-06-27"]) < 100 * abs(996.35 - 981.81) + 5000
+    assert r.equity["cash"].loc["2019-06-28"] - r.equity["cash"].loc["2019-06-27"] == 1454.00
+    rn, _ = run(demo_bars, {"2019-06-20": [buy("600519.SH")]}, ["600519.SH"], start="2019-06-01",
+                end="2019-07-31", fill="close", rules="none")
+    assert rn.dividends == 0  # the frictionless mode books none (as its peers)
+
+
+def test_bonus_shares_scale_the_holding():
+    from nofx.data.corporate_actions import actions_from_preclose
+    import pandas as pd
+    bars = pd.DataFrame({"symbol": ["000070.SZ"] * 2, "datetime": pd.to_datetime(["2017-06-06", "2017-06-07"]),
+                         "close": [22.18, 11.2], "preclose": [22.0, 11.05]})
+    (a,) = actions_from_preclose(bars)
+    assert a.split_ratio == Decimal("2.0") and a.cash_per_share == Decimal("0.0800")
