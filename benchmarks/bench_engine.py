@@ -9,7 +9,7 @@
    as a ratio.
 3. One million orders through the engine: resident memory growth after warm-up. Goal: < 50 MB.
 
-    python benchmarks/bench_engine.py [--orders 20000] [--million 1000000]
+    python benchmarks/bench_engine.py [--orders 20000] [--million 1000000] [--only durable]
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _pg_url() -> str | None:
     try:
         import psycopg
 
-        name = f"nofx_bench_{os.getpid()}"
+        name = f"nofx_bench_{os.getpid()}_{time.perf_counter_ns()}"
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=2) as c:
             c.execute(f'CREATE DATABASE "{name}"')  # name is ours, not user input
         return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
@@ -153,23 +153,38 @@ def _pg_url() -> str | None:
         return None
 
 
+def _drop_pg(*urls: str) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        for url in urls:
+            c.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')  # our own names
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=20_000)
     ap.add_argument("--durable-orders", type=int, default=10_000)
     ap.add_argument("--million", type=int, default=1_000_000)
+    ap.add_argument("--only", choices=["in-process", "durable", "million"], default=None,
+                    help="run one part only")
     a = ap.parse_args()
     print("== engine: order path ==")
-    in_process(a.orders)
-    with tempfile.TemporaryDirectory() as d:
-        durable(f"sqlite:///{d}/bench.db", "SQLite", a.durable_orders, 1)
-        durable(f"sqlite:///{d}/bench2.db", "SQLite", a.durable_orders, 100)
-    pg = _pg_url()
-    if pg:
-        durable(pg, "PostgreSQL", a.durable_orders, 1)
-    else:
-        line("durable PostgreSQL", "skipped: no server at 127.0.0.1:5432")
-    million(a.million)
+    if a.only in (None, "in-process"):
+        in_process(a.orders)
+    if a.only in (None, "durable"):
+        with tempfile.TemporaryDirectory() as d:
+            durable(f"sqlite:///{d}/bench.db", "SQLite", a.durable_orders, 1)
+            durable(f"sqlite:///{d}/bench2.db", "SQLite", a.durable_orders, 100)
+        pg, pg2 = _pg_url(), _pg_url()
+        if pg and pg2:
+            durable(pg, "PostgreSQL", a.durable_orders, 1)
+            durable(pg2, "PostgreSQL", a.durable_orders, 100)
+            _drop_pg(pg, pg2)
+        else:
+            line("durable PostgreSQL", "skipped: no server at 127.0.0.1:5432")
+    if a.only in (None, "million"):
+        million(a.million)
 
 
 if __name__ == "__main__":

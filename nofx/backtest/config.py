@@ -20,6 +20,9 @@ class BacktestConfig(BaseModel):
     fill: Literal["next_open", "close"] = "next_open"
     participation: float = Field(default=0.25, gt=0, le=1)  # max share of a bar's volume one order may take
     benchmark: str | None = None
+    # bars before ``start`` given to the strategy's features (moving averages, pair formation windows)
+    # so that it can trade from the first day; no orders and no equity before ``start``
+    warmup_bars: int = Field(default=0, ge=0)
     # book dividends and bonus shares/splits found in the data on held positions; default: on, except
     # under rules "none" (the frictionless mode compared with peers that ignore them)
     corporate_actions: bool | None = None

@@ -77,9 +77,14 @@ def run_backtest(
     on_slice = strategy.on_slice
     match = exchange.match
     start_day = portfolio.start_day
+    # warm-up bars (before config.start) feed the features only: no orders, no equity
+    trade_from = int(np.searchsorted(panel.timestamps, np.datetime64(config.start), "left")) \
+        if config.start and config.warmup_bars else 0
     for i in range(n):
         clock.index = i
         view.index = i
+        if i < trade_from:
+            continue
         nf = len(qty_changes)
         if new_day[i]:
             start_day(days[i])
@@ -108,7 +113,7 @@ def run_backtest(
     for order in list(engine.oms.open_orders.values()):  # orders waiting for a bar that never came
         engine.on_venue_expire(order, "backtest ended before the order could execute")
 
-    equity = _equity_curve(panel, clock.marks, qty_changes, cash_at, config.cash)
+    equity = _equity_curve(panel, clock.marks, qty_changes, cash_at, config.cash).iloc[trade_from:]
     bench_aligned = None
     if bench is not None:
         bench_aligned = bench.reindex(equity.index).ffill()
@@ -117,7 +122,7 @@ def run_backtest(
         for r in engine.rejections
     ]
     traded = sorted({f.symbol for f in engine.fills})
-    prices = pd.DataFrame(panel.fields["close"][:, [panel.column(s) for s in traded]],
+    prices = pd.DataFrame(panel.fields["close"][trade_from:, [panel.column(s) for s in traded]],
                           index=equity.index, columns=traded) if traded else None
     result = BacktestResult(
         strategy=strategy.name, params=strategy.params.model_dump(mode="json"), initial_cash=config.cash,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Optional
@@ -68,7 +68,10 @@ def execute(cfg: RunConfig, progress: bool = True) -> BacktestResult:
     bt = cfg.backtest
     if bt.start and bt.end and bt.start > bt.end:
         raise ConfigError("start is after end", start=bt.start, end=bt.end)
-    bars = _load_bars(cfg.data.path, symbols, bt.benchmark, bt.start, bt.end)
+    load_from = bt.start
+    if bt.start and bt.warmup_bars:  # calendar days that surely hold that many trading days
+        load_from = bt.start - timedelta(days=int(bt.warmup_bars * 1.6) + 15)
+    bars = _load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end)
     return run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk)
 
 

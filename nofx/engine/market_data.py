@@ -46,10 +46,16 @@ def select_bars(bars: pd.DataFrame, config: MarketSettings, symbols: Sequence[st
         lo = pd.Timestamp(config.start) if config.start else pd.Timestamp.min
         hi = pd.Timestamp(config.end) + pd.Timedelta(days=1) if config.end else pd.Timestamp.max
         span = (bars["datetime"].min(), bars["datetime"].max())
-        bars = bars[(bars["datetime"] >= lo) & (bars["datetime"] < hi)]
-        if bars.empty:
+        warm = getattr(config, "warmup_bars", 0)
+        if warm and config.start:
+            earlier = np.unique(bars.loc[bars["datetime"] < lo, "datetime"].to_numpy())
+            if len(earlier):
+                lo = pd.Timestamp(earlier[-warm:][0])
+        in_range = bars[(bars["datetime"] >= lo) & (bars["datetime"] < hi)]
+        if in_range.empty or (config.start and not (in_range["datetime"] >= pd.Timestamp(config.start)).any()):
             raise DataError("no bars between start and end", start=config.start, end=config.end,
                             data_span=f"{span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d}")
+        bars = in_range
     bench = None
     if config.benchmark:
         b = bars[bars["symbol"] == config.benchmark]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from nofx.backtest.config import BacktestConfig
@@ -172,3 +173,19 @@ def test_bonus_shares_scale_the_holding():
                          "close": [22.18, 11.2], "preclose": [22.0, 11.05]})
     (a,) = actions_from_preclose(bars)
     assert a.split_ratio == Decimal("2.0") and a.cash_per_share == Decimal("0.0800")
+
+
+def test_warmup_bars_feed_features_without_trading(demo_bars):
+    from nofx.strategies.registry import REGISTRY
+    import nofx.strategies.builtin  # noqa: F401
+
+    cfg = dict(start="2020-01-02", end="2020-03-31", rules="none", fees="zero")
+    cold = run_backtest(demo_bars, REGISTRY.create("dual_ma", {"fast": 5, "slow": 60, "size": 100}),
+                        BacktestConfig(**cfg), symbols=["600519.SH"])
+    warm = run_backtest(demo_bars, REGISTRY.create("dual_ma", {"fast": 5, "slow": 60, "size": 100}),
+                        BacktestConfig(**cfg, warmup_bars=60), symbols=["600519.SH"])
+    assert warm.equity.index[0] == cold.equity.index[0]  # equity starts at start either way
+    assert len(warm.equity) == len(cold.equity)
+    first_cold = cold.trades[0].ts if cold.trades else None
+    assert warm.trades and (first_cold is None or warm.trades[0].ts < first_cold)
+    assert all(f.ts >= pd.Timestamp("2020-01-02") for f in warm.trades)
