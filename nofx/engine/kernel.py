@@ -76,6 +76,7 @@ class TradingEngine:
         market: MarketState,
         store: LedgerStore | None = None,
         listeners: Iterable[EventListener] = (),
+        group_commit: bool = False,
     ) -> None:
         self.trader_id = trader_id
         self.portfolio = portfolio
@@ -85,6 +86,9 @@ class TradingEngine:
         self.router = router
         self.market = market
         self.store = store
+        # group commit: events are staged in the store's buffer and committed by flush(); the caller
+        # acknowledges nothing to the outside world before flush() returns
+        self.group_commit = group_commit and store is not None and hasattr(store, "buffer")
         self.listeners = list(listeners)
         self.oms = OrderManager(trader_id)
         self.rejections: list[RejectionRecord] | deque[RejectionRecord] = []
@@ -96,6 +100,11 @@ class TradingEngine:
         self._reject_callbacks: list[Callable[[OrderRequest, str, str], None]] = []
         self.day_start_equity: float | None = None
         self._pending_children: list[tuple[datetime, Order]] = []
+
+    def flush(self) -> None:
+        """Commit staged events (group commit); a no-op when every event is committed as it happens."""
+        if self.group_commit:
+            self.store.flush()  # type: ignore[union-attr]
 
     def bound_history(self, keep: int = 10_000) -> None:
         """For long-running traders: keep only recent fills/refusals in memory (the ledger has all)."""
@@ -113,7 +122,10 @@ class TradingEngine:
     def _emit(self, events: Sequence[Event]) -> None:
         """Write-ahead: persist, then apply to in-memory state, then tell listeners."""
         if self.store is not None:
-            self.store.append(self.trader_id, events)
+            if self.group_commit:
+                self.store.buffer(self.trader_id, events)
+            else:
+                self.store.append(self.trader_id, events)
         for ev in events:
             self.oms.apply(ev)
         for ev in events:

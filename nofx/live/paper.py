@@ -54,6 +54,7 @@ class PaperSession:
     def __init__(self, bars: pd.DataFrame, strategy: Strategy, config: Any, store: LedgerStore, trader_id: str,
                  symbols: list[str] | None = None, speed: float = 0.0, risk: RiskConfig | None = None,
                  latency_ms: float = 0.0, split: SplitConfig | None = None, run_config: dict | None = None,
+                 group_commit: bool = True,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if speed < 0:
             raise ConfigError("--speed must be >= 0", speed=speed)
@@ -73,7 +74,8 @@ class PaperSession:
         self.portfolio = Portfolio(config.cash)
         self.portfolio.mark_source = self.clock.last_price_float
         self.engine = TradingEngine(trader_id, self.portfolio, self.market.rulebook, self.market.fee_model,
-                                    RiskEngine(risk), Router(self.exchange, split), self.clock, store=store)
+                                    RiskEngine(risk), Router(self.exchange, split), self.clock, store=store,
+                                    group_commit=group_commit)
         self.engine.bound_history()
         self.exchange.listener = self.engine
         self.engine.on_fill(strategy.on_fill)
@@ -145,6 +147,9 @@ class PaperSession:
                     req = OrderRequest(req.symbol, req.side, req.quantity, req.order_type, req.limit_price,
                                        req.tif, f"{self.trader_id}:{pd.Timestamp(ts[i]):%Y%m%dT%H%M%S}:{k}", req.tag)
                 self.engine.submit(req)
+            # group commit: the slice's events become durable (and acknowledged) together, then the
+            # snapshot marks the slice done; a crash before it replays the slice idempotently
+            self.engine.flush()
             self._snapshot(i, now)
             bar_progress.advance()
             if self.speed > 0 and i + 1 < n:
