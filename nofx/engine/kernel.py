@@ -153,6 +153,13 @@ class TradingEngine:
                                    band[1] if request.side is Side.BUY else band[0], request.tif,
                                    request.client_order_id, request.tag)
         # reference price for risk and cash: a limit order's limit; a market order's last trade
+        if not inst.is_index:
+            rounded = self.router.round_quantity(rules, inst, exec_day, request.side, request.quantity,
+                                                 self.portfolio.quantity(request.symbol))
+            if 0 < rounded != request.quantity:
+                request = OrderRequest(request.symbol, request.side, rounded, request.order_type,
+                                       request.limit_price, request.tif, request.client_order_id,
+                                       f"{request.tag} (rounded from {request.quantity} to the lot)".strip())
         ref = request.limit_price if request.order_type is OrderType.LIMIT or last is None else last
         order_id = self.oms.next_order_id()
         submitted = OrderSubmitted(now, order_id, self.trader_id, request, parent_id)

@@ -7,11 +7,13 @@ sizing follows a TWAP schedule: equal lot-rounded slices released at even interv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nofx.domain.enums import Side
 from nofx.domain.instruments import Exchange, Instrument
+from nofx.markets.base import MarketRules
 from nofx.engine.venue import Venue
 
 
@@ -54,6 +56,28 @@ class Router:
         if isinstance(self._venues, dict):
             return self._venues[inst.exchange]
         return self._venues
+
+    @staticmethod
+    def round_quantity(rules: MarketRules, inst: Instrument, day: date, side: Side, quantity: int,
+                       holding: int) -> int:
+        """The largest valid order size <= ``quantity`` under the market's lot rules (0 if none):
+        buys round down to the board lot (STAR: 200 minimum, then steps of 1); sells round down to the
+        lot too, except that selling a whole holding (odd lot included) is always valid."""
+        if rules.quantity_error(inst, day, side, quantity, holding) is None:
+            return quantity
+        if side is Side.SELL and 0 < holding <= quantity:
+            return holding
+        q = rules.round_buy_quantity(inst, day, quantity)
+        if side is Side.SELL and holding > 0:
+            # an odd-lot remainder may go with whole lots: 250 held, 180 asked -> 150 (50 + 100)
+            odd = holding - rules.round_buy_quantity(inst, day, holding)
+            if 0 < odd <= quantity:
+                with_odd = rules.round_buy_quantity(inst, day, quantity - odd) + odd
+                if with_odd > q and rules.quantity_error(inst, day, side, with_odd, holding) is None:
+                    return with_odd
+        while q > 0 and rules.quantity_error(inst, day, side, q, holding) is not None:
+            q = rules.round_buy_quantity(inst, day, q - 1)
+        return q
 
     def plan(self, inst: Instrument, quantity: int, lot: int, now: datetime) -> list[ChildSpec] | None:
         """Child orders for a parent, or ``None`` to send it whole."""

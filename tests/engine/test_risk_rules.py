@@ -102,11 +102,17 @@ def test_price_inside_the_day_band():
 
 
 def test_valid_lot():
-    eng, _, _ = make_engine()
+    eng, _, m = make_engine()
+    m.prices["688981.SH"] = Decimal("50")
     assert code(eng.submit(buy(qty=100, price="20"))) is None
-    assert code(eng.submit(buy(qty=150, price="20"))) == "RISK_INVALID_LOT"
+    # the router rounds down to the lot; below one lot nothing is left and the order is refused
+    odd = eng.submit(buy(qty=150, price="20"))
+    assert code(odd) is None and odd.quantity == 100 and "rounded from 150" in odd.request.tag
+    assert code(eng.submit(buy(qty=99, price="20"))) == "RISK_INVALID_LOT"
     assert code(eng.submit(buy("0700.HK", qty=100, price="500"))) is None  # HK board lot 100
     assert code(eng.submit(buy("0700.HK", qty=50, price="500"))) == "RISK_INVALID_LOT"
+    assert eng.submit(buy("0700.HK", qty=250, price="500")).quantity == 200
+    assert code(eng.submit(buy("688981.SH", qty=199, price="50"))) == "RISK_INVALID_LOT"  # STAR: 200 minimum
 
 
 def test_enough_cash_including_fees():
@@ -137,6 +143,15 @@ def test_sellable_quantity_t_plus_1():
     m2.next_day = True  # an order executing tomorrow may sell them
     assert code(eng2.submit(sell(qty=100, price="20"))) is None
     del timedelta
+
+
+def test_sell_of_a_whole_odd_holding_is_valid_and_odd_sells_round_down():
+    eng, _, _ = make_engine()
+    hold(eng, "000001.SZ", 250, "20")
+    assert eng.submit(sell(qty=180, price="20")).quantity == 150  # 100 + the odd 50 remainder
+    eng2, _, _ = make_engine()
+    hold(eng2, "000001.SZ", 250, "20")
+    assert eng2.submit(sell(qty=300, price="20")).quantity == 250  # whole holding, odd lot included
 
 
 def test_no_short_sale_on_a_shares():

@@ -40,8 +40,9 @@ def _day_preclose(ts: np.ndarray, close: np.ndarray, preclose: np.ndarray | None
     use the last close of the previous date, which is what the exchange's band is computed from.
     """
     days = ts.astype("datetime64[D]")
-    if len(np.unique(days)) == len(days) and preclose is not None and np.isfinite(preclose).all():
-        return preclose
+    if len(np.unique(days)) == len(days):
+        prev = np.r_[np.nan, close[:-1]]
+        return prev if preclose is None else np.where(np.isfinite(preclose) & (preclose > 0), preclose, prev)
     out = np.full(len(close), np.nan)
     starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
     bounds = np.r_[starts, len(close)]
