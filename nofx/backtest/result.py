@@ -45,6 +45,7 @@ class BacktestResult:
     final_cash: Decimal = Decimal(0)
     fees_paid: Decimal = Decimal(0)
     dividends: Decimal = Decimal(0)  # cash booked from corporate actions
+    corporate_actions: list = field(default_factory=list)  # CorporateActionApplied events
 
     @property
     def returns(self) -> pd.Series:
@@ -79,6 +80,12 @@ class BacktestResult:
                 for ts, e, c in zip(self.equity.index, self.equity["equity"], self.equity["cash"])
             ],
             "rejections": [r.to_dict() for r in self.rejections],
+            "corporate_actions": [
+                {"datetime": pd.Timestamp(a.ts).isoformat(), "symbol": a.symbol, "cash": float(a.cash),
+                 "cash_per_share": float(a.cash_per_share), "split_ratio": float(a.split_ratio),
+                 "quantity_before": a.quantity_before, "quantity_after": a.quantity_after}
+                for a in self.corporate_actions
+            ],
         }
 
     def write_json(self, path: str | Path) -> None:

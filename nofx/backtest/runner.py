@@ -60,6 +60,7 @@ def run_backtest(
         (clock.index, col_of[f.symbol], f.quantity if f.side is Side.BUY else -f.quantity)))
     use_actions = config.corporate_actions if config.corporate_actions is not None else config.rules != "none"
     actions_by_day: dict = {}
+    applied: list = []
     if use_actions:
         for a in corporate_actions(universe):
             actions_by_day.setdefault(a.ex_date, []).append(a)
@@ -91,6 +92,7 @@ def run_backtest(
             for action in actions_by_day.get(days[i], ()):
                 ev = engine.apply_corporate_action(action)
                 if ev is not None:
+                    applied.append(ev)
                     qty_changes.append((i, col_of[ev.symbol], ev.quantity_after - ev.quantity_before))
         if at_open and exchange.has_pending:
             match(i, True)
@@ -128,7 +130,7 @@ def run_backtest(
         strategy=strategy.name, params=strategy.params.model_dump(mode="json"), initial_cash=config.cash,
         trades=list(engine.fills), equity=equity, rejections=rejections, benchmark=bench_aligned,
         prices=prices, messages=list(strategy.messages), final_cash=portfolio.cash, fees_paid=portfolio.fees_paid,
-        dividends=portfolio.dividends,
+        dividends=portfolio.dividends, corporate_actions=applied,
     )
     result.metrics = _metrics(result)
     if not portfolio.reconciles():  # the ledger identity is an invariant, not a statistic

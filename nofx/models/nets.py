@@ -13,11 +13,6 @@ import math
 import torch
 from torch import nn
 
-try:  # torch-geometric is a declared dependency; the import is kept local to the GAT
-    from torch_geometric.nn import GATConv
-except ImportError:  # pragma: no cover - only when the optional package is missing
-    GATConv = None
-
 
 class PositionalEncoding(nn.Module):
     """Sinusoidal encoding (Vaswani et al.), indexed so that the last step (today) is position 0."""
@@ -112,8 +107,9 @@ class GATPredictor(nn.Module):
     def __init__(self, n_features: int, hidden: int = 32, n_layers: int = 1, heads: int = 2,
                  gat_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        if GATConv is None:
-            raise ImportError("torch-geometric is required for the GAT model: pip install torch-geometric")
+        # imported here: torch-geometric takes seconds to import and only the GAT needs it
+        from torch_geometric.nn import GATConv
+
         self.lstm = nn.LSTM(n_features, hidden, n_layers, batch_first=True,
                             dropout=dropout if n_layers > 1 else 0.0)
         self.gats = nn.ModuleList(

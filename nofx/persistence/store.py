@@ -19,6 +19,12 @@ Acknowledgement semantics
 
 Durability: see :mod:`nofx.persistence.connection` (SQLite WAL + synchronous=NORMAL survives SIGKILL;
 FULL also survives power loss; PostgreSQL synchronous_commit=on).
+
+Write path: :mod:`nofx.persistence.writer` (in-memory write-through cache of cash, open orders and
+positions; one raw-driver transaction of a few ``executemany`` per commit). ``write_path="projector"``
+selects the earlier SQLAlchemy Core :class:`~nofx.persistence.projection.Projector` path, which re-reads
+the rows it changes on every commit: it is kept as the reference the fast path is tested against and as
+the benchmarks' same-run baseline.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
@@ -39,14 +46,16 @@ from nofx.engine.store import EquitySnapshot, TraderRecord
 from nofx.persistence import bulk, daily_stats, queries
 from nofx.persistence import schema as t
 from nofx.persistence.connection import WRITE_OPTION, SqliteSync, make_engine
-from nofx.persistence.errors import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
-                                     DuplicateTraderError, LedgerError)
+from nofx.persistence.errors import DuplicateTraderError, LedgerError
 from nofx.persistence.migrate import upgrade_engine
 from nofx.persistence.projection import Projector
 from nofx.persistence.records import (BulkInsertResult, DailyStats, FillRecord, KeysetCursor, OrderRecord, Page,
                                       PositionRecord, StoredEvent)
 from nofx.persistence.rows import naive
 from nofx.persistence.urls import resolve_url
+from nofx.persistence.writer import LedgerWriter, integrity_error
+
+WritePath = Literal["fast", "projector"]
 
 Batch = tuple[str, Sequence[Event]]
 
@@ -68,9 +77,12 @@ class SqlLedgerStore:
     (see :mod:`nofx.persistence.urls`). The schema is migrated to head on open (idempotent)."""
 
     def __init__(self, url: str | None = None, group_commit_ms: float = 0.0, *,
-                 sqlite_synchronous: SqliteSync = "NORMAL", max_buffered: int = 1000, migrate: bool = True) -> None:
+                 sqlite_synchronous: SqliteSync = "NORMAL", max_buffered: int = 1000, migrate: bool = True,
+                 write_path: WritePath = "fast") -> None:
         if group_commit_ms < 0:
             raise LedgerError("group_commit_ms must be >= 0", group_commit_ms=group_commit_ms)
+        if write_path not in ("fast", "projector"):
+            raise LedgerError("write_path must be 'fast' or 'projector'", write_path=write_path)
         self.url = resolve_url(url)
         self.group_commit_ms = group_commit_ms
         self.max_buffered = max_buffered
@@ -85,7 +97,9 @@ class SqlLedgerStore:
         self._buffer_lock = threading.Lock()
         self._closed = False
         self._known_traders: set[str] = set()  # traders seen to exist (never deleted by the store)
-        self._writer_conn: Connection | None = None  # the group-commit leader's connection
+        self._writer_conn: Connection | None = None  # the group-commit leader's connection ("projector" path)
+        self.write_path = write_path
+        self._writer = LedgerWriter(self._engine) if write_path == "fast" else None
         self.transactions = 0  # group-commit transactions attempted (statistics for tests and benchmarks)
         self.requests = 0  # append / append_many / buffer calls they carried
 
@@ -213,6 +227,9 @@ class SqlLedgerStore:
                 r.done = True
 
     def _write_requests(self, reqs: list[_Request]) -> None:
+        if self._writer is not None:  # only the leader gets here, one at a time
+            self._writer.write([b for r in reqs for b in r.batches])
+            return
         # Only the leader gets here, one at a time, so it can keep one connection checked out: that saves
         # the pool round trip (checkout, reset-on-return rollback) on every acknowledged append.
         if self._writer_conn is None:
@@ -307,8 +324,12 @@ class SqlLedgerStore:
         executemany) in one transaction, booking positions and cash. Duplicates: DuplicateFillError,
         nothing written."""
         self.flush()
-        with self._write() as conn:
-            return bulk.insert_fills(conn, trader_id, fills)
+        try:
+            with self._write() as conn:
+                return bulk.insert_fills(conn, trader_id, fills)
+        finally:
+            if self._writer is not None:
+                self._writer.invalidate()  # it changed positions and cash behind the writer's cache
 
     def refresh_daily_stats(self) -> None:
         """REFRESH MATERIALIZED VIEW CONCURRENTLY daily_trading_stats (PostgreSQL; no-op on SQLite)."""
@@ -350,6 +371,8 @@ class SqlLedgerStore:
                 if self._writer_conn is not None:
                     self._writer_conn.close()
                     self._writer_conn = None
+                if self._writer is not None:
+                    self._writer.close()
             self._engine.dispose()
 
     def __enter__(self) -> SqlLedgerStore:
@@ -359,7 +382,8 @@ class SqlLedgerStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SqlLedgerStore({self._safe_url()!r}, group_commit_ms={self.group_commit_ms})"
+        return (f"SqlLedgerStore({self._safe_url()!r}, group_commit_ms={self.group_commit_ms}, "
+                f"write_path={self.write_path!r})")
 
 
 class _Tx:
@@ -399,13 +423,4 @@ class _Tx:
 
 def _integrity_error(exc: IntegrityError) -> LedgerError:
     """Map a constraint violation (the backstop behind the explicit checks) to a coded error."""
-    msg = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
-    low = msg.lower()
-    first = msg.splitlines()[0] if msg else ""
-    if "client_order_id" in low:
-        return DuplicateClientOrderIdError("client_order_id already used by another order", detail=first)
-    if "fills" in low or "fill_id" in low:
-        return DuplicateFillError("fill_id already stored", detail=first)
-    if "orders" in low:
-        return DuplicateOrderError("order_id already stored", detail=first)
-    return LedgerError("constraint violated", detail=first)
+    return integrity_error(exc)

@@ -15,6 +15,12 @@ S = TypeVar("S", bound=type[Strategy])
 class StrategyRegistry:
     def __init__(self) -> None:
         self._by_name: dict[str, type[Strategy]] = {}
+        self._lazy: dict[str, str] = {}  # name -> module that registers it when imported
+
+    def register_lazy(self, name: str, module: str) -> None:
+        """Name a strategy whose module is imported only when the strategy is asked for (modules that
+        need torch would otherwise slow down every command)."""
+        self._lazy[name] = module
 
     def register(self, cls: S) -> S:
         if not cls.name:
@@ -23,9 +29,13 @@ class StrategyRegistry:
         return cls
 
     def names(self) -> list[str]:
-        return sorted(self._by_name)
+        return sorted(set(self._by_name) | set(self._lazy))
 
     def get(self, name: str) -> type[Strategy]:
+        if name not in self._by_name and name in self._lazy:
+            import importlib
+
+            importlib.import_module(self._lazy[name])
         try:
             return self._by_name[name]
         except KeyError:

@@ -38,6 +38,9 @@ def test_backtest_writes_json_and_report(tmp_path):
         assert fee == fee.quantize(Decimal("0.01"))
         amt = Decimal(str(t["price"])) * t["quantity"]
         cash += -(amt + fee) if t["side"] == "buy" else amt - fee
+    for a in d["corporate_actions"]:  # dividends booked on ex-dates (600519.SH pays one a year)
+        cash += Decimal(str(a["cash"]))
+    assert d["corporate_actions"], "a 3-year 600519.SH run crosses ex-dividend dates"
     assert Decimal(str(d["equity"][-1]["cash"])) == cash
     assert d["metrics"]["n_trades"] == len(d["trades"])
     html = rep.read_text()

@@ -47,9 +47,15 @@ def result(bars, paths):
 def _positions_by_day(result) -> dict[pd.Timestamp, dict[str, int]]:
     held: dict[str, int] = defaultdict(int)
     out = {}
-    for f in sorted(result.trades, key=lambda f: f.ts):
-        held[f.symbol] += f.quantity if f.side is Side.BUY else -f.quantity
-        out[pd.Timestamp(f.ts).normalize()] = {s: q for s, q in held.items() if q}
+    # fills and corporate actions (bonus shares change holdings without a trade), in time order;
+    # actions are booked at the start of their day, before that day's fills
+    changes = [(pd.Timestamp(a.ts), 0, a.symbol, a.quantity_after - a.quantity_before)
+               for a in result.corporate_actions]
+    changes += [(pd.Timestamp(f.ts), 1, f.symbol, f.quantity if f.side is Side.BUY else -f.quantity)
+                for f in result.trades]
+    for ts, _, sym, delta in sorted(changes, key=lambda c: (c[0], c[1])):
+        held[sym] += delta
+        out[ts.normalize()] = {s: q for s, q in held.items() if q}
     return out
 
 
@@ -67,7 +73,9 @@ def test_holds_at_most_top_n_in_whole_lots_and_never_shorts(result):
         assert len(pos) <= TOP_N, day
         assert all(q > 0 for q in pos.values()), day
     assert all(f.quantity % 100 == 0 for f in result.trades if f.side is Side.BUY)
-    assert not result.rejections
+    # nothing is refused by risk or the venue; an order larger than 25% of a thin day's volume may be
+    # partly filled, and its rest expires (that is the volume cap working, not a refusal)
+    assert all(r.code == "VENUE_EXPIRED" and "volume cap" in r.reason for r in result.rejections)
 
 
 def test_buys_are_the_top_scores_of_the_first_trading_day_of_the_month(result, bars, paths):

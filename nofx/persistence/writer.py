@@ -1,0 +1,469 @@
+"""The fast durable write path: events in, one raw-driver transaction out, no reads on the hot path.
+
+Why not the :class:`~nofx.persistence.projection.Projector` (SQLAlchemy Core, re-reading rows)?
+Profiling an engine run showed the acknowledged write spent most of its time in SQLAlchemy's per-call
+machinery (statement execution contexts, the ``BEGIN`` event, expanding ``IN`` post-compilation) and in
+SELECTs re-reading the orders, positions and cash the store itself had written a moment before. Here:
+
+* :class:`LedgerCache` keeps that derived state in memory, write-through: it is only ever changed
+  together with a transaction that writes the same values, and it is dropped whole when a transaction
+  fails (the next one reloads from the database what it touches). A miss is loaded from the database
+  inside the write transaction, so the cache starts empty and fills as traders write ("rebuilt on open"
+  lazily). Orders leave it once closed, so it holds open orders, positions and cash: bounded.
+* Each event is validated in memory with the same domain rules as before (``apply_order_event`` drives
+  ``Order``'s transition table, ``Position.apply_fill`` the book), then a transaction is a handful of
+  ``executemany`` statements (events, fills, new orders, changed orders, positions, accounts), however
+  many events it carries.
+* Statements run on the DBAPI connection directly (sqlite3 / psycopg 3), with SQL text fixed here from
+  the schema's table and column names; values only ever travel as bound parameters. Values are
+  converted by SQLAlchemy's own bind processors for each column, so they are stored exactly as the
+  Core path stores them (Money quantized and precision-checked, SQLite datetime text, JSON) and every
+  query reads them back unchanged.
+
+Guarantees kept: ``write`` returns only after ``COMMIT`` succeeded (write-ahead); a call is all or
+nothing; duplicate order ids, client order ids and fill ids still end at the primary keys and unique
+constraints (mapped to coded errors), besides the in-memory checks; money stays ``Decimal``.
+
+Staleness: the cache assumes this store is the only writer of a trader's order flow, as the engine's
+write-ahead model does (its in-memory OMS is authoritative too). Writes by anybody else are detected
+at the start of each transaction and drop the cache: on SQLite with ``PRAGMA data_version`` (changes
+committed through any other connection, including this store's own snapshot / bulk connections); on
+PostgreSQL when ``max(order_events.seq)`` moved past the last seq this writer committed (events appended
+by another process; history bulk-loaded through another store is not seen there, so do not bulk-load a
+trader while another process writes it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Table
+
+from nofx.domain.errors import NofxError
+from nofx.domain.events import Event, OrderFilled, OrderSubmitted
+from nofx.domain.fills import Fill
+from nofx.domain.orders import Order
+from nofx.domain.positions import Position
+from nofx.persistence import schema as t
+from nofx.persistence.errors import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
+                                     LedgerError, LedgerIntegrityError, UnknownTraderError)
+from nofx.persistence.projection import apply_order_event, position_after_fill
+from nofx.persistence.rows import naive, order_from_row, order_values
+
+Batch = tuple[str, Sequence[Event]]
+_Proc = Callable[[Any], Any] | None
+
+
+# ---------------------------------------------------------------------------------------------- cache
+@dataclass(slots=True)
+class _Account:
+    cash: Decimal
+
+
+@dataclass(slots=True)
+class _CachedPosition:
+    position: Position
+    stored: bool  # a row exists (UPDATE) or not yet (INSERT)
+
+
+class LedgerCache:
+    """Derived state the write path needs, per trader: cash, open orders, positions (see module doc)."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, _Account] = {}
+        self.orders: dict[tuple[str, str], Order] = {}
+        self.positions: dict[tuple[str, str], _CachedPosition] = {}
+
+    def clear(self) -> None:
+        self.accounts.clear()
+        self.orders.clear()
+        self.positions.clear()
+
+    def __len__(self) -> int:
+        return len(self.accounts) + len(self.orders) + len(self.positions)
+
+
+@dataclass(slots=True)
+class _TouchedOrder:
+    order: Order
+    is_new: bool
+    last_event: int  # index (in the transaction) of the last event applied; its seq becomes last_seq
+    updated: datetime
+
+
+@dataclass(slots=True)
+class _TouchedPosition:
+    entry: _CachedPosition
+    updated: datetime
+
+
+class _Batch:
+    """What one transaction changes, collected in memory and written at the end."""
+
+    __slots__ = ("events", "fills", "orders", "positions", "accounts", "client_ids", "fill_ids")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str, datetime, dict[str, Any]]] = []
+        self.fills: list[tuple[int, str, Fill, Decimal]] = []  # (event index, trader, fill, realised pnl)
+        self.orders: dict[tuple[str, str], _TouchedOrder] = {}
+        self.positions: dict[tuple[str, str], _TouchedPosition] = {}
+        self.accounts: dict[str, datetime] = {}  # trader -> updated
+        self.client_ids: dict[tuple[str, str], str] = {}  # (trader, client_order_id) -> order_id
+        self.fill_ids: set[tuple[str, str]] = set()
+
+
+# ---------------------------------------------------------------------------------------------- statements
+class _Stmt:
+    """One constant statement for the connected driver, with the bind processors of its parameters."""
+
+    def __init__(self, sql: str, params: Sequence[Any], dialect: Any) -> None:
+        # Only the placeholder style depends on the driver; the text is built from schema names only.
+        self.sql = sql if dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+        self.procs: tuple[_Proc, ...] = tuple(c.type._cached_bind_processor(dialect) for c in params)
+        self.converting = any(p is not None for p in self.procs)
+
+    def bind(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        if not self.converting:
+            return tuple(values)
+        return tuple(v if p is None or v is None else p(v) for p, v in zip(self.procs, values))
+
+
+def _insert(table: Table, cols: Sequence[str], dialect: Any, suffix: str = "") -> _Stmt:
+    names = ", ".join(cols)
+    marks = ", ".join("?" for _ in cols)
+    return _Stmt(f"INSERT INTO {table.name} ({names}) VALUES ({marks}){suffix}", [table.c[c] for c in cols],
+                 dialect)
+
+
+def _update(table: Table, cols: Sequence[str], keys: Sequence[str], dialect: Any) -> _Stmt:
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    where = " AND ".join(f"{k} = ?" for k in keys)
+    return _Stmt(f"UPDATE {table.name} SET {sets} WHERE {where}", [table.c[c] for c in (*cols, *keys)], dialect)
+
+
+def _select(table: Table, cols: Sequence[str], keys: Sequence[str], dialect: Any) -> tuple[str, list[_Proc]]:
+    sql = f"SELECT {', '.join(cols)} FROM {table.name} WHERE {' AND '.join(f'{k} = ?' for k in keys)}"
+    if dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    # psycopg already returns Decimal / datetime; SQLite returns the stored text, parsed as the Core path does.
+    procs: list[_Proc] = ([table.c[c].type._cached_result_processor(dialect, None) for c in cols]
+                          if dialect.name == "sqlite" else [None] * len(cols))
+    return sql, procs
+
+
+_EVENT_COLS = ("seq", "trader_id", "order_id", "kind", "ts", "payload")
+_FILL_COLS = ("trader_id", "fill_id", "order_id", "symbol", "side", "quantity", "price", "fee", "ts", "seq",
+              "realised_pnl")
+_ORDER_COLS = tuple(c.name for c in t.orders.c)
+_ORDER_MUTABLE = ("quantity", "limit_price", "status", "filled_qty", "avg_fill_price", "fees", "reject_code",
+                  "reject_reason", "updated", "last_seq")  # what an event can change in an order row
+_POSITION_VALS = ("quantity", "avg_cost", "realised_pnl", "updated")
+
+
+class _Statements:
+    def __init__(self, dialect: Any) -> None:
+        pg = dialect.name == "postgresql"
+        self.events = _insert(t.order_events, _EVENT_COLS, dialect)
+        self.fills = _insert(t.fills, _FILL_COLS, dialect)
+        self.new_order = _insert(t.orders, _ORDER_COLS, dialect)
+        self.upd_order = _update(t.orders, _ORDER_MUTABLE, ("trader_id", "order_id"), dialect)
+        self.new_position = _insert(t.positions, ("trader_id", "symbol", *_POSITION_VALS), dialect)
+        self.upd_position = _update(t.positions, _POSITION_VALS, ("trader_id", "symbol"), dialect)
+        self.upd_account = _update(t.accounts, ("cash", "updated"), ("trader_id",), dialect)
+        self.sel_account = _select(t.accounts, ("cash",), ("trader_id",), dialect)
+        self.sel_order = _select(t.orders, _ORDER_COLS, ("trader_id", "order_id"), dialect)
+        self.sel_position = _select(t.positions, ("quantity", "avg_cost", "realised_pnl"), ("trader_id", "symbol"),
+                                    dialect)
+        self.max_seq = "SELECT max(seq) FROM order_events"
+        # PostgreSQL: seqs are drawn from the column's own sequence in one round trip (the sequence name
+        # is looked up once and passed as a parameter); SQLite: the write lock is held (BEGIN IMMEDIATE),
+        # so max + 1.. is exactly what the rowid allocator would give.
+        self.next_seqs = ("SELECT nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)" if pg else None)
+
+
+# ---------------------------------------------------------------------------------------------- writer
+class LedgerWriter:
+    """Writes event batches in single transactions on one held DBAPI connection. Not thread-safe: the
+    store calls it from its group-commit leader only (one at a time)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._sqlite = self._dialect.name == "sqlite"
+        self._stmts = _Statements(self._dialect)
+        self._dbapi = self._dialect.loaded_dbapi
+        self._conn: Any = None  # SQLAlchemy's pool-proxied DBAPI connection
+        self._token: object = None  # SQLite data_version / PostgreSQL max(seq) as of our last commit
+        self._seq_name: str | None = None
+        self._stale = threading.Event()  # set by other threads (bulk loads): drop the cache
+        self.cache = LedgerCache()
+        self.cache_resets = 0  # statistics for tests and benchmarks
+
+    def invalidate(self) -> None:
+        """Drop the cache before the next transaction (called after writes made outside this writer)."""
+        self._stale.set()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+        self.cache.clear()
+
+    # ------------------------------------------------------------------ the transaction
+    def write(self, batches: Sequence[Batch]) -> None:
+        """Store ``batches`` (in order) with their derived rows in one transaction; returns after commit."""
+        if self._conn is None:
+            self._conn = self._engine.raw_connection()
+        conn = self._conn
+        cur = conn.cursor()
+        try:
+            if self._sqlite:
+                cur.execute("BEGIN IMMEDIATE")  # take the write lock now (see connection.py)
+            self._check_fresh(cur)
+            batch = _Batch()
+            for trader_id, events in batches:
+                self._apply(cur, batch, trader_id, events)
+            last_seq = self._write_rows(cur, batch)
+            conn.commit()
+        except BaseException as exc:
+            self._abort(exc)
+            if isinstance(exc, self._dbapi.IntegrityError):
+                raise integrity_error(exc) from exc
+            if isinstance(exc, self._dbapi.Error):
+                raise LedgerError("database error while writing the ledger", detail=_first_line(exc)) from exc
+            raise
+        finally:
+            try:
+                cur.close()
+            except Exception:  # noqa: BLE001 - the outcome is already decided; a dead cursor changes nothing
+                pass
+        self._committed(batch, last_seq)
+
+    def _abort(self, exc: BaseException) -> None:
+        """Roll back and forget the cache: it may hold this transaction's uncommitted state."""
+        self.cache.clear()
+        self.cache_resets += 1
+        self._token = None
+        conn = self._conn
+        try:
+            conn.rollback()
+        except Exception:  # noqa: BLE001 - the connection is unusable: a fresh one next time
+            self._drop_connection()
+            return
+        if isinstance(exc, self._dbapi.Error) and not isinstance(exc, self._dbapi.IntegrityError):
+            self._drop_connection()  # e.g. the server restarted: reconnect on the next write
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            conn.invalidate()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _check_fresh(self, cur: Any) -> None:
+        if self._sqlite:
+            cur.execute("PRAGMA data_version")
+        else:
+            cur.execute(self._stmts.max_seq)
+        token = cur.fetchone()[0]
+        if self._stale.is_set() or token != self._token:
+            self._stale.clear()
+            if len(self.cache):
+                self.cache_resets += 1
+            self.cache.clear()
+            self._token = token
+
+    def _committed(self, batch: _Batch, last_seq: int | None) -> None:
+        cache = self.cache
+        for key, tp in batch.positions.items():
+            tp.entry.stored = True
+        for key, to in batch.orders.items():
+            if to.order.status.is_open:
+                cache.orders[key] = to.order
+            else:  # closed orders leave the cache; a late event for one reloads it (and is refused)
+                cache.orders.pop(key, None)
+        if not self._sqlite and last_seq is not None:
+            self._token = max(self._token or 0, last_seq)
+
+    # ------------------------------------------------------------------ loading on a miss
+    def _fetch_one(self, cur: Any, query: tuple[str, list[_Proc]], params: tuple[Any, ...]) -> list[Any] | None:
+        sql, procs = query
+        cur.execute(sql, params)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return [v if p is None or v is None else p(v) for p, v in zip(procs, row)]
+
+    def _account(self, cur: Any, trader_id: str) -> _Account:
+        acct = self.cache.accounts.get(trader_id)
+        if acct is None:
+            row = self._fetch_one(cur, self._stmts.sel_account, (trader_id,))
+            if row is None:
+                raise UnknownTraderError("no such trader: create_trader first", trader_id=trader_id)
+            acct = self.cache.accounts[trader_id] = _Account(Decimal(row[0]))
+        return acct
+
+    def _stored_order(self, cur: Any, trader_id: str, order_id: str) -> Order | None:
+        key = (trader_id, order_id)
+        order = self.cache.orders.get(key)
+        if order is None:
+            row = self._fetch_one(cur, self._stmts.sel_order, key)
+            if row is None:
+                return None
+            order = order_from_row(dict(zip(_ORDER_COLS, row))).to_order()  # type: ignore[arg-type]
+            self.cache.orders[key] = order
+        return order
+
+    def _position(self, cur: Any, trader_id: str, symbol: str) -> _CachedPosition:
+        key = (trader_id, symbol)
+        entry = self.cache.positions.get(key)
+        if entry is None:
+            row = self._fetch_one(cur, self._stmts.sel_position, key)
+            if row is None:
+                entry = _CachedPosition(Position(symbol), stored=False)
+            else:
+                entry = _CachedPosition(Position(symbol, int(row[0]), Decimal(row[1]), Decimal(row[2])), True)
+            self.cache.positions[key] = entry
+        return entry
+
+    # ------------------------------------------------------------------ applying (in memory)
+    def _apply(self, cur: Any, batch: _Batch, trader_id: str, events: Sequence[Event]) -> None:
+        self._account(cur, trader_id)  # raises UnknownTraderError (a cached lookup after the first)
+        for ev in events:
+            order_id = getattr(ev, "order_id", None)
+            if not isinstance(order_id, str):
+                raise LedgerIntegrityError(f"event {ev.kind!r} carries no order_id", trader_id=trader_id)
+            idx = len(batch.events)
+            batch.events.append((trader_id, order_id, ev.kind, ev.ts, ev.to_dict()))
+            key = (trader_id, order_id)
+            touched = batch.orders.get(key)
+            if isinstance(ev, OrderSubmitted):
+                # No SELECT: a stored duplicate order_id / client_order_id hits the primary key / unique
+                # constraint when the row is inserted (mapped to the same coded errors).
+                self._check_new_order(batch, trader_id, ev, touched is not None)
+                current = None
+            elif touched is not None:
+                current = touched.order
+            else:
+                current = self._stored_order(cur, trader_id, order_id)
+            try:
+                order = apply_order_event(current, ev)
+            except NofxError as exc:
+                if isinstance(exc, LedgerIntegrityError | DuplicateOrderError):
+                    exc.context.update(trader_id=trader_id, kind=ev.kind)
+                    raise
+                raise LedgerIntegrityError(f"{ev.kind} does not apply: {exc.message}", trader_id=trader_id,
+                                           order_id=order_id, cause=exc.code) from exc
+            if touched is None:
+                batch.orders[key] = _TouchedOrder(order, current is None, idx, ev.ts)
+            else:
+                touched.last_event, touched.updated = idx, ev.ts
+            if isinstance(ev, OrderFilled):
+                self._apply_fill(cur, batch, trader_id, ev.fill, idx)
+
+    def _check_new_order(self, batch: _Batch, trader_id: str, ev: OrderSubmitted, in_batch: bool) -> None:
+        if ev.trader_id != trader_id:
+            raise LedgerIntegrityError("OrderSubmitted for another trader", trader_id=trader_id,
+                                       event_trader_id=ev.trader_id, order_id=ev.order_id)
+        if in_batch or (trader_id, ev.order_id) in self.cache.orders:
+            raise DuplicateOrderError("order_id already stored", trader_id=trader_id, order_id=ev.order_id)
+        coid = ev.request.client_order_id
+        if coid is None:
+            return
+        existing = batch.client_ids.get((trader_id, coid))
+        if existing is not None:
+            raise DuplicateClientOrderIdError("client_order_id already used by another order",
+                                              trader_id=trader_id, client_order_id=coid,
+                                              existing_order_id=existing, order_id=ev.order_id)
+        batch.client_ids[(trader_id, coid)] = ev.order_id
+
+    def _apply_fill(self, cur: Any, batch: _Batch, trader_id: str, fill: Fill, idx: int) -> None:
+        key = (trader_id, fill.fill_id)
+        if key in batch.fill_ids:  # a stored duplicate hits the fills primary key on insert
+            raise DuplicateFillError("fill_id twice in one batch", trader_id=trader_id, fill_id=fill.fill_id)
+        batch.fill_ids.add(key)
+        entry = self._position(cur, trader_id, fill.symbol)
+        pnl = position_after_fill(entry.position, fill)
+        batch.positions[(trader_id, fill.symbol)] = _TouchedPosition(entry, fill.ts)
+        self.cache.accounts[trader_id].cash += fill.cash_delta
+        batch.accounts[trader_id] = fill.ts
+        batch.fills.append((idx, trader_id, fill, pnl))
+
+    # ------------------------------------------------------------------ writing (a few executemany)
+    def _seqs(self, cur: Any, n: int) -> list[int]:
+        st = self._stmts
+        if self._sqlite:
+            cur.execute(st.max_seq)
+            base = cur.fetchone()[0] or 0
+            return list(range(base + 1, base + n + 1))
+        if self._seq_name is None:
+            cur.execute("SELECT pg_get_serial_sequence('order_events', 'seq')")
+            self._seq_name = cur.fetchone()[0]
+        cur.execute(st.next_seqs, (self._seq_name, n))
+        return sorted(int(r[0]) for r in cur.fetchall())
+
+    def _write_rows(self, cur: Any, batch: _Batch) -> int | None:
+        st = self._stmts
+        if not batch.events:
+            return None
+        seqs = self._seqs(cur, len(batch.events))
+        ev_bind = st.events.bind
+        cur.executemany(st.events.sql, [ev_bind((seq, tid, oid, kind, naive(ts), payload))
+                                        for seq, (tid, oid, kind, ts, payload) in zip(seqs, batch.events)])
+        if batch.fills:
+            fb = st.fills.bind
+            cur.executemany(st.fills.sql, [
+                fb((tid, f.fill_id, f.order_id, f.symbol, f.side.value, f.quantity, f.price, f.fee, naive(f.ts),
+                    seqs[idx], pnl)) for idx, tid, f, pnl in batch.fills])
+        new_rows, changed = [], []
+        for (tid, _oid), to in batch.orders.items():
+            vals = order_values(tid, to.order, to.updated, seqs[to.last_event])
+            if to.is_new:
+                new_rows.append(st.new_order.bind([vals[c] for c in _ORDER_COLS]))
+            else:
+                changed.append(st.upd_order.bind([*(vals[c] for c in _ORDER_MUTABLE), tid, to.order.order_id]))
+        if new_rows:
+            cur.executemany(st.new_order.sql, new_rows)
+        if changed:
+            cur.executemany(st.upd_order.sql, changed)
+        new_pos, changed_pos = [], []
+        for (tid, sym), tp in batch.positions.items():
+            p = tp.entry.position
+            vals = (p.quantity, p.avg_cost, p.realised_pnl, naive(tp.updated))
+            if tp.entry.stored:
+                changed_pos.append(st.upd_position.bind((*vals, tid, sym)))
+            else:
+                new_pos.append(st.new_position.bind((tid, sym, *vals)))
+        if new_pos:
+            cur.executemany(st.new_position.sql, new_pos)
+        if changed_pos:
+            cur.executemany(st.upd_position.sql, changed_pos)
+        if batch.accounts:
+            cur.executemany(st.upd_account.sql, [
+                st.upd_account.bind((self.cache.accounts[tid].cash, naive(ts), tid))
+                for tid, ts in batch.accounts.items()])
+        return seqs[-1]
+
+
+def _first_line(exc: BaseException) -> str:
+    msg = str(exc)
+    return msg.splitlines()[0] if msg else type(exc).__name__
+
+
+def integrity_error(exc: BaseException) -> LedgerError:
+    """Map a constraint violation (the backstop behind the explicit checks) to a coded error."""
+    msg = str(getattr(exc, "orig", None) or exc)
+    low = msg.lower()
+    first = msg.splitlines()[0] if msg else ""
+    if "client_order_id" in low:
+        return DuplicateClientOrderIdError("client_order_id already used by another order", detail=first)
+    if "fills" in low or "fill_id" in low:
+        return DuplicateFillError("fill_id already stored", detail=first)
+    if "orders" in low:
+        return DuplicateOrderError("order_id already stored", detail=first)
+    return LedgerError("constraint violated", detail=first)
