@@ -153,6 +153,7 @@ class TradingEngine:
                                    band[1] if request.side is Side.BUY else band[0], request.tif,
                                    request.client_order_id, request.tag)
         # reference price for risk and cash: a limit order's limit; a market order's last trade
+        lot_checked = False
         if not inst.is_index:
             rounded = self.router.round_quantity(rules, inst, exec_day, request.side, request.quantity,
                                                  self.portfolio.quantity(request.symbol))
@@ -160,6 +161,7 @@ class TradingEngine:
                 request = OrderRequest(request.symbol, request.side, rounded, request.order_type,
                                        request.limit_price, request.tif, request.client_order_id,
                                        f"{request.tag} (rounded from {request.quantity} to the lot)".strip())
+            lot_checked = rounded > 0  # the router found this size valid: no need to ask again
         ref = request.limit_price if request.order_type is OrderType.LIMIT or last is None else last
         order_id = self.oms.next_order_id()
         submitted = OrderSubmitted(now, order_id, self.trader_id, request, parent_id)
@@ -168,7 +170,7 @@ class TradingEngine:
         est_fee = (self.fees.fees(inst, exec_day, Side.BUY, request.quantity, ref).total
                    if request.side is Side.BUY and request.quantity > 0 and not inst.is_index else ZERO)
         ctx = RiskContext(request, inst, rules, self.fees, self.portfolio, now, exec_day, ref, last, band,
-                          len(self.oms.open_orders), self.day_start_equity, est_fee)
+                          len(self.oms.open_orders), self.day_start_equity, est_fee, lot_checked)
         denial = self.risk.check(ctx, self.trader_id, now.timestamp())
         if denial is not None:
             return self._deny(submitted, request, now, denial.code, denial.reason)
@@ -326,6 +328,8 @@ class TradingEngine:
         for ev in events:
             n += 1
             order = self.oms.apply(ev)
+            if isinstance(ev, OrderSubmitted):
+                self.oms.note_replayed_id(ev.order_id)
             if isinstance(ev, CorporateActionApplied):
                 self.portfolio.apply_corporate_action(ev)
             if isinstance(ev, OrderFilled):

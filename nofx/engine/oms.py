@@ -102,11 +102,13 @@ class OrderManager:
             self._by_client_id[request.client_order_id] = order_id
         if parent_id:
             self._children.setdefault(parent_id, []).append(order_id)
-        # keep the id counter ahead of replayed ids
+        return order
+
+    def note_replayed_id(self, order_id: str) -> None:
+        """Keep the id counter ahead of ids replayed from the ledger."""
         tail = order_id.rsplit("-O", 1)[-1]
         if tail.isdigit():
             self._seq = max(self._seq, int(tail))
-        return order
 
     def derived_parent_status(self, parent_id: str) -> tuple[OrderStatus, int]:
         """A parent's status and filled quantity derived from its children."""

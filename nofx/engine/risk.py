@@ -61,6 +61,7 @@ class RiskContext:
     open_orders: int
     day_start_equity: float | None
     est_fee: Decimal  # fees of the order at ref_price (buys only; computed once, reused for reservation)
+    lot_checked: bool = False  # the router already validated the size against the lot rules
 
 
 class RiskCheck(Protocol):
@@ -99,6 +100,8 @@ def check_tradable(ctx: RiskContext) -> Denial | None:
 
 
 def check_lot(ctx: RiskContext) -> Denial | None:
+    if ctx.lot_checked:
+        return None
     req = ctx.request
     holding = ctx.portfolio.quantity(req.symbol)
     err = ctx.rules.quantity_error(ctx.inst, ctx.exec_day, req.side, req.quantity, holding)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import date
+from functools import lru_cache
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,12 @@ class MarketFees(FeeModel):
 
     def __init__(self, rulebook: RuleBook) -> None:
         self.rulebook = rulebook
+        # the order path asks the same question several times per order (risk check, reservation,
+        # fill at the same price): fees are a pure function of the arguments, so remember recent ones
+        self._cached = lru_cache(maxsize=8192)(self._compute)
+
+    def _compute(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
+        return self.rulebook.rules_for(inst).fees(inst, on, side, quantity, price)
 
     def fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
-        return self.rulebook.rules_for(inst).fees(inst, on, side, quantity, price)
+        return self._cached(inst, on, side, quantity, price)

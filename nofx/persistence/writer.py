@@ -42,7 +42,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import DateTime, Engine, Table, TypeDecorator
 
 from nofx.domain.errors import NofxError
 from nofx.domain.events import Event, OrderFilled, OrderSubmitted
@@ -118,19 +118,36 @@ class _Batch:
 
 
 # ---------------------------------------------------------------------------------------------- statements
+def sqlite_datetime(value: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME storage text ('YYYY-MM-DD HH:MM:SS.ffffff'), made by the C-level
+    ``isoformat`` instead of SQLAlchemy's %-formatting processor (a test pins that both agree)."""
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def _bind_processor(col: Any, dialect: Any) -> _Proc:
+    if dialect.name == "sqlite" and isinstance(col.type, DateTime) and not isinstance(col.type, TypeDecorator):
+        return sqlite_datetime
+    return col.type._cached_bind_processor(dialect)
+
+
 class _Stmt:
     """One constant statement for the connected driver, with the bind processors of its parameters."""
 
     def __init__(self, sql: str, params: Sequence[Any], dialect: Any) -> None:
         # Only the placeholder style depends on the driver; the text is built from schema names only.
         self.sql = sql if dialect.paramstyle == "qmark" else sql.replace("?", "%s")
-        self.procs: tuple[_Proc, ...] = tuple(c.type._cached_bind_processor(dialect) for c in params)
-        self.converting = any(p is not None for p in self.procs)
+        self.convert: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (i, p) for i, p in enumerate(_bind_processor(c, dialect) for c in params) if p is not None)
 
-    def bind(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        if not self.converting:
-            return tuple(values)
-        return tuple(v if p is None or v is None else p(v) for p, v in zip(self.procs, values))
+    def bind(self, values: Sequence[Any]) -> list[Any]:
+        row = list(values)
+        for i, proc in self.convert:
+            v = row[i]
+            if v is not None:
+                row[i] = proc(v)
+        return row
 
 
 def _insert(table: Table, cols: Sequence[str], dialect: Any, suffix: str = "") -> _Stmt:
