@@ -20,15 +20,13 @@ import time
 
 from common import REPO, line, peak_rss_mb, shared_file  # noqa: F401  (sets sys.path)
 
-import pandas as pd  # noqa: E402
-
+import nofx.strategies.builtin  # noqa: E402,F401
 from benchmarks.backtrader_peer import run_backtrader_dual_ma  # noqa: E402
 from nofx.backtest.config import BacktestConfig  # noqa: E402
 from nofx.backtest.runner import run_backtest  # noqa: E402
 from nofx.data.bars import read_bars  # noqa: E402
 from nofx.domain.instruments import parse_symbol  # noqa: E402
 from nofx.strategies.registry import REGISTRY  # noqa: E402
-import nofx.strategies.builtin  # noqa: E402,F401
 
 PARAMS = {"fast": 5, "slow": 20, "size": 100}
 

@@ -26,7 +26,7 @@ from nofx.features.adjusted import adjust_panel
 from nofx.features.normalize import RobustScaler
 from nofx.models.config import ModelConfig
 from nofx.models.dataset import FeatureConfig, FeatureSource, PanelDataset
-from nofx.models.graph import GraphSchedule, GraphSpec, build_edges, correlation_matrix, daily_returns
+from nofx.models.graph import GraphSchedule, build_edges, correlation_matrix, daily_returns
 from nofx.models.training import TorchModelRunner, build_net, graph_spec
 
 

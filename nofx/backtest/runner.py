@@ -6,24 +6,22 @@ only when orders are pending) and the equity curve is rebuilt vectorised from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from nofx.data.corporate_actions import corporate_actions
-from nofx.engine.clock import SimClock
-from nofx.engine.market_data import prepare_market, select_bars
 from nofx.backtest.config import BacktestConfig
-from nofx.data.panel import BarPanel
 from nofx.backtest.result import BacktestResult, Rejection
+from nofx.data.corporate_actions import corporate_actions
+from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
-from nofx.domain.errors import ConfigError, DataError
-from nofx.domain.fills import Fill
+from nofx.domain.errors import DataError
 from nofx.engine.bar_exchange import BarExchange
+from nofx.engine.clock import SimClock
 from nofx.engine.kernel import TradingEngine
+from nofx.engine.market_data import prepare_market, select_bars
 from nofx.engine.portfolio import Portfolio
 from nofx.engine.risk import RiskConfig, RiskEngine
 from nofx.engine.router import Router

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nofx.backtest.config import BacktestConfig
 from nofx.backtest.result import BacktestResult
 from nofx.backtest.run_config import RunConfig, load_run_config
 from nofx.domain.errors import ConfigError, DataError

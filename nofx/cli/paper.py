@@ -45,7 +45,6 @@ def paper(
     import nofx.strategies.builtin  # noqa: F401
     from nofx.backtest.run_config import load_run_config
     from nofx.cli.backtest import _auto_rules, _load_bars, _parse_date
-    from nofx.engine.store import TraderRecord
     from nofx.live.paper import PaperSession
     from nofx.strategies.base import parse_params_text
     from nofx.strategies.registry import REGISTRY

@@ -156,5 +156,6 @@ def event_from_dict(d: dict[str, Any]) -> Event:
 
 __all__ = [
     "Event", "OrderSubmitted", "OrderDenied", "OrderAccepted", "OrderRejected", "OrderFilled",
-    "OrderCancelled", "OrderExpired", "OrderAmended", "OrderProgress", "CorporateActionApplied", "event_from_dict", "asdict",
+    "OrderCancelled", "OrderExpired", "OrderAmended", "OrderProgress", "CorporateActionApplied",
+    "event_from_dict", "asdict",
 ]

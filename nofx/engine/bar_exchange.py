@@ -11,13 +11,13 @@ from decimal import Decimal
 
 import numpy as np
 
-from nofx.domain.enums import Side, TimeInForce
+from nofx.data.panel import BarPanel
+from nofx.domain.enums import TimeInForce
 from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import Order
 from nofx.engine.matching import BarQuote, execution_price, refusal, volume_cap
 from nofx.engine.venue import VenueListener
 from nofx.markets.rulebook import RuleBook
-from nofx.data.panel import BarPanel
 
 
 class BarExchange:

@@ -17,11 +17,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Callable, Iterable, Protocol, Sequence
 
-from nofx.domain.enums import OrderStatus, OrderType, Side
 from nofx.domain.corporate_actions import CorporateAction
+from nofx.domain.enums import OrderStatus, OrderType, Side
 from nofx.domain.errors import OrderError
 from nofx.domain.events import (
-    CorporateActionApplied, Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress, OrderRejected,
+    CorporateActionApplied,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderProgress,
+    OrderRejected,
     OrderSubmitted,
 )
 from nofx.domain.fills import Fill

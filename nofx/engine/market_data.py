@@ -40,7 +40,8 @@ class PreparedMarket:
     fee_model: FeeModel
 
 
-def select_bars(bars: pd.DataFrame, config: MarketSettings, symbols: Sequence[str] | None) -> tuple[pd.DataFrame, pd.Series | None]:
+def select_bars(bars: pd.DataFrame, config: MarketSettings,
+                symbols: Sequence[str] | None) -> tuple[pd.DataFrame, pd.Series | None]:
     """Split bars into the traded universe and the benchmark's close, within the configured dates."""
     if config.start is not None or config.end is not None:
         lo = pd.Timestamp(config.start) if config.start else pd.Timestamp.min

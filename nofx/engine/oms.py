@@ -11,8 +11,16 @@ from typing import Iterator
 from nofx.domain.enums import OrderStatus
 from nofx.domain.errors import OrderError
 from nofx.domain.events import (
-    Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired, OrderFilled, OrderProgress,
-    OrderRejected, OrderSubmitted,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderProgress,
+    OrderRejected,
+    OrderSubmitted,
 )
 from nofx.domain.orders import Order, OrderRequest
 

@@ -152,7 +152,8 @@ class RiskEngine:
     def __init__(self, config: RiskConfig | None = None) -> None:
         self.config = config or RiskConfig()
         c = self.config
-        self._rate = SlidingWindowRate(c.max_orders_per_window, c.rate_window_seconds) if c.max_orders_per_window else None
+        self._rate = (SlidingWindowRate(c.max_orders_per_window, c.rate_window_seconds)
+                      if c.max_orders_per_window else None)
         self._sym_rate = (
             SlidingWindowRate(c.max_orders_per_symbol_window, c.rate_window_seconds)
             if c.max_orders_per_symbol_window else None

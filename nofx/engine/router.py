@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nofx.domain.enums import Side
 from nofx.domain.instruments import Exchange, Instrument
-from nofx.markets.base import MarketRules
 from nofx.engine.venue import Venue
+from nofx.markets.base import MarketRules
 
 
 class SplitConfig(BaseModel):

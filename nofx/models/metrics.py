@@ -3,9 +3,8 @@ mean (IC) and mean / std (ICIR) over days."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import warnings
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd

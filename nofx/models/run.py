@@ -18,11 +18,10 @@ from nofx.domain.instruments import parse_symbol
 from nofx.features.adjusted import adjust_panel
 from nofx.features.normalize import RobustScaler
 from nofx.models.baselines import LightGBMModel, LinearModel, stack_days
-from nofx.models.config import DEEP_KINDS, RunConfig, Segment
+from nofx.models.config import DEEP_KINDS, RunConfig
 from nofx.models.dataset import FeatureSource, PanelDataset, fit_scaler, make_labels
 from nofx.models.graph import GraphSchedule
-from nofx.models.training import (TorchModelRunner, build_net, fit_torch, graph_spec, pick_device,
-                                  seed_everything)
+from nofx.models.training import TorchModelRunner, build_net, fit_torch, graph_spec, pick_device, seed_everything
 
 SCALER_FILE = "scaler.json"
 REPORT_FILE = "train_report.json"

@@ -8,13 +8,28 @@ Public API::
     check_ledger(store, trader_id) -> list[Violation]
 """
 
-from nofx.persistence.errors import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
-                                     DuplicateTraderError, LedgerError, LedgerIntegrityError, MoneyPrecisionError,
-                                     UnknownTraderError)
+from nofx.persistence.errors import (
+                                     DuplicateClientOrderIdError,
+                                     DuplicateFillError,
+                                     DuplicateOrderError,
+                                     DuplicateTraderError,
+                                     LedgerError,
+                                     LedgerIntegrityError,
+                                     MoneyPrecisionError,
+                                     UnknownTraderError,
+)
 from nofx.persistence.ledger_check import Violation, ViolationKind, check_ledger
 from nofx.persistence.migrate import upgrade
-from nofx.persistence.records import (BulkInsertResult, DailyStats, FillRecord, KeysetCursor, OrderRecord, Page,
-                                      PositionRecord, StoredEvent)
+from nofx.persistence.records import (
+                                     BulkInsertResult,
+                                     DailyStats,
+                                     FillRecord,
+                                     KeysetCursor,
+                                     OrderRecord,
+                                     Page,
+                                     PositionRecord,
+                                     StoredEvent,
+)
 from nofx.persistence.store import SqlLedgerStore
 from nofx.persistence.urls import DEFAULT_URL, ENV_VAR, resolve_url
 

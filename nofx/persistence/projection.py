@@ -9,22 +9,37 @@ cannot be applied raises a coded error and the caller rolls the whole transactio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from nofx.domain.errors import NofxError
-from nofx.domain.events import (Event, OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
-                                OrderFilled, OrderProgress, OrderRejected, OrderSubmitted)
+from nofx.domain.events import (
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderProgress,
+    OrderRejected,
+    OrderSubmitted,
+)
 from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
 from nofx.domain.positions import Position
 from nofx.persistence import schema as t
-from nofx.persistence.errors import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
-                                     LedgerIntegrityError, UnknownTraderError)
+from nofx.persistence.errors import (
+    DuplicateClientOrderIdError,
+    DuplicateFillError,
+    DuplicateOrderError,
+    LedgerIntegrityError,
+    UnknownTraderError,
+)
 from nofx.persistence.rows import naive, order_from_row, order_values
 
 ZERO = Decimal(0)

@@ -10,8 +10,14 @@ from sqlalchemy import Column, Connection, Select, and_, or_, select
 from nofx.engine.store import EquitySnapshot, TraderRecord
 from nofx.persistence import schema as t
 from nofx.persistence.records import FillRecord, KeysetCursor, OrderRecord, Page, PositionRecord
-from nofx.persistence.rows import fill_from_row, naive, order_from_row, position_from_row, snapshot_from_row, \
-    trader_from_row
+from nofx.persistence.rows import (
+    fill_from_row,
+    naive,
+    order_from_row,
+    position_from_row,
+    snapshot_from_row,
+    trader_from_row,
+)
 
 MAX_PAGE = 10_000
 

@@ -6,8 +6,20 @@ number them per run. Indexes serve keyset pagination: (trader_id, ts, id) in the
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint)
+from sqlalchemy import (
+                        JSON,
+                        BigInteger,
+                        Column,
+                        DateTime,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from nofx.persistence.types import Money, Precise

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from sqlalchemy import Connection, func, insert, select
@@ -49,8 +49,16 @@ from nofx.persistence.connection import WRITE_OPTION, SqliteSync, make_engine
 from nofx.persistence.errors import DuplicateTraderError, LedgerError
 from nofx.persistence.migrate import upgrade_engine
 from nofx.persistence.projection import Projector
-from nofx.persistence.records import (BulkInsertResult, DailyStats, FillRecord, KeysetCursor, OrderRecord, Page,
-                                      PositionRecord, StoredEvent)
+from nofx.persistence.records import (
+    BulkInsertResult,
+    DailyStats,
+    FillRecord,
+    KeysetCursor,
+    OrderRecord,
+    Page,
+    PositionRecord,
+    StoredEvent,
+)
 from nofx.persistence.rows import naive
 from nofx.persistence.urls import resolve_url
 from nofx.persistence.writer import LedgerWriter, integrity_error

@@ -50,8 +50,14 @@ from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
 from nofx.domain.positions import Position
 from nofx.persistence import schema as t
-from nofx.persistence.errors import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
-                                     LedgerError, LedgerIntegrityError, UnknownTraderError)
+from nofx.persistence.errors import (
+    DuplicateClientOrderIdError,
+    DuplicateFillError,
+    DuplicateOrderError,
+    LedgerError,
+    LedgerIntegrityError,
+    UnknownTraderError,
+)
 from nofx.persistence.projection import apply_order_event, position_after_fill
 from nofx.persistence.rows import naive, order_from_row, order_values
 

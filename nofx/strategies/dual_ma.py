@@ -4,7 +4,6 @@ difference changes sign), so ties do not create spurious signals."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Sequence
 
 import numpy as np

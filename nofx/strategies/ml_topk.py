@@ -16,13 +16,11 @@ import pandas as pd
 from pydantic import Field
 
 from nofx.data.panel import BarPanel
-from nofx.domain.errors import ConfigError, DataError
-
 from nofx.domain.enums import OrderType, Side
+from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.orders import OrderRequest
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
 from nofx.strategies.registry import register_strategy
-
 
 # price move to the next open plus fees that a buy's cash must cover (risk rejects a buy it can't pay)
 _BUY_SLACK = 0.03

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+import nofx.strategies.builtin  # noqa: F401
 from benchmarks.backtrader_peer import run_backtrader_dual_ma
 from nofx.backtest.config import BacktestConfig
 from nofx.backtest.runner import run_backtest
 from nofx.data.bars import read_bars
 from nofx.strategies.registry import REGISTRY
-import nofx.strategies.builtin  # noqa: F401
 
 pytestmark = pytest.mark.shared_data
 

@@ -167,8 +167,9 @@ def test_cash_dividend_is_booked_on_the_ex_date(demo_bars):
 
 
 def test_bonus_shares_scale_the_holding():
-    from nofx.data.corporate_actions import actions_from_preclose
     import pandas as pd
+
+    from nofx.data.corporate_actions import actions_from_preclose
     bars = pd.DataFrame({"symbol": ["000070.SZ"] * 2, "datetime": pd.to_datetime(["2017-06-06", "2017-06-07"]),
                          "close": [22.18, 11.2], "preclose": [22.0, 11.05]})
     (a,) = actions_from_preclose(bars)
@@ -176,8 +177,8 @@ def test_bonus_shares_scale_the_holding():
 
 
 def test_warmup_bars_feed_features_without_trading(demo_bars):
-    from nofx.strategies.registry import REGISTRY
     import nofx.strategies.builtin  # noqa: F401
+    from nofx.strategies.registry import REGISTRY
 
     cfg = dict(start="2020-01-02", end="2020-03-31", rules="none", fees="zero")
     cold = run_backtest(demo_bars, REGISTRY.create("dual_ma", {"fast": 5, "slow": 60, "size": 100}),

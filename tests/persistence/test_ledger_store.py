@@ -11,13 +11,28 @@ import pytest
 from ledger_testkit import T0, Flow, new_trader
 
 from nofx.domain.enums import OrderStatus, OrderType, Side
-from nofx.domain.events import (OrderAccepted, OrderAmended, OrderCancelled, OrderDenied, OrderExpired,
-                                OrderProgress, OrderRejected, OrderSubmitted)
+from nofx.domain.events import (
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderDenied,
+    OrderExpired,
+    OrderProgress,
+    OrderRejected,
+    OrderSubmitted,
+)
 from nofx.domain.orders import OrderRequest
 from nofx.engine.store import EquitySnapshot, TraderRecord
-from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
-                              LedgerIntegrityError, MoneyPrecisionError, SqlLedgerStore, UnknownTraderError,
-                              check_ledger)
+from nofx.persistence import (
+    DuplicateClientOrderIdError,
+    DuplicateFillError,
+    DuplicateOrderError,
+    LedgerIntegrityError,
+    MoneyPrecisionError,
+    SqlLedgerStore,
+    UnknownTraderError,
+    check_ledger,
+)
 from nofx.persistence.errors import DuplicateTraderError
 
 

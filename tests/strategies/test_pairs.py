@@ -14,8 +14,8 @@ from nofx.data.bars import read_bars
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
 from nofx.domain.errors import ConfigError
-from nofx.strategies.pairs import PairsParams, PairsTrading
 from nofx.strategies.base import StrategyContext
+from nofx.strategies.pairs import PairsParams, PairsTrading
 from nofx.strategies.registry import REGISTRY
 
 Y, X, OTHER = "600000.SH", "600036.SH", "600016.SH"
