@@ -109,6 +109,7 @@ class TradingEngine:
         self._reject_callbacks: list[Callable[[OrderRequest, str, str], None]] = []
         self.day_start_equity: float | None = None
         self._pending_children: list[tuple[datetime, Order]] = []
+        self._applied_actions: set[tuple[str, date]] = set()  # (symbol, ex-date) booked in the ledger
 
     def flush(self) -> None:
         """Commit staged events (group commit); a no-op when every event is committed as it happens."""
@@ -341,6 +342,7 @@ class TradingEngine:
                 self.oms.note_replayed_id(ev.order_id)
             if isinstance(ev, CorporateActionApplied):
                 self.portfolio.apply_corporate_action(ev)
+                self._applied_actions.add((ev.symbol, ev.ts.date()))
             if isinstance(ev, OrderFilled):
                 f = ev.fill
                 inst = parse_symbol(f.symbol)
@@ -359,6 +361,9 @@ class TradingEngine:
 
     def apply_corporate_action(self, action: CorporateAction) -> CorporateActionApplied | None:
         """Book a dividend/split on the holding (ledger first, like every event). None if not held."""
+        key = (action.symbol, action.ex_date)
+        if key in self._applied_actions:
+            return None  # already in the ledger (a slice replayed after a crash)
         qty = self.portfolio.quantity(action.symbol)
         if qty <= 0:
             return None  # short positions owe dividends to the lender: not modelled (shorts are opt-in)
@@ -368,6 +373,7 @@ class TradingEngine:
                                     action.split_ratio, cash, new_qty)
         self._emit((ev,))
         self.portfolio.apply_corporate_action(ev)
+        self._applied_actions.add(key)
         return ev
 
     def restore_open_orders(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from nofx.data.corporate_actions import corporate_actions as actions_for
 from nofx.domain.errors import ConfigError
 from nofx.domain.money import round_cents
 from nofx.domain.orders import OrderRequest
@@ -54,7 +55,7 @@ class PaperSession:
     def __init__(self, bars: pd.DataFrame, strategy: Strategy, config: Any, store: LedgerStore, trader_id: str,
                  symbols: list[str] | None = None, speed: float = 0.0, risk: RiskConfig | None = None,
                  latency_ms: float = 0.0, split: SplitConfig | None = None, run_config: dict | None = None,
-                 group_commit: bool = True,
+                 group_commit: bool = True, corporate_actions: bool | None = False,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if speed < 0:
             raise ConfigError("--speed must be >= 0", speed=speed)
@@ -77,6 +78,15 @@ class PaperSession:
                                     RiskEngine(risk), Router(self.exchange, split), self.clock, store=store,
                                     group_commit=group_commit)
         self.engine.bound_history()
+        use = corporate_actions if corporate_actions is not None else getattr(config, "corporate_actions", None)
+        if use is None:
+            use = config.rules != "none"
+        if use and not getattr(store, "supports_corporate_actions", False):
+            raise ConfigError("this ledger store cannot record corporate actions; pass corporate_actions=False")
+        self._actions: dict = {}
+        if use:
+            for a in actions_for(universe):
+                self._actions.setdefault(a.ex_date, []).append(a)
         self.exchange.listener = self.engine
         self.engine.on_fill(strategy.on_fill)
         self.engine.on_rejection(strategy.on_rejection)
@@ -133,6 +143,8 @@ class PaperSession:
             view.index = i
             now = self.clock.now()
             self.portfolio.start_day(now.date())
+            for action in self._actions.get(now.date(), ()):
+                self.engine.apply_corporate_action(action)  # idempotent across a crash and replay
             self.engine.release_due_children()
             if self.exchange.has_pending:
                 for col, sym in enumerate(symbols):

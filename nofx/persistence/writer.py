@@ -28,9 +28,10 @@ Staleness: the cache assumes this store is the only writer of a trader's order f
 write-ahead model does (its in-memory OMS is authoritative too). Writes by anybody else are detected
 at the start of each transaction and drop the cache: on SQLite with ``PRAGMA data_version`` (changes
 committed through any other connection, including this store's own snapshot / bulk connections); on
-PostgreSQL when ``max(order_events.seq)`` moved past the last seq this writer committed (events appended
-by another process; history bulk-loaded through another store is not seen there, so do not bulk-load a
-trader while another process writes it).
+PostgreSQL, per trader, when the trader's ``max(order_events.seq)`` is not the last seq this writer
+committed for it (events appended by another process; only that trader's entries are dropped, so
+processes writing different traders of one database do not disturb each other). History bulk-loaded
+by another process is not seen there: do not bulk-load a trader while another process writes it.
 """
 
 from __future__ import annotations
@@ -203,6 +204,10 @@ class _Statements:
         self.sel_position = _select(t.positions, ("quantity", "avg_cost", "realised_pnl"), ("trader_id", "symbol"),
                                     dialect)
         self.max_seq = "SELECT max(seq) FROM order_events"
+        # One round trip for all traders of a transaction; each subquery is an index-only backward scan
+        # of ix_order_events_trader_seq.
+        self.trader_max_seqs = ("SELECT t.tid, (SELECT max(e.seq) FROM order_events e WHERE e.trader_id = t.tid) "
+                                "FROM unnest(CAST(%s AS varchar[])) AS t(tid)")
         # PostgreSQL: seqs are drawn from the column's own sequence in one round trip (the sequence name
         # is looked up once and passed as a parameter); SQLite: the write lock is held (BEGIN IMMEDIATE),
         # so max + 1.. is exactly what the rowid allocator would give.
@@ -221,7 +226,8 @@ class LedgerWriter:
         self._stmts = _Statements(self._dialect)
         self._dbapi = self._dialect.loaded_dbapi
         self._conn: Any = None  # SQLAlchemy's pool-proxied DBAPI connection
-        self._token: object = None  # SQLite data_version / PostgreSQL max(seq) as of our last commit
+        self._token: object = None  # SQLite: data_version as of our last transaction
+        self._pg_seen: dict[str, int | None] = {}  # PostgreSQL: trader -> its max(seq) as of our last commit
         self._seq_name: str | None = None
         self._stale = threading.Event()  # set by other threads (bulk loads): drop the cache
         self.cache = LedgerCache()
@@ -247,11 +253,11 @@ class LedgerWriter:
         try:
             if self._sqlite:
                 cur.execute("BEGIN IMMEDIATE")  # take the write lock now (see connection.py)
-            self._check_fresh(cur)
+            self._check_fresh(cur, batches)
             batch = _Batch()
             for trader_id, events in batches:
                 self._apply(cur, batch, trader_id, events)
-            last_seq = self._write_rows(cur, batch)
+            last_seqs = self._write_rows(cur, batch)
             conn.commit()
         except BaseException as exc:
             self._abort(exc)
@@ -265,13 +271,14 @@ class LedgerWriter:
                 cur.close()
             except Exception:  # noqa: BLE001 - the outcome is already decided; a dead cursor changes nothing
                 pass
-        self._committed(batch, last_seq)
+        self._committed(batch, last_seqs)
 
     def _abort(self, exc: BaseException) -> None:
         """Roll back and forget the cache: it may hold this transaction's uncommitted state."""
         self.cache.clear()
         self.cache_resets += 1
         self._token = None
+        self._pg_seen.clear()
         conn = self._conn
         try:
             conn.rollback()
@@ -288,20 +295,41 @@ class LedgerWriter:
         except Exception:  # noqa: BLE001
             pass
 
-    def _check_fresh(self, cur: Any) -> None:
+    def _check_fresh(self, cur: Any, batches: Sequence[Batch]) -> None:
+        """Drop cached state that another writer may have changed (see the module doc)."""
+        if self._stale.is_set():
+            self._stale.clear()
+            self._reset()
         if self._sqlite:
             cur.execute("PRAGMA data_version")
-        else:
-            cur.execute(self._stmts.max_seq)
-        token = cur.fetchone()[0]
-        if self._stale.is_set() or token != self._token:
-            self._stale.clear()
-            if len(self.cache):
-                self.cache_resets += 1
-            self.cache.clear()
-            self._token = token
+            token = cur.fetchone()[0]
+            if token != self._token:
+                self._reset()
+                self._token = token
+            return
+        cur.execute(self._stmts.trader_max_seqs, (sorted({tid for tid, _ in batches}),))
+        for tid, max_seq in cur.fetchall():
+            if tid not in self._pg_seen or self._pg_seen[tid] != max_seq:
+                self._forget_trader(tid)
+                self._pg_seen[tid] = max_seq
 
-    def _committed(self, batch: _Batch, last_seq: int | None) -> None:
+    def _reset(self) -> None:
+        if len(self.cache):
+            self.cache_resets += 1
+        self.cache.clear()
+        self._pg_seen.clear()
+
+    def _forget_trader(self, trader_id: str) -> None:
+        cache = self.cache
+        if trader_id in cache.accounts:
+            self.cache_resets += 1
+        cache.accounts.pop(trader_id, None)
+        for key in [k for k in cache.orders if k[0] == trader_id]:
+            del cache.orders[key]
+        for key in [k for k in cache.positions if k[0] == trader_id]:
+            del cache.positions[key]
+
+    def _committed(self, batch: _Batch, last_seqs: dict[str, int]) -> None:
         cache = self.cache
         for key, tp in batch.positions.items():
             tp.entry.stored = True
@@ -310,8 +338,8 @@ class LedgerWriter:
                 cache.orders[key] = to.order
             else:  # closed orders leave the cache; a late event for one reloads it (and is refused)
                 cache.orders.pop(key, None)
-        if not self._sqlite and last_seq is not None:
-            self._token = max(self._token or 0, last_seq)
+        if not self._sqlite:
+            self._pg_seen.update(last_seqs)
 
     # ------------------------------------------------------------------ loading on a miss
     def _fetch_one(self, cur: Any, query: tuple[str, list[_Proc]], params: tuple[Any, ...]) -> list[Any] | None:
@@ -430,10 +458,11 @@ class LedgerWriter:
         cur.execute(st.next_seqs, (self._seq_name, n))
         return sorted(int(r[0]) for r in cur.fetchall())
 
-    def _write_rows(self, cur: Any, batch: _Batch) -> int | None:
+    def _write_rows(self, cur: Any, batch: _Batch) -> dict[str, int]:
+        """Insert / update every row of the batch; returns each trader's last event seq."""
         st = self._stmts
         if not batch.events:
-            return None
+            return {}
         seqs = self._seqs(cur, len(batch.events))
         ev_bind = st.events.bind
         cur.executemany(st.events.sql, [ev_bind((seq, tid, oid, kind, naive(ts), payload))
@@ -470,7 +499,7 @@ class LedgerWriter:
             cur.executemany(st.upd_account.sql, [
                 st.upd_account.bind((self.cache.accounts[tid].cash, naive(ts), tid))
                 for tid, ts in batch.accounts.items()])
-        return seqs[-1]
+        return {tid: seq for seq, (tid, *_rest) in zip(seqs, batch.events)}  # the last one per trader wins
 
 
 def _first_line(exc: BaseException) -> str:
