@@ -148,7 +148,8 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
     a, b = row_range(panel.timestamps, start, end)
     s, y = scores[a:b + 1], label[a:b + 1]
     summ = ic_summary(s, y)
-    summary: dict[str, Any] = {"model": run.kind, "seed": run.cfg.seed, **summ.to_dict()}
+    summary: dict[str, Any] = {"model": run.kind, "seed": run.cfg.seed, **summ.to_dict(),
+                               "universe_ew_return": _equal_weight_annual_return(adjust_panel(panel).close, a, b)}
     t, n = np.nonzero(np.isfinite(s))
     score_frame = pd.DataFrame({"datetime": pd.to_datetime(panel.timestamps[a:b + 1][t]),
                                 "symbol": np.asarray(panel.symbols, dtype=object)[n], "score": s[t, n]})
@@ -170,6 +171,18 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
             summary[k] = res.metrics.get(k)
         summary["rejections"] = len(res.rejections)
     return ev
+
+
+def _equal_weight_annual_return(close: np.ndarray, a: int, b: int) -> float:
+    """Annualised return of holding the whole universe equally weighted (daily rebalanced, no costs) over
+    rows a..b: the reference that separates stock picking from the universe's tilt against the index."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = close[a + 1: b + 1] / close[a: b] - 1.0
+    daily = np.nanmean(np.where(np.isfinite(r), r, np.nan), axis=1)
+    daily = daily[np.isfinite(daily)]
+    if len(daily) == 0:
+        return float("nan")
+    return float(np.prod(1 + daily) ** (252 / len(daily)) - 1)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -252,13 +265,15 @@ def _index(parse: Callable[[str], Any], sym: str) -> bool:
 # results: the README table
 # ---------------------------------------------------------------------------------------------
 
-RESULT_COLUMNS = ("ic", "icir", "rank_ic", "rank_icir", "excess_return", "max_drawdown")
+RESULT_COLUMNS = ("ic", "icir", "rank_ic", "rank_icir", "excess_return", "max_drawdown", "annual_return",
+                  "universe_ew_return")
 
 
 def results_table(rows: list[dict[str, Any]], models: list[str]) -> str:
     """Markdown table: mean ± std over seeds per model."""
-    head = "| model | seeds | IC | ICIR | rank IC | rank ICIR | ann. excess return (after costs) | max drawdown |"
-    lines = [head, "|" + " --- |" * 8]
+    head = ("| model | seeds | IC | ICIR | rank IC | rank ICIR | ann. excess return vs CSI 300 (after costs) "
+            "| max drawdown | ann. return (after costs) | universe equal-weight ann. return |")
+    lines = [head, "|" + " --- |" * 10]
     for m in models:
         rs = [r for r in rows if r["model"] == m]
         if not rs:
@@ -266,7 +281,7 @@ def results_table(rows: list[dict[str, Any]], models: list[str]) -> str:
         cells = []
         for c in RESULT_COLUMNS:
             v = np.array([np.nan if r.get(c) is None else float(r[c]) for r in rs])
-            pct = c in ("excess_return", "max_drawdown")
+            pct = c in ("excess_return", "max_drawdown", "annual_return", "universe_ew_return")
             fmt = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.4f}")
             sd = np.nanstd(v, ddof=1) if len(v) > 1 else 0.0
             cells.append(f"{fmt(np.nanmean(v))} ± {fmt(sd)}")

@@ -181,7 +181,7 @@ class TradingEngine:
                    if request.side is Side.BUY and request.quantity > 0 and not inst.is_index else ZERO)
         ctx = RiskContext(request, inst, rules, self.fees, self.portfolio, now, exec_day, ref, last, band,
                           len(self.oms.open_orders), self.day_start_equity, est_fee, lot_checked)
-        denial = self.risk.check(ctx, self.trader_id, now.timestamp())
+        denial = self.risk.check(ctx, self.trader_id)
         if denial is not None:
             return self._deny(submitted, request, now, denial.code, denial.reason)
         self._emit((submitted, OrderAccepted(now, order_id)))

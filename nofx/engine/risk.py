@@ -22,6 +22,9 @@ from nofx.markets.base import MarketRules
 from nofx.markets.fees import FeeModel
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 class RiskConfig(BaseModel):
     """Per-trader limits. ``None`` disables a limit. Loaded from TOML/YAML and validated."""
 
@@ -174,7 +177,10 @@ class RiskEngine:
             self._checks.append(self._check_kill_switch)
         self._checks += [check_sellable, check_cash]
 
-    def check(self, ctx: RiskContext, trader_id: str, t_seconds: float) -> Denial | None:
+    def check(self, ctx: RiskContext, trader_id: str) -> Denial | None:
+        if self._rate is not None or self._sym_rate is not None:
+            # seconds on the engine's clock; naive datetime.timestamp() would consult the local zone
+            t_seconds = (ctx.now - _EPOCH).total_seconds()
         if self._rate is not None and not self._rate.allow(trader_id, t_seconds):
             return Denial("RISK_RATE_LIMIT", f"more than {self.config.max_orders_per_window} orders in "
                                              f"{self.config.rate_window_seconds}s for trader {trader_id}")
