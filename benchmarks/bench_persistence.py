@@ -1,6 +1,7 @@
 """Ledger write throughput and latency, SQLite and PostgreSQL, every acknowledged event committed.
 
     .venv/bin/python benchmarks/bench_persistence.py [--n 2000] [--inserts 10000] [--pg-url URL | --no-pg]
+                                                     [--write-path fast|projector|both]
 
 For each database it prints:
 * single commit: one ``append`` (OrderSubmitted) per transaction, acknowledged when it returns:
@@ -13,7 +14,8 @@ For each database it prints:
 * peer: the raw driver inserting the same JSON payload into a bare table with one commit each, in the
   same run: the floor a durable commit costs on this machine, and the store's overhead as a ratio.
 Ratios < 1 meet the target. The PostgreSQL part runs in a throw-away database and is skipped with a
-message when no server answers.
+message when no server answers. ``--write-path both`` (the default) measures the earlier SQLAlchemy Core
+Projector path first and the fast write path after it, in the same run, and prints the speed-ups.
 """
 
 from __future__ import annotations
@@ -143,8 +145,9 @@ def _p99(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=100)[98]
 
 
-def bench(name: str, url: str, n: int, inserts: int) -> None:
-    store = SqlLedgerStore(url)
+def bench(name: str, url: str, n: int, inserts: int, write_path: str = "fast") -> dict[str, float]:
+    """Prints the figures and returns the headline ones (for the speed-up lines)."""
+    store = SqlLedgerStore(url, write_path=write_path)
     print(f"\n== {name}: {store!r}")
     lat = _single(store, n, f"{name} single")
     avg_ms, p99_ms = statistics.fmean(lat) * 1000, _p99(lat) * 1000
@@ -157,13 +160,15 @@ def bench(name: str, url: str, n: int, inserts: int) -> None:
     print(f"{inserts} inserts     : {t10k:8.2f} s, each acknowledged by its own commit "
           f"(10,000 scaled: {t10k * 10_000 / inserts:.2f} s, "
           f"target ratio {t10k * 10_000 / inserts / TARGET_10K_S:.3f})")
-    print(f"group commit 100  : {_buffered(store, n, 100):8.0f} appends/s (buffer + flush every 100)")
+    group_rate = _buffered(store, n, 100)
+    print(f"group commit 100  : {group_rate:8.0f} appends/s (buffer + flush every 100)")
     rate = _buffered(store, inserts, 100)
     t10k_group = inserts / rate
     print(f"{inserts} inserts     : {t10k_group:8.2f} s with group commit (acknowledged at each flush of 100; "
           f"10,000 scaled: {t10k_group * 10_000 / inserts:.2f} s, "
           f"target ratio {t10k_group * 10_000 / inserts / TARGET_10K_S:.3f})")
-    print(f"4 threads append  : {_threaded(store, n, 4):8.0f} appends/s (leader/follower shared transactions)")
+    threaded = _threaded(store, n, 4)
+    print(f"4 threads append  : {threaded:8.0f} appends/s (leader/follower shared transactions)")
     secs, method = _bulk(store, inserts)
     print(f"bulk {inserts} fills: {secs:8.2f} s via {method} ({inserts / secs:.0f} fills/s)")
     store.close()
@@ -171,6 +176,24 @@ def bench(name: str, url: str, n: int, inserts: int) -> None:
     peer_avg = statistics.fmean(peer) * 1000
     print(f"peer raw driver   : {1000 / peer_avg:8.0f} inserts/s   avg {peer_avg:6.2f} ms   "
           f"store/raw latency ratio {avg_ms / peer_avg:.2f}")
+    return {"single appends/s": 1000 / avg_ms, "single p99 ms": p99_ms, "10k inserts s": t10k * 10_000 / inserts,
+            "group-100 appends/s": group_rate, "10k group inserts s": t10k_group * 10_000 / inserts,
+            "4 threads appends/s": threaded}
+
+
+def _speedups(name: str, results: dict[str, dict[str, float]]) -> None:
+    if set(results) != {"projector", "fast"}:
+        return
+    old, new = results["projector"], results["fast"]
+    print(f"-- {name}: fast vs projector (same run; > 1 is faster)")
+    for key in old:
+        lower_is_better = key.endswith(" s") or key.endswith(" ms")
+        ratio = old[key] / new[key] if lower_is_better else new[key] / old[key]
+        print(f"   {key:22s}: {old[key]:10.2f} -> {new[key]:10.2f}   x{ratio:.2f}")
+
+
+def _paths(choice: str) -> list[str]:
+    return ["projector", "fast"] if choice == "both" else [choice]
 
 
 def main() -> None:
@@ -180,9 +203,14 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None, help="server to create a throw-away database on "
                                                    "[default postgresql+psycopg://postgres@127.0.0.1:5432]")
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--write-path", choices=["fast", "projector", "both"], default="both")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        bench("SQLite (WAL, synchronous=NORMAL)", f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, args.inserts)
+    name = "SQLite (WAL, synchronous=NORMAL)"
+    results = {}
+    for wp in _paths(args.write_path):
+        with tempfile.TemporaryDirectory() as tmp:
+            results[wp] = bench(name, f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, args.inserts, wp)
+    _speedups(name, results)
     if args.no_pg:
         return
     try:
@@ -195,13 +223,19 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001
         print(f"\n== PostgreSQL skipped: no server answers ({exc})")
         return
-    db = f"nofx_bench_{uuid.uuid4().hex[:8]}"
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    name = "PostgreSQL (synchronous_commit=on)"
+    results = {}
     try:
-        bench("PostgreSQL (synchronous_commit=on)", f"{base.rstrip('/')}/{db}", args.n, args.inserts)
+        for wp in _paths(args.write_path):
+            db = f"nofx_bench_{uuid.uuid4().hex[:8]}"
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+            try:
+                results[wp] = bench(name, f"{base.rstrip('/')}/{db}", args.n, args.inserts, wp)
+            finally:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
         admin.close()
+    _speedups(name, results)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def run_backtest(
     equity = _equity_curve(panel, clock.marks, qty_changes, cash_at, config.cash).iloc[trade_from:]
     bench_aligned = None
     if bench is not None:
-        bench_aligned = bench.reindex(equity.index).ffill()
+        bench_aligned = bench.reindex(equity.index).ffill().rename(config.benchmark)
     rejections = [
         Rejection(pd.Timestamp(r.ts), r.request.symbol, r.request.side.value, r.request.quantity, r.code, r.reason)
         for r in engine.rejections

@@ -21,9 +21,9 @@ CHILD = Path(__file__).with_name("ledger_writer_child.py")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _kill_writer_midway(url: str, trader_id: str, acks_before_kill: int) -> list[str]:
+def _kill_writer_midway(url: str, trader_id: str, acks_before_kill: int, group: int = 1) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, str(CHILD), url, trader_id], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(CHILD), url, trader_id, str(group)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     acked: list[str] = []
     deadline = time.monotonic() + 120
@@ -46,11 +46,11 @@ def _kill_writer_midway(url: str, trader_id: str, acks_before_kill: int) -> list
     return acked
 
 
-def _check_after_restart(url: str) -> None:
+def _check_after_restart(url: str, group: int = 1) -> None:
     setup = SqlLedgerStore(url)
     tid = new_trader(setup, initial="100000000")
     setup.close()
-    acked = _kill_writer_midway(url, tid, acks_before_kill=40)
+    acked = _kill_writer_midway(url, tid, acks_before_kill=40, group=group)
     store = SqlLedgerStore(url)  # "restart"
     events = store.events(tid)
     submitted = Counter(e.order_id for e in events if isinstance(e, OrderSubmitted))
@@ -69,3 +69,13 @@ def test_sqlite_sigkill_loses_nothing_acknowledged(sqlite_url: str) -> None:
 @pytest.mark.postgres
 def test_postgres_sigkill_loses_nothing_acknowledged(pg_url: str) -> None:
     _check_after_restart(pg_url)
+
+
+def test_sqlite_group_commit_sigkill_loses_nothing_acknowledged(sqlite_url: str) -> None:
+    """buffer + flush every 7 flows, acknowledged after each flush: what the engine benchmark measures."""
+    _check_after_restart(sqlite_url, group=7)
+
+
+@pytest.mark.postgres
+def test_postgres_group_commit_sigkill_loses_nothing_acknowledged(fresh_pg_url: str) -> None:
+    _check_after_restart(fresh_pg_url, group=7)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from ledger_testkit import T0, Flow, new_trader
-from sqlalchemy import DateTime, create_engine, select
+from sqlalchemy import create_engine, select
 
 from nofx.domain.enums import OrderStatus, Side
 from nofx.domain.events import OrderAccepted, OrderAmended, OrderCancelled, OrderProgress, OrderSubmitted
@@ -179,6 +179,6 @@ def test_cache_holds_only_open_orders(sqlite_url: str) -> None:
 ])
 def test_sqlite_datetime_text_matches_sqlalchemy(value: datetime) -> None:
     dialect = create_engine("sqlite://").dialect
-    sa_proc = DateTime().bind_processor(dialect)
+    sa_proc = dialect.type_descriptor(t.orders.c.created.type).bind_processor(dialect)  # what Core binds
     assert sa_proc is not None
     assert sqlite_datetime(value) == sa_proc(value.replace(tzinfo=None))
