@@ -54,12 +54,11 @@ class BarPanel:
         """
         if df.empty:
             raise DataError("no bars in the selected range")
-        df = df.sort_values(["datetime", "symbol"])
-        ts = np.unique(df["datetime"].to_numpy(dtype="datetime64[ns]"))
-        symbols = tuple(sorted(df["symbol"].unique()))
-        t_idx = np.searchsorted(ts, df["datetime"].to_numpy(dtype="datetime64[ns]"))
-        s_lookup = {s: k for k, s in enumerate(symbols)}
-        s_idx = df["symbol"].map(s_lookup).to_numpy()
+        # no sort of the frame: unique() with inverse indices places every row directly
+        ts, t_idx = np.unique(df["datetime"].to_numpy(dtype="datetime64[ns]"), return_inverse=True)
+        codes, uniq = pd.factorize(df["symbol"].astype(str), sort=True)
+        symbols = tuple(str(x) for x in uniq)
+        s_idx = codes
         out: dict[str, np.ndarray] = {}
         for name in fields:
             arr = np.full((len(ts), len(symbols)), np.nan)
