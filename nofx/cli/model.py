@@ -281,10 +281,14 @@ def results_table(rows: list[dict[str, Any]], models: list[str]) -> str:
         cells = []
         for c in RESULT_COLUMNS:
             v = np.array([np.nan if r.get(c) is None else float(r[c]) for r in rs])
+            v = v[np.isfinite(v)]
+            if len(v) == 0:
+                cells.append("n/a")
+                continue
             pct = c in ("excess_return", "max_drawdown", "annual_return", "universe_ew_return")
             fmt = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.4f}")
-            sd = np.nanstd(v, ddof=1) if len(v) > 1 else 0.0
-            cells.append(f"{fmt(np.nanmean(v))} ± {fmt(sd)}")
+            sd = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+            cells.append(f"{fmt(float(np.mean(v)))} ± {fmt(sd)}")
         lines.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -6,13 +6,14 @@ Money is Decimal throughout; ``equity()`` is a float estimate for sizing decisio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Callable, Mapping
 
 from nofx.domain.enums import Side
 from nofx.domain.events import CorporateActionApplied
 from nofx.domain.fills import Fill
+from nofx.domain.market_data import AccountSnapshot, PositionSnapshot
 from nofx.domain.money import ZERO
 from nofx.domain.positions import Position
 from nofx.strategies.base import PositionView
@@ -145,6 +146,14 @@ class Portfolio:
         self.dividends += ev.cash
         pos.realised_pnl += ev.cash
         pos.apply_split(ev.split_ratio)
+
+    def snapshot(self, ts: datetime, marks: Mapping[str, Decimal] | None = None) -> AccountSnapshot:
+        marks = marks or {}
+        return AccountSnapshot(ts, self._cash, self.reserved_cash, tuple(
+            PositionSnapshot(s, p.quantity, p.sellable, p.avg_cost, p.realised_pnl,
+                             p.unrealised_pnl(marks[s]) if s in marks else None)
+            for s, p in sorted(self._positions.items()) if p.quantity
+        ))
 
     def totals(self) -> LedgerTotals:
         return LedgerTotals(self.bought, self.sold, self.fees_paid)

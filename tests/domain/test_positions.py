@@ -63,3 +63,24 @@ def test_cost_basis_plus_realised_matches_cash_flows(trades):
         spent += px * qty if is_buy else -px * qty
     # money in = value still held at cost - realised PnL (exact, no rounding drift beyond 1e-20)
     assert abs(spent - (p.cost_basis - p.realised_pnl)) < D("1e-15")
+
+
+def test_account_snapshot_shows_frozen_cash_and_pnl():
+    from nofx.engine.portfolio import Portfolio
+
+    pf = Portfolio(D("100000"))
+    pf.apply_fill(fill(Side.BUY, 300, "20", day=1), lock_until_next_day=True)
+    pf.reserved_cash = D("1000")
+    snap = pf.snapshot(datetime(2021, 3, 1, 15), {"600519.SH": D("21")})
+    assert snap.cash == D("94000") and snap.available_cash == D("93000")
+    (p,) = snap.positions
+    assert (p.quantity, p.sellable, p.avg_cost, p.unrealised_pnl) == (300, 0, D("20"), D("300"))
+
+
+def test_bar_validation():
+    from nofx.domain.errors import DataError
+    from nofx.domain.market_data import Bar
+
+    Bar("600519.SH", datetime(2021, 3, 1), D(10), D(11), D(9), D(10.5), 100)
+    with pytest.raises(DataError, match="OHLC"):
+        Bar("600519.SH", datetime(2021, 3, 1), D(10), D(9.5), D(9), D(10.5), 100)

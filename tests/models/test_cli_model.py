@@ -54,4 +54,5 @@ def test_results_table_mean_and_spread():
     t = results_table(rows, ["gat", "lstm"])
     line = t.splitlines()[2]
     assert line.startswith("| gat | 2 | 0.0300 ± 0.0141 |") and "20.0% ± 14.1%" in line
+    assert line.endswith("| n/a | n/a |")  # columns the rows lack
     assert "lstm" not in t and np.isclose(0.0141, np.std([0.02, 0.04], ddof=1), atol=1e-4)

@@ -85,4 +85,4 @@ def test_overfits_a_tiny_batch(name):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.02 * float((y ** 2).mean())
+    assert loss.item() < 0.02 * float((y ** 2).mean())
