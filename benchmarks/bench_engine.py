@@ -33,6 +33,7 @@ from nofx.engine.risk import RiskConfig
 from tests.engine.harness import ManualMarket, make_engine
 
 SYM = "000001.SZ"
+_AFTER = timedelta(microseconds=1)
 RISK = RiskConfig(max_orders_per_window=10**9, max_orders_per_symbol_window=10**9, rate_window_seconds=1.0,
                   max_order_value=Decimal("1000000"), max_position_value=Decimal("10000000000"),
                   max_price_deviation=0.1, max_open_orders=1000)
@@ -58,7 +59,7 @@ def _check_flow(eng) -> None:
 def _one(eng, venue, m, k: int) -> None:
     side = Side.BUY if k % 2 == 0 else Side.SELL
     eng.submit(OrderRequest(SYM, side, 100, OrderType.LIMIT, Decimal("20.00")))
-    venue.on_tick(SYM, m.now(), 20.0, 100)
+    venue.on_tick(SYM, m.now() + _AFTER, 20.0, 100)  # a trade print just after the order arrived
     m.t += timedelta(microseconds=50)  # time moves, so the sliding-window rate checks do real work
 
 

@@ -235,7 +235,7 @@ def predict(
     end: str = typer.Option(..., "--end"),
     out: Path = typer.Option(..., "--out", help="parquet file: datetime, symbol, score"),
 ) -> None:
-    """One score per (datetime, symbol) in [start, end], each from data available at that datetime.
+    """One score per (datetime, symbol) from --start to --end, each from data available at that datetime.
     Works on any bars file with the shared schema (stocks and dates the model never saw included)."""
     from nofx.data.panel import BarPanel
     from nofx.domain.instruments import parse_symbol

@@ -77,7 +77,9 @@ class OrderBookExchange:
     # ---- Venue ------------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
         book = self._books.setdefault(order.symbol, SymbolBook())
-        book.add(order, next(self._seq), self.clock.now() + self.latency)
+        # eligibility counts from the order's own submission time, so an order put back on the book
+        # after a restart is not matched against bars it could never have met
+        book.add(order, next(self._seq), order.created + self.latency)
         self._where[order.order_id] = order.symbol
 
     def cancel(self, order_id: str) -> bool:
@@ -123,8 +125,8 @@ class OrderBookExchange:
             if not order.status.is_open:
                 self._drop(book, order)
                 continue
-            if e.eligible_at > ts:
-                continue  # still in flight (latency)
+            if e.eligible_at >= ts:
+                continue  # in flight (latency), or the bar it was decided on: only later bars count
             if why is not None:
                 self._drop(book, order)
                 listener.on_venue_reject(order, *why)

@@ -17,6 +17,7 @@ from tests.engine.harness import make_engine
 
 D = Decimal
 NAN = float("nan")
+NEXT = timedelta(minutes=1)  # market data after the order was submitted
 
 
 def bar(o, h, lo, c, v, status=1.0, lower=NAN, upper=NAN):
@@ -50,9 +51,9 @@ def test_partial_fill_then_fill_and_events_in_order():
     seen = []
     eng.listeners.append(lambda ev: seen.append(ev.kind))
     o = eng.submit(limit(Side.BUY, 1000, "20"))
-    venue.on_bar("000001.SZ", m.now(), bar(19.9, 20.1, 19.8, 20.0, 1600), day_end=False)  # 25% = 400
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(19.9, 20.1, 19.8, 20.0, 1600), day_end=False)  # 25% = 400
     assert o.status is OrderStatus.PARTIALLY_FILLED and o.filled_qty == 400
-    venue.on_bar("000001.SZ", m.now(), bar(19.9, 20.1, 19.8, 20.0, 10_000), day_end=False)
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(19.9, 20.1, 19.8, 20.0, 10_000), day_end=False)
     assert o.status is OrderStatus.FILLED and o.filled_qty == 1000
     assert seen == ["order_submitted", "order_accepted", "order_filled", "order_filled"]
     assert eng.portfolio.quantity("000001.SZ") == 1000
@@ -63,26 +64,35 @@ def test_price_time_priority_shares_scarce_liquidity():
     early = eng.submit(limit(Side.BUY, 300, "19.90"))
     better = eng.submit(limit(Side.BUY, 300, "20.00"))
     late = eng.submit(limit(Side.BUY, 300, "19.90"))
-    venue.on_bar("000001.SZ", m.now(), bar(19.85, 19.95, 19.80, 19.9, 2000), day_end=False)  # 500 available
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(19.85, 19.95, 19.80, 19.9, 2000), day_end=False)  # 500 available
     assert (better.filled_qty, early.filled_qty, late.filled_qty) == (300, 200, 0)
 
 
 def test_latency_keeps_an_order_out_of_bars_before_it_arrives():
     eng, venue, m = make_engine(latency_ms=500)
     o = eng.submit(limit(Side.BUY, 100, "20"))
-    venue.on_bar("000001.SZ", m.now() + timedelta(milliseconds=499), bar(20, 20, 20, 20, 10_000), day_end=False)
-    assert o.filled_qty == 0
     venue.on_bar("000001.SZ", m.now() + timedelta(milliseconds=500), bar(20, 20, 20, 20, 10_000), day_end=False)
+    assert o.filled_qty == 0  # arrives at +500 ms: a bar stamped then is not yet after its arrival
+    venue.on_bar("000001.SZ", m.now() + timedelta(milliseconds=501), bar(20, 20, 20, 20, 10_000), day_end=False)
+    assert o.filled_qty == 100
+
+
+def test_an_order_never_meets_the_bar_it_was_decided_on():
+    eng, venue, m = make_engine()
+    o = eng.submit(limit(Side.BUY, 100, "20"))
+    venue.on_bar("000001.SZ", m.now(), bar(20, 20, 20, 20, 10_000), day_end=False)
+    assert o.filled_qty == 0
+    venue.on_bar("000001.SZ", m.now() + timedelta(days=1), bar(20, 20, 20, 20, 10_000), day_end=False)
     assert o.filled_qty == 100
 
 
 def test_limit_up_lock_and_suspension_rules_match_the_backtester():
     eng, venue, m = make_engine()
     o = eng.submit(limit(Side.BUY, 100, "22"))
-    venue.on_bar("000001.SZ", m.now(), bar(22, 22, 22, 22, 5000, lower=18.0, upper=22.0), day_end=False)
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(22, 22, 22, 22, 5000, lower=18.0, upper=22.0), day_end=False)
     assert o.status is OrderStatus.REJECTED and o.reject_code == "VENUE_LIMIT_UP_LOCKED"
     o2 = eng.submit(limit(Side.BUY, 100, "21"))
-    venue.on_bar("000001.SZ", m.now(), bar(20, 20, 20, 20, 0, status=0.0), day_end=False)
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(20, 20, 20, 20, 0, status=0.0), day_end=False)
     assert o2.reject_code == "VENUE_SUSPENDED"
 
 
@@ -90,7 +100,7 @@ def test_ioc_and_fok():
     eng, venue, m = make_engine()
     ioc = eng.submit(limit(Side.BUY, 1000, "20", tif=TimeInForce.IOC))
     fok = eng.submit(limit(Side.BUY, 1000, "20", tif=TimeInForce.FOK))
-    venue.on_bar("000001.SZ", m.now(), bar(20, 20, 20, 20, 2000), day_end=False)  # 500 available
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(20, 20, 20, 20, 2000), day_end=False)  # 500 available
     assert ioc.filled_qty == 500 and ioc.status is OrderStatus.EXPIRED
     assert fok.filled_qty == 0 and fok.status is OrderStatus.EXPIRED
 
@@ -100,7 +110,7 @@ def test_day_order_expires_at_day_end_and_releases_cash():
     before = eng.portfolio.available_cash
     o = eng.submit(limit(Side.BUY, 100, "19"))
     assert eng.portfolio.available_cash < before
-    venue.on_bar("000001.SZ", m.now(), bar(20, 20.5, 19.5, 20, 10_000), day_end=True)
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(20, 20.5, 19.5, 20, 10_000), day_end=True)
     assert o.status is OrderStatus.EXPIRED and eng.portfolio.available_cash == before
 
 
@@ -123,12 +133,12 @@ def test_twap_children_and_derived_parent_state():
     kids = eng.oms.children(parent.order_id)
     assert [k.quantity for k in kids] == [200, 200, 200, 400]
     assert venue.resting("000001.SZ") == 1  # only the first child is released now
-    venue.on_bar("000001.SZ", m.now(), bar(20, 20, 20, 20, 100_000), day_end=False)
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(20, 20, 20, 20, 100_000), day_end=False)
     assert parent.filled_qty == 200 and parent.status is OrderStatus.PARTIALLY_FILLED
     for _ in range(3):
         m.advance(15)
         eng.release_due_children()
-        venue.on_bar("000001.SZ", m.now(), bar(20, 20, 20, 20, 100_000), day_end=False)
+        venue.on_bar("000001.SZ", m.now() + NEXT, bar(20, 20, 20, 20, 100_000), day_end=False)
     assert parent.status is OrderStatus.FILLED and parent.filled_qty == 1000
     # the parent's progress is never booked as a fill: positions count the children only
     assert eng.portfolio.quantity("000001.SZ") == 1000
@@ -153,7 +163,7 @@ def test_events_round_trip_through_json():
     seen = []
     eng.listeners.append(seen.append)
     eng.submit(limit(Side.BUY, 100, "20"))
-    venue.on_bar("000001.SZ", m.now(), bar(20, 20, 20, 20, 10_000), day_end=False)
+    venue.on_bar("000001.SZ", m.now() + NEXT, bar(20, 20, 20, 20, 10_000), day_end=False)
     for ev in seen:
         assert event_from_dict(ev.to_dict()) == ev
     assert any(isinstance(e, OrderFilled) for e in seen)
@@ -162,7 +172,7 @@ def test_events_round_trip_through_json():
 def test_hk_position_can_be_sold_the_same_day():
     eng, venue, m = make_engine()
     b = eng.submit(limit(Side.BUY, 100, "500", sym="0700.HK"))
-    venue.on_bar("0700.HK", m.now(), bar(500, 500, 500, 500, 100_000), day_end=False)
+    venue.on_bar("0700.HK", m.now() + NEXT, bar(500, 500, 500, 500, 100_000), day_end=False)
     assert b.status is OrderStatus.FILLED
     s = eng.submit(limit(Side.SELL, 100, "500", sym="0700.HK"))
     assert s.status is OrderStatus.ACCEPTED

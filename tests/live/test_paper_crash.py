@@ -66,7 +66,9 @@ def _check(tmp_path: Path, kills: int, seed: int) -> None:
     db = f"sqlite:///{tmp_path / f'crash{seed}.db'}"
     _run_with_kills(db, kills, random.Random(seed))
     got = _fills(db)
-    assert got == ref  # nothing lost, nothing duplicated, same ids, prices and fees
+    first = next((k for k, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
+    assert got == ref, (f"{len(got)} fills vs {len(ref)} in the uninterrupted run; first difference at "
+                        f"{first}: {got[first:first + 2]} vs {ref[first:first + 2]}")
     with SqlLedgerStore(db) as store:
         assert check_ledger(store, "crash") == []
 
