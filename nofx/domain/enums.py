@@ -36,4 +36,7 @@ class OrderStatus(str, Enum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self._value_ in _OPEN_VALUES  # asked on every order event: a set of plain strings is cheapest
+
+
+_OPEN_VALUES = frozenset({"new", "accepted", "partially_filled"})
