@@ -10,6 +10,7 @@ a crash re-submits the same ids and gets the first orders back instead of new on
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from dataclasses import dataclass
@@ -123,6 +124,10 @@ class PaperSession:
     # ---- the loop -----------------------------------------------------------------------------------
     def run(self, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> PaperSummary:
         start, replayed = self._start(resume)
+        # long-lived objects built at start (panel, features, rebuilt ledger) move out of the
+        # collector's generations, so full collections stay short while orders flow
+        gc.collect()
+        gc.freeze()
         panel = self.market.panel
         ctx = StrategyContext(panel, rules=self.market.rulebook)
         self.strategy.on_start(ctx)
