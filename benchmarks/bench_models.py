@@ -7,7 +7,7 @@ peers measured in the same run: the linear baseline's inference, and the vectori
 graph against a naive pair-by-pair loop. Medians over repeats; the CPU is shared, so absolute
 figures move with its load: compare ratios within one run.
 
-    .venv/bin/python benchmarks/bench_models.py [--threads 1] [--device cpu|cuda]
+    .venv/bin/python benchmarks/bench_models.py [--threads 1] [--device cpu|cuda] [--seq-len 60]
 """
 
 from __future__ import annotations
@@ -70,12 +70,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--seq-len", type=int, default=60, help="window length (the results table uses 30)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     print(f"device {dev}, torch threads {torch.get_num_threads()}, torch {torch.__version__}")
 
-    n_inf, n_train, L = 750, 300, 60
+    n_inf, n_train, L = 750, 300, args.seq_len
     panel = BarPanel.from_frame(synthetic_frame(n_inf, 130))
     bars = adjust_panel(panel)
     feats = FeatureConfig(set="alpha360", seq_len=L)

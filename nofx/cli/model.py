@@ -307,7 +307,7 @@ def results(
     seq_len: int = typer.Option(30, help="30-day windows keep the CPU run near 25 minutes"),
     epochs: int = typer.Option(4),
     hidden: int = typer.Option(32),
-    day_stride: int = typer.Option(8),
+    day_stride: int = typer.Option(3),
     valid_stride: int = typer.Option(4),
 ) -> None:
     """Train and evaluate every model for every seed; write results.md / results.json under --out."""

@@ -32,6 +32,15 @@ class PositionalEncoding(nn.Module):
         return x + self.pe[:L].flip(0)[None]
 
 
+class _ReLU(nn.Module):
+    """ReLU as an opaque module. It keeps ``TransformerEncoderLayer`` off its inference "fast path",
+    whose masked-softmax kernel is about 3x slower on CPU than the regular scaled-dot-product path for
+    these short windows (measured by benchmarks/bench_models.py); the maths is the default ReLU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x)
+
+
 class TransformerPredictor(nn.Module):
     """Encoder-only Transformer over the window with multi-task heads.
 
@@ -47,7 +56,7 @@ class TransformerPredictor(nn.Module):
         self.inp = nn.Linear(n_features, d_model)
         self.pos = PositionalEncoding(d_model, max_len)
         layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model, dropout=dropout,
-                                           batch_first=True, norm_first=True)
+                                           activation=_ReLU(), batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(2 * d_model)
         self.returns = nn.Linear(2 * d_model, n_steps)
@@ -57,7 +66,9 @@ class TransformerPredictor(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, **_: object) -> dict[str, torch.Tensor]:
         mask = _ensure_one_step(mask)
-        h = self.encoder(self.pos(self.inp(x)), src_key_padding_mask=~mask)
+        # an additive float mask (0 / -inf) rather than a bool one: same result, ~1.7x faster backward on CPU
+        pad = torch.zeros(mask.shape, dtype=x.dtype, device=x.device).masked_fill(~mask, float("-inf"))
+        h = self.encoder(self.pos(self.inp(x)), src_key_padding_mask=pad)
         m = mask.unsqueeze(-1).to(h.dtype)
         pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)
         z = self.norm(torch.cat([pooled, h[:, -1]], dim=-1))

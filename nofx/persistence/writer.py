@@ -194,7 +194,6 @@ _POSITION_VALS = ("quantity", "avg_cost", "realised_pnl", "updated")
 
 class _Statements:
     def __init__(self, dialect: Any) -> None:
-        pg = dialect.name == "postgresql"
         self.events = _insert(t.order_events, _EVENT_COLS, dialect)
         self.fills = _insert(t.fills, _FILL_COLS, dialect)
         self.new_order = _insert(t.orders, _ORDER_COLS, dialect)
@@ -207,14 +206,15 @@ class _Statements:
         self.sel_position = _select(t.positions, ("quantity", "avg_cost", "realised_pnl"), ("trader_id", "symbol"),
                                     dialect)
         self.max_seq = "SELECT max(seq) FROM order_events"
-        # One round trip for all traders of a transaction; each subquery is an index-only backward scan
-        # of ix_order_events_trader_seq.
-        self.trader_max_seqs = ("SELECT t.tid, (SELECT max(e.seq) FROM order_events e WHERE e.trader_id = t.tid) "
-                                "FROM unnest(CAST(%s AS varchar[])) AS t(tid)")
-        # PostgreSQL: seqs are drawn from the column's own sequence in one round trip (the sequence name
-        # is looked up once and passed as a parameter); SQLite: the write lock is held (BEGIN IMMEDIATE),
-        # so max + 1.. is exactly what the rowid allocator would give.
-        self.next_seqs = ("SELECT nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)" if pg else None)
+        # PostgreSQL, one round trip before applying: each trader's max(seq) (an index-only backward scan
+        # of ix_order_events_trader_seq) and the seqs the transaction's events will take, drawn from
+        # the column's own sequence (its name looked up once and passed as a parameter).
+        self.fresh_and_seqs = (
+            "SELECT t.tid, (SELECT max(e.seq) FROM order_events e WHERE e.trader_id = t.tid) "
+            "FROM unnest(CAST(%s AS varchar[])) AS t(tid) "
+            "UNION ALL SELECT NULL, nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)")
+        # SQLite allocates seqs as max + 1..: the write lock is held (BEGIN IMMEDIATE), and that is exactly
+        # what the rowid allocator would give.
 
 
 # ---------------------------------------------------------------------------------------------- writer
@@ -256,11 +256,11 @@ class LedgerWriter:
         try:
             if self._sqlite:
                 cur.execute("BEGIN IMMEDIATE")  # take the write lock now (see connection.py)
-            self._check_fresh(cur, batches)
+            seqs = self._check_fresh(cur, batches)
             batch = _Batch()
             for trader_id, events in batches:
                 self._apply(cur, batch, trader_id, events)
-            last_seqs = self._write_rows(cur, batch)
+            last_seqs = self._write_rows(cur, batch, seqs)
             conn.commit()
         except BaseException as exc:
             self._abort(exc)
@@ -298,8 +298,9 @@ class LedgerWriter:
         except Exception:  # noqa: BLE001
             pass
 
-    def _check_fresh(self, cur: Any, batches: Sequence[Batch]) -> None:
-        """Drop cached state that another writer may have changed (see the module doc)."""
+    def _check_fresh(self, cur: Any, batches: Sequence[Batch]) -> list[int] | None:
+        """Drop cached state that another writer may have changed (see the module doc). PostgreSQL:
+        also returns the seqs for the transaction's events (same round trip)."""
         if self._stale.is_set():
             self._stale.clear()
             self._reset()
@@ -309,12 +310,20 @@ class LedgerWriter:
             if token != self._token:
                 self._reset()
                 self._token = token
-            return
-        cur.execute(self._stmts.trader_max_seqs, (sorted({tid for tid, _ in batches}),))
-        for tid, max_seq in cur.fetchall():
-            if tid not in self._pg_seen or self._pg_seen[tid] != max_seq:
+            return None
+        if self._seq_name is None:
+            cur.execute("SELECT pg_get_serial_sequence('order_events', 'seq')")
+            self._seq_name = cur.fetchone()[0]
+        n_events = sum(len(evs) for _, evs in batches)
+        cur.execute(self._stmts.fresh_and_seqs, (sorted({tid for tid, _ in batches}), self._seq_name, n_events))
+        seqs = []
+        for tid, value in cur.fetchall():
+            if tid is None:
+                seqs.append(int(value))
+            elif tid not in self._pg_seen or self._pg_seen[tid] != value:
                 self._forget_trader(tid)
-                self._pg_seen[tid] = max_seq
+                self._pg_seen[tid] = value
+        return sorted(seqs)
 
     def _reset(self) -> None:
         if len(self.cache):
@@ -449,33 +458,30 @@ class LedgerWriter:
         batch.fills.append((idx, trader_id, fill, pnl))
 
     # ------------------------------------------------------------------ writing (a few executemany)
-    def _seqs(self, cur: Any, n: int) -> list[int]:
-        st = self._stmts
-        if self._sqlite:
-            cur.execute(st.max_seq)
-            base = cur.fetchone()[0] or 0
-            return list(range(base + 1, base + n + 1))
-        if self._seq_name is None:
-            cur.execute("SELECT pg_get_serial_sequence('order_events', 'seq')")
-            self._seq_name = cur.fetchone()[0]
-        cur.execute(st.next_seqs, (self._seq_name, n))
-        return sorted(int(r[0]) for r in cur.fetchall())
+    def _sqlite_seqs(self, cur: Any, n: int) -> list[int]:
+        cur.execute(self._stmts.max_seq)
+        base = cur.fetchone()[0] or 0
+        return list(range(base + 1, base + n + 1))
 
     @staticmethod
     def _insert_rows(cur: Any, stmt: _Stmt, rows: list[list[Any]]) -> None:
         if stmt.copy_sql is None or len(rows) < 2:
-            cur.executemany(stmt.sql, rows)
+            _execute(cur, stmt.sql, rows)
             return
         with cur.copy(stmt.copy_sql) as copy:  # constant statement; values travel in the COPY stream
             for row in rows:
                 copy.write_row(row)
 
-    def _write_rows(self, cur: Any, batch: _Batch) -> dict[str, int]:
+    def _write_rows(self, cur: Any, batch: _Batch, seqs: list[int] | None) -> dict[str, int]:
         """Insert / update every row of the batch; returns each trader's last event seq."""
         st = self._stmts
         if not batch.events:
             return {}
-        seqs = self._seqs(cur, len(batch.events))
+        if seqs is None:
+            seqs = self._sqlite_seqs(cur, len(batch.events))
+        if len(seqs) != len(batch.events):  # cannot happen: every event got a row before it was applied
+            raise LedgerError("internal: event count changed while applying", events=len(batch.events),
+                              seqs=len(seqs))
         ev_bind = st.events.bind
         self._insert_rows(cur, st.events, [ev_bind((seq, tid, oid, kind, naive(ts), payload))
                                         for seq, (tid, oid, kind, ts, payload) in zip(seqs, batch.events)])
@@ -494,7 +500,7 @@ class LedgerWriter:
         if new_rows:
             self._insert_rows(cur, st.new_order, new_rows)
         if changed:
-            cur.executemany(st.upd_order.sql, changed)
+            _execute(cur, st.upd_order.sql, changed)
         new_pos, changed_pos = [], []
         for (tid, sym), tp in batch.positions.items():
             p = tp.entry.position
@@ -506,12 +512,20 @@ class LedgerWriter:
         if new_pos:
             self._insert_rows(cur, st.new_position, new_pos)
         if changed_pos:
-            cur.executemany(st.upd_position.sql, changed_pos)
+            _execute(cur, st.upd_position.sql, changed_pos)
         if batch.accounts:
-            cur.executemany(st.upd_account.sql, [
+            _execute(cur, st.upd_account.sql, [
                 st.upd_account.bind((self.cache.accounts[tid].cash, naive(ts), tid))
                 for tid, ts in batch.accounts.items()])
         return {tid: seq for seq, (tid, *_rest) in zip(seqs, batch.events)}  # the last one per trader wins
+
+
+def _execute(cur: Any, sql: str, rows: list[list[Any]]) -> None:
+    """executemany, or execute for one row (psycopg's executemany opens a pipeline: a sync more)."""
+    if len(rows) == 1:
+        cur.execute(sql, rows[0])
+    else:
+        cur.executemany(sql, rows)
 
 
 def _first_line(exc: BaseException) -> str:
