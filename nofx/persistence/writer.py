@@ -36,6 +36,7 @@ by another process is not seen there: do not bulk-load a trader while another pr
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,11 @@ from nofx.persistence.errors import (
 )
 from nofx.persistence.projection import apply_order_event, position_after_fill
 from nofx.persistence.rows import naive, order_from_row, order_values
+
+try:  # optional speed-up, see json_text
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the stdlib encoder is used instead
+    _orjson = None  # type: ignore[assignment]
 
 Batch = tuple[str, Sequence[Event]]
 _Proc = Callable[[Any], Any] | None
@@ -133,9 +139,30 @@ def sqlite_datetime(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
+def json_text(obj: Any) -> str:
+    """Event payload as JSON text. orjson, when installed, is ~10x faster than ``json.dumps`` (which was
+    the largest single cost of an acknowledged write); the text differs only in whitespace and escaping
+    of non-ASCII, and every reader parses it. Payloads hold str / int / bool / None / lists / dicts
+    (the domain encodes money as decimal strings and times as ISO text, never floats, so orjson's
+    NaN-as-null cannot apply); anything orjson refuses goes to ``json.dumps``."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj).decode()
+        except TypeError:  # e.g. an int beyond 64 bits
+            pass
+    return json.dumps(obj)
+
+
 def _bind_processor(col: Any, dialect: Any) -> _Proc:
     if dialect.name == "sqlite" and isinstance(col.type, DateTime) and not isinstance(col.type, TypeDecorator):
         return sqlite_datetime
+    if col is t.order_events.c.payload:
+        if dialect.name == "sqlite":
+            return json_text
+        if dialect.name == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return lambda obj: Jsonb(obj, dumps=json_text)
     return col.type._cached_bind_processor(dialect)
 
 
