@@ -25,7 +25,7 @@ from nofx.data.panel import BarPanel
 from nofx.features.adjusted import adjust_panel
 from nofx.features.normalize import RobustScaler
 from nofx.models.config import ModelConfig
-from nofx.models.dataset import FeatureConfig, FeatureSource, PanelDataset
+from nofx.models.dataset import DayBatch, FeatureConfig, FeatureSource, PanelDataset
 from nofx.models.graph import GraphSchedule, build_edges, correlation_matrix, daily_returns
 from nofx.models.training import TorchModelRunner, build_net, graph_spec
 
@@ -106,7 +106,6 @@ def main() -> None:
         # training throughput on a 300-stock day
         tb = ds.batch(t)
         idx = np.arange(n_train)
-        from nofx.models.dataset import DayBatch
         small = DayBatch(tb.t, tb.cols[idx], tb.x[idx], tb.mask[idx])
         net.train()
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
@@ -124,9 +123,11 @@ def main() -> None:
         st = timeit(step, max(3, args.repeat // 2), warmup=1)
         rows.append((kind, fwd, e2e, n_train / st))
     print()
-    print(f"{'model':12s} {'forward ms':>11s} {'end-to-end ms':>14s} {'vs linear':>10s} {'train samples/s':>16s} {'< 50 ms':>8s}")
+    print(f"{'model':12s} {'forward ms':>11s} {'end-to-end ms':>14s} {'vs linear':>10s} "
+          f"{'train samples/s':>16s} {'< 50 ms':>8s}")
     for kind, fwd, e2e, sps in rows:
-        print(f"{kind:12s} {fwd:11.1f} {e2e:14.1f} {fwd / linear_ms:9.0f}x {sps:16.0f} {'yes' if e2e < 50 else 'no':>8s}")
+        ok = "yes" if e2e < 50 else "no"
+        print(f"{kind:12s} {fwd:11.1f} {e2e:14.1f} {fwd / linear_ms:9.0f}x {sps:16.0f} {ok:>8s}")
     print(f"{'linear':12s} {linear_ms:11.2f}")
 
     # graph construction: vectorised vs naive loop (the naive one on fewer stocks, then scaled by n^2)

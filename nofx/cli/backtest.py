@@ -87,6 +87,43 @@ def _write_outputs(result: BacktestResult, json_path: str | None, report: str | 
         console.print(f"wrote {report}")
 
 
+def run_config_from_options(config: Path | str | None, **opts: str | None) -> RunConfig:
+    """A validated run config: the file's (if any) with the command-line options laid over it.
+    Shared by ``nofx backtest`` and ``nofx paper`` so both read options the same way."""
+    from nofx.strategies.base import parse_params_text
+
+    cfg = load_run_config(config) if config else RunConfig()
+    raw: dict[str, Any] = cfg.model_dump(by_alias=True, mode="json")
+    if opts.get("strategy"):
+        raw["strategy"] = {"name": opts["strategy"], "params": (raw.get("strategy") or {}).get("params", {})}
+    if opts.get("params"):
+        if raw.get("strategy") is None:
+            raise ConfigError("--params given without a strategy")
+        raw["strategy"]["params"] = {**raw["strategy"]["params"], **parse_params_text(opts["params"])}
+    for key in ("data", "symbols"):
+        if opts.get(key):
+            raw["data"]["path" if key == "data" else "symbols"] = opts[key]
+    b = raw["backtest"]
+    for key in ("start", "end"):
+        if opts.get(key):
+            b[key] = _parse_date(opts[key], f"--{key}")
+    if opts.get("cash"):
+        try:
+            b["cash"] = Decimal(opts["cash"])
+        except InvalidOperation:
+            raise ConfigError("--cash must be a number", value=opts["cash"]) from None
+    for key in ("fees", "fill", "benchmark"):
+        if opts.get(key):
+            b[key] = opts[key]
+    if opts.get("rules"):
+        b["rules"] = opts["rules"]
+    elif not config:
+        syms = raw["data"]["symbols"]
+        b["rules"] = _auto_rules(syms if isinstance(syms, list) else
+                                 (None if syms == "all" else syms.split(",")))
+    return RunConfig.model_validate(raw)
+
+
 def backtest(
     strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help="registered strategy name"),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="bars file (Parquet/CSV); default: bundled demo"),
@@ -106,40 +143,10 @@ def backtest(
 ) -> None:
     """Backtest a strategy on bars and print its metrics; optionally write JSON and an HTML report."""
     from nofx.report.console import print_metrics
-    from nofx.strategies.base import parse_params_text
 
-    cfg = load_run_config(config) if config else RunConfig()
-    raw: dict[str, Any] = cfg.model_dump(by_alias=True)
-    if strategy:
-        raw["strategy"] = {"name": strategy, "params": (raw.get("strategy") or {}).get("params", {})}
-    if params:
-        if raw.get("strategy") is None:
-            raise ConfigError("--params given without a strategy")
-        raw["strategy"]["params"] = {**raw["strategy"]["params"], **parse_params_text(params)}
-    if data:
-        raw["data"]["path"] = data
-    if symbols:
-        raw["data"]["symbols"] = symbols
-    b = raw["backtest"]
-    if start:
-        b["start"] = _parse_date(start, "--start")
-    if end:
-        b["end"] = _parse_date(end, "--end")
-    if cash:
-        try:
-            b["cash"] = Decimal(cash)
-        except InvalidOperation:
-            raise ConfigError("--cash must be a number", value=cash) from None
-    for key, val in (("fees", fees), ("fill", fill), ("benchmark", benchmark)):
-        if val:
-            b[key] = val
-    if rules:
-        b["rules"] = rules
-    elif not config:
-        syms = raw["data"]["symbols"]
-        b["rules"] = _auto_rules(syms if isinstance(syms, list) else
-                                 (None if syms == "all" else syms.split(",")))
-    cfg = RunConfig.model_validate(raw)
+    cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
+                                  start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
+                                  benchmark=benchmark)
     result = execute(cfg, progress=progress)
     print_metrics(result.metrics, title=f"{result.strategy} {result.params}")
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")

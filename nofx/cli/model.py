@@ -59,7 +59,8 @@ def build_run_config(model: str, data: str, train: str, valid: str, universe: in
         raise ConfigError("no stocks in the training period", data=data, train=train)
     return RunConfig(
         data=str(data), universe=tuple(symbols), train=tr, valid=va,
-        features=FeatureConfig(set=features, seq_len=seq_len), model=ModelConfig(kind=model, hidden=hidden, layers=layers),
+        features=FeatureConfig(set=features, seq_len=seq_len),
+        model=ModelConfig(kind=model, hidden=hidden, layers=layers),
         training=TrainConfig(epochs=epochs, day_stride=day_stride, valid_stride=valid_stride, device=device), seed=seed,
         universe_rule=f"top {universe} stocks by average traded amount over the training period",
     )
@@ -247,7 +248,8 @@ def predict(
     stocks = [x for x in frame["symbol"].unique() if not _index(parse_symbol, x)]
     panel = BarPanel.from_frame(frame[frame["symbol"].isin(stocks)])
     with _progress() as p:
-        task = p.add_task("predict", total=int(((panel.timestamps >= np.datetime64(s)) & (panel.timestamps <= np.datetime64(e))).sum()))
+        in_range = (panel.timestamps >= np.datetime64(s)) & (panel.timestamps <= np.datetime64(e))
+        task = p.add_task("predict", total=int(in_range.sum()))
         preds = run.predict_frame(panel, s, e, _step_callback(p, task))
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_parquet(out, index=False)

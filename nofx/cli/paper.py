@@ -43,10 +43,8 @@ def paper(
 ) -> None:
     """Paper-trade a strategy by replaying bars; every order, fill and snapshot is persisted."""
     import nofx.strategies.builtin  # noqa: F401
-    from nofx.backtest.run_config import load_run_config
-    from nofx.cli.backtest import _auto_rules, _load_bars, _parse_date
+    from nofx.cli.backtest import _load_bars, run_config_from_options
     from nofx.live.paper import PaperSession
-    from nofx.strategies.base import parse_params_text
     from nofx.strategies.registry import REGISTRY
 
     store = _open_store(db)
@@ -56,30 +54,11 @@ def paper(
             raw = json.loads(rec.config_json)
             trader_id = rec.trader_id
         else:
-            cfg = load_run_config(config) if config else RunConfig()
-            raw = cfg.model_dump(by_alias=True, mode="json")
-            if strategy:
-                raw["strategy"] = {"name": strategy, "params": (raw.get("strategy") or {}).get("params", {})}
-            if raw.get("strategy") is None:
+            cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
+                                          start=start, end=end, cash=cash, rules=rules, fees=fees)
+            if cfg.strategy is None:
                 raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
-            if params:
-                raw["strategy"]["params"] = {**raw["strategy"]["params"], **parse_params_text(params)}
-            if data:
-                raw["data"]["path"] = data
-            if symbols:
-                raw["data"]["symbols"] = symbols
-            b = raw["backtest"]
-            if start:
-                b["start"] = str(_parse_date(start, "--start"))
-            if end:
-                b["end"] = str(_parse_date(end, "--end"))
-            if cash:
-                b["cash"] = cash
-            if fees:
-                b["fees"] = fees
-            syms = raw["data"]["symbols"]
-            b["rules"] = rules or (b.get("rules") if config else _auto_rules(
-                None if syms == "all" else (syms if isinstance(syms, list) else syms.split(","))))
+            raw = cfg.model_dump(by_alias=True, mode="json")
             trader_id = trader or f"paper-{raw['strategy']['name']}"
         cfg = RunConfig.model_validate(raw)
         strat = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)

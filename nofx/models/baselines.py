@@ -55,7 +55,8 @@ class LinearModel:
         self.w, self.b, self.alpha = w, b, alpha
 
     @classmethod
-    def fit(cls, tr: TabularData, va: TabularData, label: np.ndarray, alphas: tuple[float, ...]) -> tuple["LinearModel", list[dict]]:
+    def fit(cls, tr: TabularData, va: TabularData, label: np.ndarray,
+            alphas: tuple[float, ...]) -> tuple["LinearModel", list[dict]]:
         x = tr.x.astype("float64")
         mu_x, mu_y = x.mean(0), float(tr.y.mean())
         xc = x - mu_x

@@ -25,7 +25,8 @@ def write_eval_report(path: str | Path, title: str, summary: Mapping[str, Any], 
     f = go.Figure()
     q = np.nan_to_num(quantiles)
     for g in range(q.shape[1]):
-        f.add_scatter(x=idx, y=np.cumprod(1 + q[:, g]) - 1, name=f"Q{g + 1}" + (" (top)" if g == q.shape[1] - 1 else ""))
+        name = f"Q{g + 1}" + (" (top)" if g == q.shape[1] - 1 else "")
+        f.add_scatter(x=idx, y=np.cumprod(1 + q[:, g]) - 1, name=name)
     f.update_layout(title="Cumulative return of score quantiles (equal weight, before costs)",
                     template="plotly_white", height=380, yaxis_tickformat=".0%")
     figs.append(f)

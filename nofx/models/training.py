@@ -97,7 +97,8 @@ class TorchModelRunner:
         kw = {}
         if self.kind == "gat" and graphs is not None:
             ei, w = graphs.subgraph_at(batch.t, batch.cols)
-            kw = {"edge_index": torch.from_numpy(ei).to(self.device), "edge_weight": torch.from_numpy(w).to(self.device)}
+            kw = {"edge_index": torch.from_numpy(ei).to(self.device),
+                  "edge_weight": torch.from_numpy(w).to(self.device)}
         return self.net(x, mask, **kw)
 
     @torch.no_grad()

@@ -99,3 +99,14 @@ def test_universe_excludes_indices_and_uses_only_its_window(synth_frame):
     f.loc[is_1, "amount"] = np.where(f.loc[is_1, "datetime"] > "2019-06-30", 1e14, 0.0)  # huge only later
     uni = select_universe(f, "2019-01-01", "2019-06-30", 5)
     assert len(uni) == 5 and "000300.SH" not in uni and "600001.SH" not in uni
+
+
+@pytest.mark.parametrize("kind,seq_len", [("linear", 1), ("lstm", 5)])
+def test_alpha158_feature_set_trains_and_stays_causal(synth_frame, kind, seq_len):
+    cfg = _cfg(kind, synth_frame).model_copy(update={"features": FeatureConfig(set="alpha158", seq_len=seq_len)})
+    run = train_run(cfg, synth_frame)
+    f = synth_frame[synth_frame["datetime"] >= "2019-03-01"]
+    panel = BarPanel.from_frame(f)
+    s = run.predict_panel(panel)
+    assert np.isfinite(s[-20:]).mean() > 0.9
+    assert_causal(lambda p: run.predict_panel(p), panel, n_checks=1, atol=1e-6, min_cut=80)

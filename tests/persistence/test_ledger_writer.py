@@ -3,6 +3,7 @@ in-memory cache that never outlives a failed transaction nor another writer's ch
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from nofx.engine.store import TraderRecord
 from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
                               LedgerIntegrityError, SqlLedgerStore, check_ledger)
 from nofx.persistence import schema as t
-from nofx.persistence.writer import sqlite_datetime
+from nofx.persistence.writer import json_text, sqlite_datetime
 
 PRECISE_TOLERANCE = Decimal("1e-9")  # Precise columns: the reference re-reads 12-place values between commits
 
@@ -197,3 +198,10 @@ def test_sqlite_datetime_text_matches_sqlalchemy(value: datetime) -> None:
     sa_proc = dialect.type_descriptor(t.orders.c.created.type).bind_processor(dialect)  # what Core binds
     assert sa_proc is not None
     assert sqlite_datetime(value) == sa_proc(value.replace(tzinfo=None))
+
+
+def test_json_text_parses_back_to_the_same_payload() -> None:
+    payload = {"kind": "order_submitted", "tag": "买入 ünïcode", "n": 2**70, "q": [1, None, True], "d": {"a": "1.5"}}
+    assert json.loads(json_text(payload)) == payload  # 2**70 is beyond orjson: the stdlib fallback
+    small = {k: v for k, v in payload.items() if k != "n"}
+    assert json.loads(json_text(small)) == small
