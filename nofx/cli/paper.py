@@ -67,7 +67,13 @@ def paper(
         bars = _load_bars(cfg.data.path, syms, None, bt.start, bt.end)
         session = PaperSession(bars, strat, bt, store, trader_id, symbols=syms, speed=speed, risk=cfg.risk,
                                latency_ms=latency_ms, run_config=cfg.model_dump(by_alias=True, mode="json"))
-        summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
+        try:
+            summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
+        except KeyboardInterrupt:
+            # nothing acknowledged is lost: the ledger holds every committed slice
+            console.print(f"interrupted; continue with: nofx paper --resume --trader {trader_id}"
+                          + (f" --db {db}" if db else ""))
+            raise typer.Exit(130) from None
     finally:
         store.close()
     what = "resumed" if resume else "started"

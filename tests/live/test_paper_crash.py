@@ -81,3 +81,27 @@ def test_killed_paper_run_resumes_to_the_same_ledger(tmp_path):
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_killed_paper_run_resumes_many_kill_points(tmp_path, seed):
     _check(tmp_path, kills=4, seed=seed)
+
+
+def test_ctrl_c_then_resume(tmp_path):
+    """SIGINT (Ctrl-C) ends the run cleanly with a resume hint; --resume then completes it."""
+    db = f"sqlite:///{tmp_path / 'int.db'}"
+    proc = subprocess.Popen(_cli(db, *ARGS), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until slices are being committed
+        time.sleep(0.2)
+        if Path(db.removeprefix("sqlite:///")).exists():
+            with SqlLedgerStore(db) as s:
+                snap = s.last_snapshot("crash") if s.get_trader("crash") else None
+            if snap is not None and snap.cursor > 5:
+                break
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert proc.returncode == 130, out
+    assert "--resume" in out and "Traceback" not in out
+    done = subprocess.run(_cli(db, "--resume"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with SqlLedgerStore(db) as store:
+        assert check_ledger(store, "crash") == []
