@@ -279,8 +279,9 @@ class LedgerWriter:
         if self._conn is None:
             self._conn = self._engine.raw_connection()
         conn = self._conn
-        cur = conn.cursor()
+        cur = None
         try:
+            cur = conn.cursor()
             if self._sqlite:
                 cur.execute("BEGIN IMMEDIATE")  # take the write lock now (see connection.py)
             seqs = self._check_fresh(cur, batches)
@@ -298,7 +299,8 @@ class LedgerWriter:
             raise
         finally:
             try:
-                cur.close()
+                if cur is not None:
+                    cur.close()
             except Exception:  # noqa: BLE001 - the outcome is already decided; a dead cursor changes nothing
                 pass
         self._committed(batch, last_seqs)

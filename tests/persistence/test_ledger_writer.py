@@ -17,7 +17,7 @@ from nofx.domain.enums import OrderStatus, Side
 from nofx.domain.events import OrderAccepted, OrderAmended, OrderCancelled, OrderProgress, OrderSubmitted
 from nofx.domain.fills import Fill
 from nofx.engine.store import TraderRecord
-from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError,
+from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError, LedgerError,
                               LedgerIntegrityError, SqlLedgerStore, check_ledger)
 from nofx.persistence import schema as t
 from nofx.persistence.writer import json_text, sqlite_datetime
@@ -205,3 +205,23 @@ def test_json_text_parses_back_to_the_same_payload() -> None:
     assert json.loads(json_text(payload)) == payload  # 2**70 is beyond orjson: the stdlib fallback
     small = {k: v for k, v in payload.items() if k != "n"}
     assert json.loads(json_text(small)) == small
+
+
+@pytest.mark.postgres
+def test_writer_reconnects_after_the_server_dropped_it(pg_url: str) -> None:
+    import psycopg
+
+    store = SqlLedgerStore(pg_url)
+    tid = new_trader(store)
+    fl = Flow(tid)
+    store.append(tid, [fl.submit("600519.SH", Side.BUY, 100, T0)])
+    db = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                      "AND pid <> pg_backend_pid()", (db,))
+    lost = fl.submit("600519.SH", Side.BUY, 100, T0)
+    with pytest.raises(LedgerError):  # not acknowledged: the caller must not count it as stored
+        store.append(tid, [lost])
+    store.append(tid, [fl.submit("600519.SH", Side.BUY, 100, T0)])  # a fresh connection
+    assert [e.order_id for e in store.events(tid)] == ["o1", "o3"]
+    store.close()
