@@ -106,7 +106,8 @@ def durable(url: str, label: str, n: int, group: int, write_path: str = "fast") 
     p99_ms = lat[int(len(lat) * 0.99)] / 1e6
     per10k = dt / n * 10_000
     mode = "per-order commit" if group <= 1 else f"group commit of {group}"
-    line(f"durable {label}, {mode} [{write_path}]", f"{n / dt:,.0f} orders/s  (goal > 5,000: ratio {n / dt / 5000:.2f}x)")
+    line(f"durable {label}, {mode} [{write_path}]",
+         f"{n / dt:,.0f} orders/s  (goal > 5,000: ratio {n / dt / 5000:.2f}x)")
     line("  mean / p99 per order (old target 10 ms / 50 ms)",
          f"{mean_ms:.3f} ms / {p99_ms:.3f} ms  (ratios {10 / mean_ms:,.0f}x / {50 / p99_ms:,.0f}x)")
     line("  time for 10,000 orders (old target 10 s)", f"{per10k:.2f} s  (ratio {10 / per10k:,.0f}x)")

@@ -209,6 +209,21 @@ class SqlLedgerStore:
                 self._cond.notify_all()
         self._raise_first(reqs, raise_errors)
 
+    def _as_leader(self, fn):  # type: ignore[no-untyped-def]
+        """Run ``fn`` while no group-commit leader writes (the writer's connection is single-user)."""
+        if self._closed:
+            raise LedgerError("ledger store is closed", url=self._safe_url())
+        with self._cond:
+            while self._leader_active:
+                self._cond.wait()
+            self._leader_active = True
+        try:
+            return fn()
+        finally:
+            with self._cond:
+                self._leader_active = False
+                self._cond.notify_all()
+
     @staticmethod
     def _raise_first(reqs: list[_Request], raise_errors: bool) -> None:
         if raise_errors:
@@ -259,6 +274,11 @@ class SqlLedgerStore:
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, snap: EquitySnapshot) -> None:
         self.flush()
+        if self._writer is not None:
+            # On the writer's own connection, taking the leader role: a snapshot per time slice through
+            # another connection would look like a foreign write and drop the writer's cache each slice.
+            self._as_leader(lambda: self._writer.snapshot(snap))  # type: ignore[union-attr]
+            return
         with self._write() as conn:
             last = conn.execute(select(func.max(t.order_events.c.seq))
                                 .where(t.order_events.c.trader_id == snap.trader_id)).scalar()

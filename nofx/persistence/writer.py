@@ -51,6 +51,7 @@ from nofx.domain.events import Event, OrderFilled, OrderSubmitted
 from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
 from nofx.domain.positions import Position
+from nofx.engine.store import EquitySnapshot
 from nofx.persistence import schema as t
 from nofx.persistence.errors import (
     DuplicateClientOrderIdError,
@@ -185,23 +186,31 @@ class _Stmt:
         return row
 
 
+def _q(name: str, dialect: Any) -> str:
+    """A schema name, quoted where the dialect needs it (as SQLAlchemy's compiler does)."""
+    return dialect.identifier_preparer.quote(name)
+
+
 def _insert(table: Table, cols: Sequence[str], dialect: Any, suffix: str = "") -> _Stmt:
     """INSERT for SQLite (executemany); on PostgreSQL also the COPY that replaces it: one stream for all
     rows instead of one pipelined statement each (psycopg's per-statement cost dominated there)."""
-    names = ", ".join(cols)
+    names = ", ".join(_q(c, dialect) for c in cols)
     marks = ", ".join("?" for _ in cols)
-    return _Stmt(f"INSERT INTO {table.name} ({names}) VALUES ({marks}){suffix}", [table.c[c] for c in cols],
-                 dialect, copy_sql=f"COPY {table.name} ({names}) FROM STDIN")
+    tname = _q(table.name, dialect)
+    return _Stmt(f"INSERT INTO {tname} ({names}) VALUES ({marks}){suffix}", [table.c[c] for c in cols],
+                 dialect, copy_sql=f"COPY {tname} ({names}) FROM STDIN")
 
 
 def _update(table: Table, cols: Sequence[str], keys: Sequence[str], dialect: Any) -> _Stmt:
-    sets = ", ".join(f"{c} = ?" for c in cols)
-    where = " AND ".join(f"{k} = ?" for k in keys)
-    return _Stmt(f"UPDATE {table.name} SET {sets} WHERE {where}", [table.c[c] for c in (*cols, *keys)], dialect)
+    sets = ", ".join(f"{_q(c, dialect)} = ?" for c in cols)
+    where = " AND ".join(f"{_q(k, dialect)} = ?" for k in keys)
+    return _Stmt(f"UPDATE {_q(table.name, dialect)} SET {sets} WHERE {where}", [table.c[c] for c in (*cols, *keys)],
+                 dialect)
 
 
 def _select(table: Table, cols: Sequence[str], keys: Sequence[str], dialect: Any) -> tuple[str, list[_Proc]]:
-    sql = f"SELECT {', '.join(cols)} FROM {table.name} WHERE {' AND '.join(f'{k} = ?' for k in keys)}"
+    sql = (f"SELECT {', '.join(_q(c, dialect) for c in cols)} FROM {_q(table.name, dialect)} "
+           f"WHERE {' AND '.join(f'{_q(k, dialect)} = ?' for k in keys)}")
     if dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
     # psycopg already returns Decimal / datetime; SQLite returns the stored text, parsed as the Core path does.
@@ -233,6 +242,12 @@ class _Statements:
         self.sel_position = _select(t.positions, ("quantity", "avg_cost", "realised_pnl"), ("trader_id", "symbol"),
                                     dialect)
         self.max_seq = "SELECT max(seq) FROM order_events"
+        snap = _insert(t.equity_snapshots, ("trader_id", "ts", "equity", "cash", "cursor", "event_seq"), dialect)
+        # event_seq: the trader's last event seq, read inside the same statement
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        snap.sql = snap.sql.replace(f", {mark})",
+                                    f", (SELECT coalesce(max(seq), 0) FROM order_events WHERE trader_id = {mark}))")
+        self.snapshot = snap
         # PostgreSQL, one round trip before applying: each trader's max(seq) (an index-only backward scan
         # of ix_order_events_trader_seq) and the seqs the transaction's events will take, drawn from
         # the column's own sequence (its name looked up once and passed as a parameter).
@@ -272,6 +287,34 @@ class LedgerWriter:
             conn, self._conn = self._conn, None
             conn.close()
         self.cache.clear()
+
+    def snapshot(self, snap: EquitySnapshot) -> None:
+        """Insert an equity snapshot in its own transaction on the writer's connection."""
+        if self._conn is None:
+            self._conn = self._engine.raw_connection()
+        conn = self._conn
+        cur = None
+        try:
+            cur = conn.cursor()
+            if self._sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            row = self._stmts.snapshot.bind((snap.trader_id, naive(snap.ts), snap.equity, snap.cash, snap.cursor,
+                                             snap.trader_id))
+            cur.execute(self._stmts.snapshot.sql, row)
+            conn.commit()
+        except BaseException as exc:
+            self._abort(exc)
+            if isinstance(exc, self._dbapi.IntegrityError):
+                raise LedgerError("constraint violated", detail=_first_line(exc)) from exc
+            if isinstance(exc, self._dbapi.Error):
+                raise LedgerError("database error while writing the ledger", detail=_first_line(exc)) from exc
+            raise
+        finally:
+            if cur is not None:
+                try:
+                    cur.close()
+                except Exception:  # noqa: BLE001
+                    pass
 
     # ------------------------------------------------------------------ the transaction
     def write(self, batches: Sequence[Batch]) -> None:

@@ -16,9 +16,16 @@ from sqlalchemy import create_engine, select
 from nofx.domain.enums import OrderStatus, Side
 from nofx.domain.events import OrderAccepted, OrderAmended, OrderCancelled, OrderProgress, OrderSubmitted
 from nofx.domain.fills import Fill
-from nofx.engine.store import TraderRecord
-from nofx.persistence import (DuplicateClientOrderIdError, DuplicateFillError, DuplicateOrderError, LedgerError,
-                              LedgerIntegrityError, SqlLedgerStore, check_ledger)
+from nofx.engine.store import EquitySnapshot, TraderRecord
+from nofx.persistence import (
+    DuplicateClientOrderIdError,
+    DuplicateFillError,
+    DuplicateOrderError,
+    LedgerError,
+    LedgerIntegrityError,
+    SqlLedgerStore,
+    check_ledger,
+)
 from nofx.persistence import schema as t
 from nofx.persistence.writer import json_text, sqlite_datetime
 
@@ -225,3 +232,22 @@ def test_writer_reconnects_after_the_server_dropped_it(pg_url: str) -> None:
     store.append(tid, [fl.submit("600519.SH", Side.BUY, 100, T0)])  # a fresh connection
     assert [e.order_id for e in store.events(tid)] == ["o1", "o3"]
     store.close()
+
+
+def test_snapshots_keep_the_cache_and_record_the_last_event(store: SqlLedgerStore) -> None:
+    tid = new_trader(store)
+    fl = Flow(tid)
+    store.append(tid, fl.round_trip("600519.SH", Side.BUY, 100, "10", "1", T0))
+    assert store._writer is not None
+    resets = store._writer.cache_resets
+    store.snapshot(EquitySnapshot(tid, T0, Decimal("1000000.5"), Decimal("998999"), 3))
+    store.append(tid, fl.round_trip("600519.SH", Side.SELL, 100, "11", "1", T0 + timedelta(days=1)))
+    assert store._writer.cache_resets == resets  # a snapshot per slice must not cost the cache
+    with store.connect() as conn:
+        row = conn.execute(select(t.equity_snapshots).where(t.equity_snapshots.c.trader_id == tid)).mappings().one()
+        last = conn.execute(select(t.order_events.c.seq).where(t.order_events.c.trader_id == tid)
+                            .order_by(t.order_events.c.seq)).scalars().all()[2]
+    assert (row["event_seq"], row["cursor"], row["equity"], row["cash"]) == (last, 3, Decimal("1000000.5"),
+                                                                                Decimal("998999"))
+    assert store.last_snapshot(tid) == EquitySnapshot(tid, T0, Decimal("1000000.5"), Decimal("998999"), 3)
+    assert check_ledger(store, tid) == []
