@@ -56,7 +56,7 @@ class PaperSession:
     def __init__(self, bars: pd.DataFrame, strategy: Strategy, config: Any, store: LedgerStore, trader_id: str,
                  symbols: list[str] | None = None, speed: float = 0.0, risk: RiskConfig | None = None,
                  latency_ms: float = 0.0, split: SplitConfig | None = None, run_config: dict | None = None,
-                 group_commit: bool = True, corporate_actions: bool | None = False,
+                 group_commit: bool = True, corporate_actions: bool | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if speed < 0:
             raise ConfigError("--speed must be >= 0", speed=speed)

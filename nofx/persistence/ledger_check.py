@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from nofx.domain.enums import Side
 from nofx.domain.errors import InvalidSymbolError, NofxError
-from nofx.domain.events import Event, OrderFilled, event_from_dict
+from nofx.domain.events import CorporateActionApplied, Event, OrderFilled, event_from_dict
 from nofx.domain.instruments import Market, parse_symbol
 from nofx.domain.money import round_cents
 from nofx.domain.orders import Order
@@ -85,12 +85,14 @@ def check_ledger(store: Any, trader_id: str) -> list[Violation]:
                             .order_by(t.equity_snapshots.c.id.desc()).limit(1)).mappings().first()
         positions = {p.symbol: p.quantity for p in queries.list_positions(conn, trader_id, include_flat=True)}
 
+    actions = [(s, e) for s, e in events if isinstance(e, CorporateActionApplied)]
+    order_events = [(s, e) for s, e in events if not isinstance(e, CorporateActionApplied)]
     out: list[Violation] = []
-    out += _check_cash(trader.initial_cash, fills, cash, snap)
-    out += _check_positions(fills, positions)
-    out += _check_t1(fills)
-    out += _check_duplicates_and_overfills(fills, events, orders)
-    out += _check_orders_vs_events(events, orders)
+    out += _check_cash(trader.initial_cash, fills, cash, snap, actions)
+    out += _check_positions(fills, positions, actions)
+    out += _check_t1(fills, actions)
+    out += _check_duplicates_and_overfills(fills, order_events, orders)
+    out += _check_orders_vs_events(order_events, orders)
     return out
 
 
@@ -99,27 +101,38 @@ def _cash_delta(f: FillRecord) -> Decimal:
 
 
 def _check_cash(initial: Decimal, fills: list[FillRecord], cash: Decimal | None,
-                snap: Any) -> list[Violation]:
+                snap: Any, actions: list[tuple[int, CorporateActionApplied]] = ()) -> list[Violation]:
     out: list[Violation] = []
-    expected = initial + sum((_cash_delta(f) for f in fills), Decimal(0))
+    dividends = sum((e.cash for _, e in actions), Decimal(0))
+    expected = initial + sum((_cash_delta(f) for f in fills), Decimal(0)) + dividends
     if cash is None or round_cents(cash) != round_cents(expected):
-        out.append(Violation(ViolationKind.CASH_ACCOUNT, "account cash differs from initial - buys + sells - fees",
+        out.append(Violation(ViolationKind.CASH_ACCOUNT,
+                             "account cash differs from initial - buys + sells - fees + dividends",
                              {"expected": round_cents(expected), "stored": cash}))
     if snap is not None:
         # fills booked before the snapshot: by event seq, or by time for bulk-loaded history
         before = [f for f in fills if (f.seq is not None and f.seq <= snap["event_seq"])
                   or (f.seq is None and f.ts <= snap["ts"])]
-        at_snap = initial + sum((_cash_delta(f) for f in before), Decimal(0))
+        at_snap = initial + sum((_cash_delta(f) for f in before), Decimal(0)) \
+            + sum((e.cash for seq, e in actions if seq <= snap["event_seq"]), Decimal(0))
         if round_cents(snap["cash"]) != round_cents(at_snap):
             out.append(Violation(ViolationKind.CASH_SNAPSHOT, "latest snapshot cash differs from the fills before it",
                                  {"expected": round_cents(at_snap), "snapshot": snap["cash"], "ts": snap["ts"]}))
     return out
 
 
-def _check_positions(fills: list[FillRecord], positions: dict[str, int]) -> list[Violation]:
+def _check_positions(fills: list[FillRecord], positions: dict[str, int],
+                     actions: list[tuple[int, CorporateActionApplied]] = ()) -> list[Violation]:
+    """Quantities = signed fills, with each split applied when it happened (fills and actions in
+    booking order; bulk-loaded history without a seq comes first)."""
     signed: dict[str, int] = defaultdict(int)
-    for f in fills:
-        signed[f.symbol] += f.side.sign * f.quantity
+    steps: list[tuple[int, int, Any]] = [(f.seq if f.seq is not None else -1, 1, f) for f in fills]
+    steps += [(seq, 0, e) for seq, e in actions]
+    for _, kind, x in sorted(steps, key=lambda s: (s[0], s[1])):
+        if kind == 1:
+            signed[x.symbol] += x.side.sign * x.quantity
+        else:
+            signed[x.symbol] = int(signed[x.symbol] * x.split_ratio)
     return [
         Violation(ViolationKind.POSITION_QUANTITY, "position quantity differs from the sum of its fills",
                   {"symbol": sym, "fills_sum": signed.get(sym, 0), "stored": positions.get(sym, 0)})
@@ -136,17 +149,26 @@ def _is_a_share(symbol: str) -> bool:
     return inst.market is Market.CN and not inst.is_index
 
 
-def _check_t1(fills: list[FillRecord]) -> list[Violation]:
+def _check_t1(fills: list[FillRecord], actions: list[tuple[int, CorporateActionApplied]] = ()) -> list[Violation]:
     out: list[Violation] = []
     by_symbol: dict[str, list[FillRecord]] = defaultdict(list)
     for f in fills:
         if _is_a_share(f.symbol):
             by_symbol[f.symbol].append(f)
+    splits: dict[str, list[CorporateActionApplied]] = defaultdict(list)
+    for _, e in actions:
+        if e.split_ratio != 1:
+            splits[e.symbol].append(e)
     for sym, fs in sorted(by_symbol.items()):
         bought: dict[date, int] = defaultdict(int)
         sold = 0
+        pending = sorted(splits.get(sym, []), key=lambda e: e.ts)
         # time order; within a timestamp, booking order (seq), history without seq first
         for f in sorted(fs, key=lambda x: (x.ts, x.seq is not None, x.seq or 0)):
+            while pending and pending[0].ts <= f.ts:  # bonus shares scale what was bought and sold
+                r = pending.pop(0).split_ratio
+                bought = defaultdict(int, {d: int(q * r) for d, q in bought.items()})
+                sold = int(sold * r)
             day = f.ts.date()
             if f.side is Side.BUY:
                 bought[day] += f.quantity

@@ -108,6 +108,9 @@ class SqlLedgerStore:
         self._writer_conn: Connection | None = None  # the group-commit leader's connection ("projector" path)
         self.write_path = write_path
         self._writer = LedgerWriter(self._engine) if write_path == "fast" else None
+        # dividends and splits (CorporateActionApplied) are booked by the fast write path; the
+        # projector is kept as a reference for order events only
+        self.supports_corporate_actions = write_path == "fast"
         self.transactions = 0  # group-commit transactions attempted (statistics for tests and benchmarks)
         self.requests = 0  # append / append_many / buffer calls they carried
 

@@ -47,7 +47,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, Table, TypeDecorator
 
 from nofx.domain.errors import NofxError
-from nofx.domain.events import Event, OrderFilled, OrderSubmitted
+from nofx.domain.events import CorporateActionApplied, Event, OrderFilled, OrderSubmitted
 from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
 from nofx.domain.positions import Position
@@ -470,6 +470,9 @@ class LedgerWriter:
     def _apply(self, cur: Any, batch: _Batch, trader_id: str, events: Sequence[Event]) -> None:
         self._account(cur, trader_id)  # raises UnknownTraderError (a cached lookup after the first)
         for ev in events:
+            if isinstance(ev, CorporateActionApplied):
+                self._apply_corporate_action(cur, batch, trader_id, ev)
+                continue
             order_id = getattr(ev, "order_id", None)
             if not isinstance(order_id, str):
                 raise LedgerIntegrityError(f"event {ev.kind!r} carries no order_id", trader_id=trader_id)
@@ -516,6 +519,20 @@ class LedgerWriter:
                                               trader_id=trader_id, client_order_id=coid,
                                               existing_order_id=existing, order_id=ev.order_id)
         batch.client_ids[(trader_id, coid)] = ev.order_id
+
+    def _apply_corporate_action(self, cur: Any, batch: _Batch, trader_id: str, ev: CorporateActionApplied) -> None:
+        """A dividend / split on a holding: no order; the event row carries an empty order_id."""
+        batch.events.append((trader_id, "", ev.kind, ev.ts, ev.to_dict()))
+        entry = self._position(cur, trader_id, ev.symbol)
+        pos = entry.position
+        if pos.quantity != ev.quantity_before:
+            raise LedgerIntegrityError("corporate action does not match the stored holding", trader_id=trader_id,
+                                       symbol=ev.symbol, stored=pos.quantity, event=ev.quantity_before)
+        pos.realised_pnl += ev.cash
+        pos.apply_split(ev.split_ratio)
+        batch.positions[(trader_id, ev.symbol)] = _TouchedPosition(entry, ev.ts)
+        self.cache.accounts[trader_id].cash += ev.cash
+        batch.accounts[trader_id] = ev.ts
 
     def _apply_fill(self, cur: Any, batch: _Batch, trader_id: str, fill: Fill, idx: int) -> None:
         key = (trader_id, fill.fill_id)

@@ -30,7 +30,7 @@ class BuyAndHold(Strategy):
         self._done = False
 
     def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
-        if self._done:
+        if self._done or portfolio.positions():  # holdings mean it already bought (also after a resume)
             return ()
         close = view.current("close")
         status = view.current("trade_status")

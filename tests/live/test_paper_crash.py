@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,22 @@ def test_ctrl_c_then_resume(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     with SqlLedgerStore(db) as store:
         assert check_ledger(store, "crash") == []
+
+
+def test_paper_books_dividends_in_the_ledger(tmp_path):
+    """600519.SH pays a dividend each June; a held position gets it in cash, and the ledger check,
+    which counts dividends, passes."""
+    db = f"sqlite:///{tmp_path / 'div.db'}"
+    args = ["--strategy", "buy_and_hold", "--symbols", "600519.SH", "--start", "2019-06-01",
+            "--end", "2019-07-31", "--no-progress"]
+    r = subprocess.run(_cli(db, *args), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with SqlLedgerStore(db) as store:
+        kinds = [e.kind for e in store.events("crash")]
+        assert "corporate_action" in kinds
+        assert check_ledger(store, "crash") == []
+        fills = store.all_fills("crash")
+        cash = store.cash("crash")
+    spent = sum(f.price * f.quantity + f.fee for f in fills)
+    held = sum(f.quantity for f in fills)
+    assert cash == 1_000_000 - spent + held * Decimal("14.54")  # 996.35 - 981.81 on 2019-06-28
