@@ -236,20 +236,7 @@ class Projector:
             self._apply_fill(trader_id, ev.fill, idx)
 
     def _check_new_order(self, trader_id: str, ev: OrderSubmitted) -> None:
-        if ev.trader_id != trader_id:
-            raise LedgerIntegrityError("OrderSubmitted for another trader", trader_id=trader_id,
-                                       event_trader_id=ev.trader_id, order_id=ev.order_id)
-        if (trader_id, ev.order_id) in self._orders:
-            raise DuplicateOrderError("order_id already stored", trader_id=trader_id, order_id=ev.order_id)
-        coid = ev.request.client_order_id
-        if coid is None:
-            return
-        existing = self._client_ids.get((trader_id, coid))
-        if existing is not None:
-            raise DuplicateClientOrderIdError("client_order_id already used by another order",
-                                              trader_id=trader_id, client_order_id=coid,
-                                              existing_order_id=existing, order_id=ev.order_id)
-        self._client_ids[(trader_id, coid)] = ev.order_id
+        check_new_order(trader_id, ev, (trader_id, ev.order_id) in self._orders, self._client_ids)
 
     def _apply_fill(self, trader_id: str, fill: Fill, idx: int) -> None:
         key = (trader_id, fill.fill_id)
@@ -326,3 +313,22 @@ def fill_row(trader_id: str, fill: Fill, seq: int | None, realised_pnl: Decimal 
     return {"trader_id": trader_id, "fill_id": fill.fill_id, "order_id": fill.order_id, "symbol": fill.symbol,
             "side": fill.side.value, "quantity": fill.quantity, "price": fill.price, "fee": fill.fee,
             "ts": naive(fill.ts), "seq": seq, "realised_pnl": realised_pnl}
+
+
+def check_new_order(trader_id: str, ev: OrderSubmitted, known: bool, client_ids: dict[tuple[str, str], str]) -> None:
+    """Refuse an OrderSubmitted for another trader, a known order id, or a client order id already used;
+    records the client id in ``client_ids``. Shared by both write paths."""
+    if ev.trader_id != trader_id:
+        raise LedgerIntegrityError("OrderSubmitted for another trader", trader_id=trader_id,
+                                   event_trader_id=ev.trader_id, order_id=ev.order_id)
+    if known:
+        raise DuplicateOrderError("order_id already stored", trader_id=trader_id, order_id=ev.order_id)
+    coid = ev.request.client_order_id
+    if coid is None:
+        return
+    existing = client_ids.get((trader_id, coid))
+    if existing is not None:
+        raise DuplicateClientOrderIdError("client_order_id already used by another order",
+                                          trader_id=trader_id, client_order_id=coid,
+                                          existing_order_id=existing, order_id=ev.order_id)
+    client_ids[(trader_id, coid)] = ev.order_id

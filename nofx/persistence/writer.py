@@ -61,7 +61,7 @@ from nofx.persistence.errors import (
     LedgerIntegrityError,
     UnknownTraderError,
 )
-from nofx.persistence.projection import apply_order_event, position_after_fill
+from nofx.persistence.projection import apply_order_event, check_new_order, position_after_fill
 from nofx.persistence.rows import naive, order_from_row, order_values
 
 try:  # optional speed-up, see json_text
@@ -505,20 +505,8 @@ class LedgerWriter:
                 self._apply_fill(cur, batch, trader_id, ev.fill, idx)
 
     def _check_new_order(self, batch: _Batch, trader_id: str, ev: OrderSubmitted, in_batch: bool) -> None:
-        if ev.trader_id != trader_id:
-            raise LedgerIntegrityError("OrderSubmitted for another trader", trader_id=trader_id,
-                                       event_trader_id=ev.trader_id, order_id=ev.order_id)
-        if in_batch or (trader_id, ev.order_id) in self.cache.orders:
-            raise DuplicateOrderError("order_id already stored", trader_id=trader_id, order_id=ev.order_id)
-        coid = ev.request.client_order_id
-        if coid is None:
-            return
-        existing = batch.client_ids.get((trader_id, coid))
-        if existing is not None:
-            raise DuplicateClientOrderIdError("client_order_id already used by another order",
-                                              trader_id=trader_id, client_order_id=coid,
-                                              existing_order_id=existing, order_id=ev.order_id)
-        batch.client_ids[(trader_id, coid)] = ev.order_id
+        known = in_batch or (trader_id, ev.order_id) in self.cache.orders
+        check_new_order(trader_id, ev, known, batch.client_ids)
 
     def _apply_corporate_action(self, cur: Any, batch: _Batch, trader_id: str, ev: CorporateActionApplied) -> None:
         """A dividend / split on a holding: no order; the event row carries an empty order_id."""
