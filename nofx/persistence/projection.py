@@ -220,14 +220,7 @@ class Projector:
             slot = None
         else:
             slot = self._order(trader_id, order_id)
-        try:
-            order = apply_order_event(slot.order if slot else None, ev)
-        except NofxError as exc:
-            if isinstance(exc, LedgerIntegrityError | DuplicateOrderError):
-                exc.context.update(trader_id=trader_id, kind=ev.kind)
-                raise
-            raise LedgerIntegrityError(f"{ev.kind} does not apply: {exc.message}", trader_id=trader_id,
-                                       order_id=order_id, cause=exc.code) from exc
+        order = apply_order_event_for(trader_id, order_id, slot.order if slot else None, ev)
         if slot is None:
             self._orders[(trader_id, order_id)] = _OrderSlot(order, True, 0, ev.ts, idx)
         else:
@@ -332,3 +325,16 @@ def check_new_order(trader_id: str, ev: OrderSubmitted, known: bool, client_ids:
                                           trader_id=trader_id, client_order_id=coid,
                                           existing_order_id=existing, order_id=ev.order_id)
     client_ids[(trader_id, coid)] = ev.order_id
+
+
+def apply_order_event_for(trader_id: str, order_id: str, current: Order | None, ev: Event) -> Order:
+    """``apply_order_event`` with its refusal as a coded ledger error naming the trader and event.
+    Shared by both write paths."""
+    try:
+        return apply_order_event(current, ev)
+    except NofxError as exc:
+        if isinstance(exc, LedgerIntegrityError | DuplicateOrderError):
+            exc.context.update(trader_id=trader_id, kind=ev.kind)
+            raise
+        raise LedgerIntegrityError(f"{ev.kind} does not apply: {exc.message}", trader_id=trader_id,
+                                   order_id=order_id, cause=exc.code) from exc

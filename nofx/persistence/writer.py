@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -46,7 +47,6 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Table, TypeDecorator
 
-from nofx.domain.errors import NofxError
 from nofx.domain.events import CorporateActionApplied, Event, OrderFilled, OrderSubmitted
 from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
@@ -61,7 +61,7 @@ from nofx.persistence.errors import (
     LedgerIntegrityError,
     UnknownTraderError,
 )
-from nofx.persistence.projection import apply_order_event, check_new_order, position_after_fill
+from nofx.persistence.projection import apply_order_event_for, check_new_order, position_after_fill
 from nofx.persistence.rows import naive, order_from_row, order_values
 
 try:  # optional speed-up, see json_text
@@ -288,37 +288,10 @@ class LedgerWriter:
             conn.close()
         self.cache.clear()
 
-    def snapshot(self, snap: EquitySnapshot) -> None:
-        """Insert an equity snapshot in its own transaction on the writer's connection."""
-        if self._conn is None:
-            self._conn = self._engine.raw_connection()
-        conn = self._conn
-        cur = None
-        try:
-            cur = conn.cursor()
-            if self._sqlite:
-                cur.execute("BEGIN IMMEDIATE")
-            row = self._stmts.snapshot.bind((snap.trader_id, naive(snap.ts), snap.equity, snap.cash, snap.cursor,
-                                             snap.trader_id))
-            cur.execute(self._stmts.snapshot.sql, row)
-            conn.commit()
-        except BaseException as exc:
-            self._abort(exc)
-            if isinstance(exc, self._dbapi.IntegrityError):
-                raise LedgerError("constraint violated", detail=_first_line(exc)) from exc
-            if isinstance(exc, self._dbapi.Error):
-                raise LedgerError("database error while writing the ledger", detail=_first_line(exc)) from exc
-            raise
-        finally:
-            if cur is not None:
-                try:
-                    cur.close()
-                except Exception:  # noqa: BLE001
-                    pass
-
-    # ------------------------------------------------------------------ the transaction
-    def write(self, batches: Sequence[Batch]) -> None:
-        """Store ``batches`` (in order) with their derived rows in one transaction; returns after commit."""
+    @contextmanager
+    def _transaction(self, integrity: Callable[[BaseException], LedgerError]) -> Iterator[Any]:
+        """One transaction on the writer's connection: yields a cursor, commits at the end; on any error
+        rolls back, forgets the cache and maps driver errors to coded ledger errors."""
         if self._conn is None:
             self._conn = self._engine.raw_connection()
         conn = self._conn
@@ -327,16 +300,12 @@ class LedgerWriter:
             cur = conn.cursor()
             if self._sqlite:
                 cur.execute("BEGIN IMMEDIATE")  # take the write lock now (see connection.py)
-            seqs = self._check_fresh(cur, batches)
-            batch = _Batch()
-            for trader_id, events in batches:
-                self._apply(cur, batch, trader_id, events)
-            last_seqs = self._write_rows(cur, batch, seqs)
+            yield cur
             conn.commit()
         except BaseException as exc:
             self._abort(exc)
             if isinstance(exc, self._dbapi.IntegrityError):
-                raise integrity_error(exc) from exc
+                raise integrity(exc) from exc
             if isinstance(exc, self._dbapi.Error):
                 raise LedgerError("database error while writing the ledger", detail=_first_line(exc)) from exc
             raise
@@ -346,6 +315,23 @@ class LedgerWriter:
                     cur.close()
             except Exception:  # noqa: BLE001 - the outcome is already decided; a dead cursor changes nothing
                 pass
+
+    def snapshot(self, snap: EquitySnapshot) -> None:
+        """Insert an equity snapshot in its own transaction on the writer's connection."""
+        with self._transaction(lambda exc: LedgerError("constraint violated", detail=_first_line(exc))) as cur:
+            row = self._stmts.snapshot.bind((snap.trader_id, naive(snap.ts), snap.equity, snap.cash, snap.cursor,
+                                             snap.trader_id))
+            cur.execute(self._stmts.snapshot.sql, row)
+
+    # ------------------------------------------------------------------ the transaction
+    def write(self, batches: Sequence[Batch]) -> None:
+        """Store ``batches`` (in order) with their derived rows in one transaction; returns after commit."""
+        with self._transaction(integrity_error) as cur:
+            seqs = self._check_fresh(cur, batches)
+            batch = _Batch()
+            for trader_id, events in batches:
+                self._apply(cur, batch, trader_id, events)
+            last_seqs = self._write_rows(cur, batch, seqs)
         self._committed(batch, last_seqs)
 
     def _abort(self, exc: BaseException) -> None:
@@ -489,14 +475,7 @@ class LedgerWriter:
                 current = touched.order
             else:
                 current = self._stored_order(cur, trader_id, order_id)
-            try:
-                order = apply_order_event(current, ev)
-            except NofxError as exc:
-                if isinstance(exc, LedgerIntegrityError | DuplicateOrderError):
-                    exc.context.update(trader_id=trader_id, kind=ev.kind)
-                    raise
-                raise LedgerIntegrityError(f"{ev.kind} does not apply: {exc.message}", trader_id=trader_id,
-                                           order_id=order_id, cause=exc.code) from exc
+            order = apply_order_event_for(trader_id, order_id, current, ev)
             if touched is None:
                 batch.orders[key] = _TouchedOrder(order, current is None, idx, ev.ts)
             else:
