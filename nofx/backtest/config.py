@@ -28,6 +28,9 @@ class BacktestConfig(BaseModel):
     corporate_actions: bool | None = None
     commission_rate: Decimal | None = None  # override the market's default broker commission
     commission_min: Decimal | None = None
+    # what the commission minimum applies to: once per order and trading day (brokers' billing), or to
+    # every fill (see nofx.markets.fees.CommissionConfig); a TWAP child is its own exchange order
+    commission_min_basis: Literal["per_order", "per_fill"] = "per_order"
     # extra tables for market rules (HK board lots, marginable / short-sellable securities)
     rule_tables: dict[str, str] = Field(default_factory=dict)
 

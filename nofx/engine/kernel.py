@@ -110,6 +110,10 @@ class TradingEngine:
         self.day_start_equity: float | None = None
         self._pending_children: list[tuple[datetime, Order]] = []
         self._applied_actions: set[tuple[str, date]] = set()  # (symbol, ex-date) booked in the ledger
+        # turnover each venue order has filled on the current trading day: a per-order commission
+        # minimum is charged once per order-day (rebuilt from the fills at start, so a resumed run charges
+        # exactly what an uninterrupted one does)
+        self._order_turnover: _OrderDayTurnover = _OrderDayTurnover()
 
     def flush(self) -> None:
         """Commit staged events (group commit); a no-op when every event is committed as it happens."""
@@ -274,9 +278,10 @@ class TradingEngine:
         side = order.side
         pf = self.portfolio
         owner = self.oms.get(order.parent_id) if order.parent_id else order  # who holds the reservation
+        prior = self._order_turnover.get(order.order_id, day)
         if side is Side.BUY:
             avail = pf.available_cash + self._reserve.get(owner.order_id, ZERO)
-            quantity, fee = self._affordable(inst, rules, day, quantity, price, avail)
+            quantity, fee = self._affordable(inst, rules, day, quantity, price, avail, prior)
             if quantity <= 0:
                 self.on_venue_reject(order, "VENUE_INSUFFICIENT_CASH",
                                      f"cash {avail:.2f} does not cover one lot at {price}")
@@ -290,7 +295,7 @@ class TradingEngine:
                 else:
                     self.on_venue_reject(order, "VENUE_NO_SHORT", f"sell exceeds holding {free}")
                 return 0
-            fee = self.fees.fees(inst, day, side, quantity, price).total
+            fee = self.fees.fill_fees(inst, day, side, quantity, price, prior).total
         fill = Fill(f"{self.trader_id}-F{next(self._fill_seq)}", order.order_id, order.symbol, side, quantity,
                     price, fee, now)
         # release this order's reservation in proportion to what filled
@@ -305,6 +310,7 @@ class TradingEngine:
         else:
             pf.reserved_sell[order.symbol] = pf.reserved_sell.get(order.symbol, 0) - quantity
         self._emit((OrderFilled(now, order.order_id, fill),))
+        self._order_turnover.add(order.order_id, day, fill.notional)
         pf.apply_fill(fill, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
                       allow_short=rules.allows_short(inst, day))
         if not order.status.is_open:
@@ -349,6 +355,7 @@ class TradingEngine:
                 rules = self.rulebook.rules_for(inst)
                 day = f.ts.date()
                 self.portfolio.start_day(day)
+                self._order_turnover.add(f.order_id, day, f.notional)
                 self.portfolio.apply_fill(f, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
                                           allow_short=rules.allows_short(inst, day))
                 seq = f.fill_id.rsplit("-F", 1)[-1]
@@ -439,11 +446,11 @@ class TradingEngine:
             rs[req.symbol] = rs.get(req.symbol, 0) + req.quantity
 
     def _affordable(self, inst: Instrument, rules, day: date, quantity: int, price: Decimal,
-                    avail: Decimal) -> tuple[int, Decimal]:
+                    avail: Decimal, prior_turnover: Decimal = ZERO) -> tuple[int, Decimal]:
         """Largest valid quantity <= ``quantity`` whose cost and fees ``avail`` covers, and its fee."""
         q = quantity
         while q > 0:
-            fee = self.fees.fees(inst, day, Side.BUY, q, price).total
+            fee = self.fees.fill_fees(inst, day, Side.BUY, q, price, prior_turnover).total
             if price * q + fee <= avail:
                 return q, fee
             # shrink to what cash covers, then to a valid lot size
@@ -473,6 +480,26 @@ class TradingEngine:
                 and not any(c.parent_id == parent_id for _, c in self._pending_children):
             self._emit((OrderExpired(self.market.now(), parent_id),))
             self._release(parent)
+
+
+class _OrderDayTurnover:
+    """Turnover filled per order on the current trading day (fills arrive in time order, so earlier
+    days are dropped when a new one starts: the map stays as small as the day's orders)."""
+
+    __slots__ = ("_day", "_by_order")
+
+    def __init__(self) -> None:
+        self._day: date | None = None
+        self._by_order: dict[str, Decimal] = {}
+
+    def get(self, order_id: str, day: date) -> Decimal:
+        return self._by_order.get(order_id, ZERO) if day == self._day else ZERO
+
+    def add(self, order_id: str, day: date, turnover: Decimal) -> None:
+        if day != self._day:
+            self._day = day
+            self._by_order = {}
+        self._by_order[order_id] = self._by_order.get(order_id, ZERO) + turnover
 
 
 def _lot_step(rules, inst: Instrument, day: date) -> int:

@@ -102,6 +102,9 @@ def build_rulebook_for(config: MarketSettings) -> RuleBook:
         over["rate"] = config.commission_rate
     if config.commission_min is not None:
         over["minimum"] = config.commission_min
+    basis = getattr(config, "commission_min_basis", None)
+    if basis is not None and basis != CN_DEFAULT_COMMISSION.minimum_basis:
+        over["minimum_basis"] = basis
     known = {"cn_marginable", "hk_lots", "hk_short"}
     unknown = set(config.rule_tables) - known
     if unknown:

@@ -15,6 +15,7 @@ from nofx.domain.enums import Side
 from nofx.domain.fills import FeeBreakdown
 from nofx.domain.instruments import Instrument
 from nofx.domain.money import round_to_step
+from nofx.markets.fees import CommissionConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class MarketRules(ABC):
     """Trading rules of one market (or none). All methods are pure functions of their arguments."""
 
     name: str = "abstract"
+    # the account's broker commission (None: the market charges none, e.g. ``NoRules``)
+    commission: CommissionConfig | None = None
 
     # --- quantities -------------------------------------------------------------------------
     @abstractmethod

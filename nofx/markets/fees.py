@@ -8,33 +8,55 @@ The broker commission is not a market rule but an account setting, hence :class:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from nofx.domain.enums import Side
 from nofx.domain.fills import FeeBreakdown
 from nofx.domain.instruments import Instrument
-from nofx.domain.money import round_cents
+from nofx.domain.money import ZERO, round_cents
 
 if TYPE_CHECKING:  # only for annotations: the rule book lives beside us and imports this module
     from nofx.markets.rulebook import RuleBook
 
 
+MinimumBasis = Literal["per_order", "per_fill"]
+MINIMUM_BASES: tuple[str, ...] = ("per_order", "per_fill")
+
+
 class CommissionConfig(BaseModel):
-    """Broker commission: ``max(rate * turnover, minimum)`` per fill, rounded half up to the cent.
-    Defaults are a common A-share retail rate (0.025%, CNY 5 minimum); see ``HK_DEFAULT_COMMISSION``."""
+    """Broker commission: ``max(rate * turnover, minimum)``, rounded half up to the cent.
+    Defaults are a common A-share retail rate (0.025%, CNY 5 minimum); see ``HK_DEFAULT_COMMISSION``.
+
+    ``minimum_basis`` says what the minimum applies to. ``per_order`` (default, how brokers bill): the
+    commission of an order on one trading day is ``max(rate * the day's turnover of the order, minimum)``,
+    however many fills it took; each fill pays the increase of that amount (the first fill the minimum,
+    later ones only what the rate adds beyond it), so the fills of an order-day sum to it exactly.
+    An order that lives across days (GTC) starts again each day, as a new day's order would.
+    ``per_fill``: every fill pays ``max(rate * its turnover, minimum)`` (some discount brokers' terms).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rate: Decimal = Field(default=Decimal("0.00025"), ge=0, lt=1, description="fraction of turnover")
-    minimum: Decimal = Field(default=Decimal("5"), ge=0, description="minimum per fill, in the market currency")
+    minimum: Decimal = Field(default=Decimal("5"), ge=0, description="minimum charge, in the market currency")
+    minimum_basis: MinimumBasis = "per_order"
 
     def charge(self, turnover: Decimal) -> Decimal:
+        """Commission on ``turnover`` billed as one charge (one fill, or one order-day)."""
         return round_cents(max(turnover * self.rate, self.minimum))
+
+    def charge_fill(self, turnover: Decimal, prior_turnover: Decimal = ZERO) -> Decimal:
+        """Commission of a fill of ``turnover`` after ``prior_turnover`` already filled by the same order
+        on the same day. Under ``per_order`` the increments telescope to ``charge(day's turnover)``."""
+        if self.minimum_basis == "per_fill" or prior_turnover <= 0:
+            return self.charge(turnover)
+        return self.charge(prior_turnover + turnover) - self.charge(prior_turnover)
 
 
 CN_DEFAULT_COMMISSION = CommissionConfig()
@@ -49,6 +71,12 @@ class FeeModel(ABC):
     @abstractmethod
     def fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
         """Every fee component of a fill of ``quantity`` at ``price`` on ``on``."""
+
+    def fill_fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal,
+                  prior_turnover: Decimal = ZERO) -> FeeBreakdown:
+        """Fees of a fill that follows ``prior_turnover`` (quote currency) already filled by the same
+        order on ``on``: what a per-order commission minimum needs. Default: as :meth:`fees`."""
+        return self.fees(inst, on, side, quantity, price)
 
 
 class ZeroFees(FeeModel):
@@ -72,3 +100,13 @@ class MarketFees(FeeModel):
 
     def fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
         return self._cached(inst, on, side, quantity, price)
+
+    def fill_fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal,
+                  prior_turnover: Decimal = ZERO) -> FeeBreakdown:
+        full = self._cached(inst, on, side, quantity, price)
+        if prior_turnover <= 0:
+            return full
+        commission = self.rulebook.rules_for(inst).commission
+        if commission is None:
+            return full
+        return replace(full, commission=commission.charge_fill(price * quantity, prior_turnover))

@@ -15,6 +15,9 @@ from nofx.backtest.runner import run_backtest
 from nofx.data.bars import read_bars
 from nofx.data.bundled import bundled_bars_path
 from nofx.domain.enums import Side
+from nofx.domain.instruments import parse_symbol
+from nofx.markets.fees import CN_DEFAULT_COMMISSION
+from nofx.markets.rulebook import build_rulebook
 from nofx.domain.orders import OrderRequest
 from tests.backtest.scripted import Scripted
 
@@ -36,13 +39,16 @@ order_st = st.tuples(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(orders=st.lists(order_st, min_size=1, max_size=40), fill=st.sampled_from(["next_open", "close"]),
-       cash=st.sampled_from([50_000, 300_000, 2_000_000]))
-def test_random_orders_keep_the_ledger_sound(bars, orders, fill, cash):
+       cash=st.sampled_from([50_000, 300_000, 2_000_000]),
+       basis=st.sampled_from(["per_order", "per_fill"]), participation=st.sampled_from([0.25, 0.0005]))
+def test_random_orders_keep_the_ledger_sound(bars, orders, fill, cash, basis, participation):
     days = sorted(bars["datetime"].unique())
     script: dict = defaultdict(list)
     for k, sym, side, qty in orders:
         script[pd.Timestamp(days[k])].append(OrderRequest(sym, side, qty))
-    r = run_backtest(bars, Scripted(dict(script)), BacktestConfig(cash=cash, fill=fill), symbols=SYMBOLS)
+    cfg = BacktestConfig(cash=cash, fill=fill, commission_min_basis=basis, participation=participation)
+    r = run_backtest(bars, Scripted(dict(script)), cfg, symbols=SYMBOLS)
+    _fees_follow_the_commission_basis(r.trades, basis)
 
     # cash never negative
     assert (r.equity["cash"] >= 0).all()
@@ -70,3 +76,22 @@ def test_random_orders_keep_the_ledger_sound(bars, orders, fill, cash):
     # cash + positions at cost - fees reconciles exactly with the fills
     assert r.final_cash == cash_calc + r.dividends
     assert Decimal(str(r.equity["cash"].iloc[-1])) == r.final_cash.quantize(Decimal("0.01"))
+
+
+_RULES = build_rulebook("cn")
+
+
+def _fees_follow_the_commission_basis(trades, basis: str) -> None:
+    """Statutory fees are charged per fill; the commission once per order-day (``per_order``: the
+    fills of an order on a day sum to one ``max(rate x turnover, minimum)``) or per fill."""
+    statutory: dict = defaultdict(Decimal)
+    turnover: dict = defaultdict(Decimal)
+    paid: dict = defaultdict(Decimal)
+    for f in trades:
+        one = _RULES.fees(parse_symbol(f.symbol), f.ts.date(), f.side, f.quantity, f.price)
+        key = (f.order_id, f.ts.date()) if basis == "per_order" else f.fill_id
+        statutory[key] += one.total - one.commission
+        turnover[key] += f.price * f.quantity
+        paid[key] += f.fee
+    for key, fee in paid.items():
+        assert fee == CN_DEFAULT_COMMISSION.charge(turnover[key]) + statutory[key], key
