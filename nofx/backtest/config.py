@@ -26,6 +26,9 @@ class BacktestConfig(BaseModel):
     # book dividends and bonus shares/splits found in the data on held positions; default: on, except
     # under rules "none" (the frictionless mode compared with peers that ignore them)
     corporate_actions: bool | None = None
+    # whether the bars' prices are raw or already adjusted for dividends/splits (``auto``: what the file
+    # declares, see nofx.data.price_basis); actions are booked only on raw prices
+    prices: Literal["auto", "raw", "adjusted"] = "auto"
     commission_rate: Decimal | None = None  # override the market's default broker commission
     commission_min: Decimal | None = None
     # what the commission minimum applies to: once per order and trading day (brokers' billing), or to

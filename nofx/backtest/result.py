@@ -46,6 +46,7 @@ class BacktestResult:
     fees_paid: Decimal = Decimal(0)
     dividends: Decimal = Decimal(0)  # cash booked from corporate actions
     corporate_actions: list = field(default_factory=list)  # CorporateActionApplied events
+    price_basis: str = "raw"  # "raw" or "adjusted": whether the bars already include corporate actions
 
     @property
     def returns(self) -> pd.Series:
@@ -63,6 +64,8 @@ class BacktestResult:
             "strategy": self.strategy,
             "params": self.params,
             "metrics": {k: num(v) for k, v in self.metrics.items()},
+            "price_basis": self.price_basis,
+            "messages": list(self.messages),
             "trades": [
                 {
                     "order_id": f.order_id,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from nofx.backtest.config import BacktestConfig
 from nofx.backtest.result import BacktestResult, Rejection
-from nofx.data.corporate_actions import corporate_actions
+from nofx.data.corporate_actions import plan_actions
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
 from nofx.domain.errors import DataError
@@ -57,11 +57,11 @@ def run_backtest(
     engine.on_fill(lambda f: qty_changes.append(
         (clock.index, col_of[f.symbol], f.quantity if f.side is Side.BUY else -f.quantity)))
     use_actions = config.corporate_actions if config.corporate_actions is not None else config.rules != "none"
+    plan = plan_actions(universe, bars.attrs, config.prices, book=use_actions)
     actions_by_day: dict = {}
     applied: list = []
-    if use_actions:
-        for a in corporate_actions(universe):
-            actions_by_day.setdefault(a.ex_date, []).append(a)
+    for a in plan.actions:
+        actions_by_day.setdefault(a.ex_date, []).append(a)
     engine.on_rejection(strategy.on_rejection)
 
     n = len(panel.timestamps)
@@ -127,8 +127,9 @@ def run_backtest(
     result = BacktestResult(
         strategy=strategy.name, params=strategy.params.model_dump(mode="json"), initial_cash=config.cash,
         trades=list(engine.fills), equity=equity, rejections=rejections, benchmark=bench_aligned,
-        prices=prices, messages=list(strategy.messages), final_cash=portfolio.cash, fees_paid=portfolio.fees_paid,
-        dividends=portfolio.dividends, corporate_actions=applied,
+        prices=prices, messages=[*plan.notes, *strategy.messages], final_cash=portfolio.cash,
+        fees_paid=portfolio.fees_paid, dividends=portfolio.dividends, corporate_actions=applied,
+        price_basis=plan.prices.basis,
     )
     result.metrics = _metrics(result)
     if not portfolio.reconciles():  # the ledger identity is an invariant, not a statistic

@@ -18,6 +18,10 @@ from nofx.domain.instruments import Market, parse_symbols
 
 console = Console()
 
+PRICES_HELP = "raw | adjusted: whether the bars already include dividends/splits (default: what the file declares)"
+INVESTOR_HELP = "individual | institution: dividend tax of the account holder (default individual)"
+COMMISSION_BASIS_HELP = "per_order | per_fill: what the commission minimum applies to (default per_order)"
+
 
 def _load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
                end: date | None):
@@ -112,7 +116,7 @@ def run_config_from_options(config: Path | str | None, **opts: str | None) -> Ru
             b["cash"] = Decimal(opts["cash"])
         except InvalidOperation:
             raise ConfigError("--cash must be a number", value=opts["cash"]) from None
-    for key in ("fees", "fill", "benchmark"):
+    for key in ("fees", "fill", "benchmark", "prices", "investor", "commission_min_basis"):
         if opts.get(key):
             b[key] = opts[key]
     if opts.get("rules"):
@@ -138,6 +142,9 @@ def backtest(
     fees: Optional[str] = typer.Option(None, help="default | zero"),
     fill: Optional[str] = typer.Option(None, help="next_open | close"),
     benchmark: Optional[str] = typer.Option(None, help="benchmark symbol, e.g. 000300.SH"),
+    prices: Optional[str] = typer.Option(None, help=PRICES_HELP),
+    investor: Optional[str] = typer.Option(None, help=INVESTOR_HELP),
+    commission_min_basis: Optional[str] = typer.Option(None, help=COMMISSION_BASIS_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML/YAML run config"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
@@ -146,10 +153,14 @@ def backtest(
 
     cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
                                   start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
-                                  benchmark=benchmark)
+                                  benchmark=benchmark, prices=prices, investor=investor,
+                                  commission_min_basis=commission_min_basis)
     result = execute(cfg, progress=progress)
     print_metrics(result.metrics, title=f"{result.strategy} {result.params}")
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")
+    for note in result.messages:
+        if note.startswith(("prices:", "warning:", "dividend tax:")):
+            console.print(note, markup=False, highlight=False)
     _write_outputs(result, json_path or cfg.output.json_path, report or cfg.output.report)
 
 

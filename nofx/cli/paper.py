@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from nofx.backtest.run_config import RunConfig
+from nofx.cli.backtest import COMMISSION_BASIS_HELP, INVESTOR_HELP, PRICES_HELP
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer()
@@ -32,6 +33,9 @@ def paper(
     params: Optional[str] = typer.Option(None, help="strategy params key=value,..."),
     rules: Optional[str] = typer.Option(None, help="cn | hk | none (default: from the symbols)"),
     fees: Optional[str] = typer.Option(None, help="default | zero"),
+    prices: Optional[str] = typer.Option(None, help=PRICES_HELP),
+    investor: Optional[str] = typer.Option(None, help=INVESTOR_HELP),
+    commission_min_basis: Optional[str] = typer.Option(None, help=COMMISSION_BASIS_HELP),
     speed: float = typer.Option(0.0, help="0 = as fast as possible; N = N x real time"),
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="order latency to the simulated venue"),
     db: Optional[str] = typer.Option(None, help="database URL (default $NOFX_DB_URL or sqlite:///nofx.db)"),
@@ -55,7 +59,9 @@ def paper(
             trader_id = rec.trader_id
         else:
             cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
-                                          start=start, end=end, cash=cash, rules=rules, fees=fees)
+                                          start=start, end=end, cash=cash, rules=rules, fees=fees,
+                                          prices=prices, investor=investor,
+                                          commission_min_basis=commission_min_basis)
             if cfg.strategy is None:
                 raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
             raw = cfg.model_dump(by_alias=True, mode="json")

@@ -302,6 +302,9 @@ def read_bars(
         _validate_symbols(sym_col, rows, path)
     df.attrs[SOURCE_ATTR] = str(path)
     df.attrs[FORMAT_ATTR] = fmt
+    from nofx.data.price_basis import PRICES_ATTR, declared_prices  # it reads row_location from here
+
+    df.attrs[PRICES_ATTR] = declared_prices(path, fmt)
     return df
 
 

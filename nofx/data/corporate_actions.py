@@ -6,16 +6,23 @@ we take the largest bonus ratio in steps of 0.1 share per share (the way A-share
 "10 for N") that does not exceed the gap, and book the rest as a cash dividend:
 ``preclose = (close_prev - cash) / ratio``. Gaps below 10% are cash dividends only.
 HK data carries ``dividends`` and ``splits`` columns, used as given.
+
+Only raw prices get actions booked: :func:`plan_actions` asks :mod:`nofx.data.price_basis` whether the
+file's prices are raw or already adjusted, and refuses columns the price path contradicts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from nofx.data.price_basis import PriceDeclaration, action_mismatches, resolve_prices
 from nofx.domain.corporate_actions import CorporateAction
+from nofx.domain.errors import DataError
 
 _PURE_CASH_BELOW = 1.10  # gap ratio under which an action is read as a cash dividend only
 
@@ -62,3 +69,37 @@ def corporate_actions(bars: pd.DataFrame) -> list[CorporateAction]:
     """Every action the bars reveal: explicit columns when present, else preclose gaps."""
     explicit = actions_from_columns(bars)
     return explicit if explicit else actions_from_preclose(bars)
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """What a run books: the price basis it uses, the actions (none on adjusted prices) and notes for
+    the report (the basis and where it came from, non-fatal mismatches between columns and prices)."""
+
+    prices: PriceDeclaration
+    actions: list[CorporateAction] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_actions(bars: pd.DataFrame, attrs: Mapping[str, Any], setting: str = "auto",
+                 book: bool = True) -> ActionPlan:
+    """Actions to book on ``bars`` (the run's universe; ``attrs``: the file's, for row locations and its
+    price declaration). Raises :class:`DataError` naming the row when ``book`` and a dividend/split
+    column contradicts raw prices (booking it would pay cash or shares that never existed)."""
+    view = bars.copy(deep=False)
+    view.attrs = dict(attrs)
+    decl = resolve_prices(view, setting)
+    mismatches = action_mismatches(view, decl.basis)
+    fatal = [m for m in mismatches if m.fatal]
+    if fatal and book:
+        more = f" (and {len(fatal) - 1} more)" if len(fatal) > 1 else ""
+        raise DataError(f"{fatal[0]}{more}")
+    if not book:
+        notes = [f"prices: {decl.basis} ({decl.source}); corporate actions not booked in this run"]
+    elif decl.basis == "adjusted":
+        notes = [f"prices: adjusted ({decl.source}); dividends and splits are in the prices, none booked"]
+    else:
+        notes = [f"prices: raw ({decl.source}); dividends and splits booked on holdings"]
+    notes += [f"warning: {m}" for m in mismatches if not (m.fatal and book)]
+    actions = corporate_actions(view) if book and decl.basis == "raw" else []
+    return ActionPlan(decl, actions, notes)

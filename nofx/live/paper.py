@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from nofx.data.corporate_actions import corporate_actions as actions_for
+from nofx.data.corporate_actions import plan_actions
 from nofx.domain.errors import ConfigError
 from nofx.domain.money import round_cents
 from nofx.domain.orders import OrderRequest
@@ -84,10 +84,10 @@ class PaperSession:
             use = config.rules != "none"
         if use and not getattr(store, "supports_corporate_actions", False):
             raise ConfigError("this ledger store cannot record corporate actions; pass corporate_actions=False")
+        self.action_plan = plan_actions(universe, bars.attrs, getattr(config, "prices", "auto"), book=bool(use))
         self._actions: dict = {}
-        if use:
-            for a in actions_for(universe):
-                self._actions.setdefault(a.ex_date, []).append(a)
+        for a in self.action_plan.actions:
+            self._actions.setdefault(a.ex_date, []).append(a)
         self.exchange.listener = self.engine
         self.engine.on_fill(strategy.on_fill)
         self.engine.on_rejection(strategy.on_rejection)
