@@ -29,12 +29,16 @@ class BacktestConfig(BaseModel):
     # whether the bars' prices are raw or already adjusted for dividends/splits (``auto``: what the file
     # declares, see nofx.data.price_basis); actions are booked only on raw prices
     prices: Literal["auto", "raw", "adjusted"] = "auto"
+    # who holds the account, for dividend tax (nofx/markets/tables/dividend_tax.csv): an individual pays
+    # A-share dividend tax at sale by holding period and has 20% withheld on Southbound HK dividends;
+    # an institution has nothing deducted
+    investor: Literal["individual", "institution"] = "individual"
     commission_rate: Decimal | None = None  # override the market's default broker commission
     commission_min: Decimal | None = None
     # what the commission minimum applies to: once per order and trading day (brokers' billing), or to
     # every fill (see nofx.markets.fees.CommissionConfig); a TWAP child is its own exchange order
     commission_min_basis: Literal["per_order", "per_fill"] = "per_order"
-    # extra tables for market rules (HK board lots, marginable / short-sellable securities)
+    # extra tables for market rules (keys cn_marginable, hk_lots, hk_short, dividend_tax, hk_security_kinds)
     rule_tables: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("cash", mode="before")

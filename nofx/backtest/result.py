@@ -47,6 +47,9 @@ class BacktestResult:
     dividends: Decimal = Decimal(0)  # cash booked from corporate actions
     corporate_actions: list = field(default_factory=list)  # CorporateActionApplied events
     price_basis: str = "raw"  # "raw" or "adjusted": whether the bars already include corporate actions
+    tax_withheld: Decimal = Decimal(0)  # dividend tax withheld at source (HK Southbound individuals)
+    dividend_tax: Decimal = Decimal(0)  # dividend tax deducted at sale (A-share individuals)
+    dividend_tax_events: list = field(default_factory=list)  # DividendTaxDeducted events
 
     @property
     def returns(self) -> pd.Series:
@@ -65,6 +68,12 @@ class BacktestResult:
             "params": self.params,
             "metrics": {k: num(v) for k, v in self.metrics.items()},
             "price_basis": self.price_basis,
+            "dividend_tax": {
+                "withheld_at_source": float(self.tax_withheld), "deducted_at_sale": float(self.dividend_tax),
+                "deductions": [{"datetime": pd.Timestamp(e.ts).isoformat(), "symbol": e.symbol, "fill_id": e.fill_id,
+                                "quantity": e.quantity, "amount": float(e.amount), "detail": e.detail}
+                               for e in self.dividend_tax_events],
+            },
             "messages": list(self.messages),
             "trades": [
                 {
@@ -86,7 +95,8 @@ class BacktestResult:
             "corporate_actions": [
                 {"datetime": pd.Timestamp(a.ts).isoformat(), "symbol": a.symbol, "cash": float(a.cash),
                  "cash_per_share": float(a.cash_per_share), "split_ratio": float(a.split_ratio),
-                 "quantity_before": a.quantity_before, "quantity_after": a.quantity_after}
+                 "quantity_before": a.quantity_before, "quantity_after": a.quantity_after,
+                 "tax_withheld": float(a.tax_withheld)}
                 for a in self.corporate_actions
             ],
         }

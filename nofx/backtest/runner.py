@@ -46,7 +46,7 @@ def run_backtest(
     portfolio = Portfolio(config.cash)
     portfolio.mark_source = clock.last_price_float
     engine = TradingEngine("backtest", portfolio, market.rulebook, market.fee_model, RiskEngine(risk),
-                           Router(exchange), clock)
+                           Router(exchange), clock, dividend_tax=market.dividend_tax)
     exchange.listener = engine
     ctx = StrategyContext(panel, rules=market.rulebook)
     strategy.on_start(ctx)
@@ -129,11 +129,16 @@ def run_backtest(
         trades=list(engine.fills), equity=equity, rejections=rejections, benchmark=bench_aligned,
         prices=prices, messages=[*plan.notes, *strategy.messages], final_cash=portfolio.cash,
         fees_paid=portfolio.fees_paid, dividends=portfolio.dividends, corporate_actions=applied,
-        price_basis=plan.prices.basis,
+        price_basis=plan.prices.basis, tax_withheld=portfolio.tax_withheld, dividend_tax=portfolio.dividend_tax,
+        dividend_tax_events=list(engine.tax_events),
     )
+    if market.dividend_tax is not None and (portfolio.tax_withheld or portfolio.dividend_tax):
+        result.messages.append(
+            f"dividend tax: investor {market.dividend_tax.investor}; withheld at source "
+            f"{portfolio.tax_withheld:,.2f}, deducted at sale {portfolio.dividend_tax:,.2f}")
     result.metrics = _metrics(result)
     if not portfolio.reconciles():  # the ledger identity is an invariant, not a statistic
-        raise AssertionError("ledger does not reconcile: cash != initial - buys + sells - fees + dividends")
+        raise AssertionError("ledger does not reconcile: cash != initial - buys + sells - fees + dividends - tax")
     return result
 
 

@@ -3,7 +3,7 @@ API all speak these. ``to_dict``/``event_from_dict`` give a stable JSON form for
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -122,15 +122,34 @@ class CorporateActionApplied(Event):
     quantity_before: int
     cash_per_share: Decimal
     split_ratio: Decimal
-    cash: Decimal  # cash credited (rounded to the cent)
+    cash: Decimal  # cash credited (rounded to the cent), after any tax withheld at source
     quantity_after: int
+    tax_withheld: Decimal = Decimal(0)  # dividend tax withheld at source (HK Southbound), in cents
+
+
+@dataclass(frozen=True, slots=True)
+class DividendTaxDeducted(Event):
+    """Dividend tax deducted from cash when shares are sold (A-share individuals, Caishui [2015] No. 101):
+    booked in the same ledger transaction as the sell fill ``fill_id`` of order ``sell_order_id``.
+    Not an order event: the ledger row carries an empty ``order_id``."""
+
+    kind: ClassVar[str] = "dividend_tax"
+    symbol: str
+    sell_order_id: str
+    fill_id: str
+    quantity: int  # shares sold whose dividends were taxed
+    amount: Decimal  # cash deducted, in cents
+    detail: str = ""
 
 
 _EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (OrderSubmitted, OrderDenied, OrderAccepted, OrderRejected, OrderFilled, OrderCancelled,
-                OrderExpired, OrderAmended, OrderProgress, CorporateActionApplied)
+                OrderExpired, OrderAmended, OrderProgress, CorporateActionApplied, DividendTaxDeducted)
 }
+
+# events that change an account without being an order's event (their ledger rows have no order_id)
+ACCOUNT_EVENTS: tuple[type[Event], ...] = (CorporateActionApplied, DividendTaxDeducted)
 
 
 def event_from_dict(d: dict[str, Any]) -> Event:
@@ -138,6 +157,8 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     cls = _EVENT_TYPES[d["kind"]]
     kw: dict[str, Any] = {}
     for f in fields(cls):
+        if f.name not in d and f.default is not MISSING:
+            continue  # a field added later: events stored before it take its default
         v = d.get(f.name)
         if f.name == "ts":
             v = datetime.fromisoformat(v)
@@ -145,8 +166,8 @@ def event_from_dict(d: dict[str, Any]) -> Event:
             v = Fill.from_dict(v)
         elif f.name == "request":
             v = OrderRequest.from_dict(v)
-        elif f.name in ("limit_price", "avg_price", "fees", "cash_per_share", "split_ratio", "cash") \
-                and v is not None:
+        elif f.name in ("limit_price", "avg_price", "fees", "cash_per_share", "split_ratio", "cash",
+                        "tax_withheld", "amount") and v is not None:
             v = Decimal(v)
         elif f.name == "status":
             v = OrderStatus(v)
@@ -157,5 +178,5 @@ def event_from_dict(d: dict[str, Any]) -> Event:
 __all__ = [
     "Event", "OrderSubmitted", "OrderDenied", "OrderAccepted", "OrderRejected", "OrderFilled",
     "OrderCancelled", "OrderExpired", "OrderAmended", "OrderProgress", "CorporateActionApplied",
-    "event_from_dict", "asdict",
+    "DividendTaxDeducted", "ACCOUNT_EVENTS", "event_from_dict", "asdict",
 ]

@@ -22,6 +22,7 @@ from nofx.domain.enums import OrderStatus, OrderType, Side
 from nofx.domain.errors import OrderError
 from nofx.domain.events import (
     CorporateActionApplied,
+    DividendTaxDeducted,
     Event,
     OrderAccepted,
     OrderAmended,
@@ -42,6 +43,8 @@ from nofx.engine.portfolio import Portfolio
 from nofx.engine.risk import RiskContext, RiskEngine
 from nofx.engine.router import Router
 from nofx.engine.store import LedgerStore
+from nofx.domain.tax_lots import TaxLots
+from nofx.markets.dividend_tax import DividendTax
 from nofx.markets.fees import FeeModel
 from nofx.markets.rulebook import RuleBook
 
@@ -86,8 +89,12 @@ class TradingEngine:
         store: LedgerStore | None = None,
         listeners: Iterable[EventListener] = (),
         group_commit: bool = False,
+        dividend_tax: DividendTax | None = None,
     ) -> None:
         self.trader_id = trader_id
+        self.dividend_tax = dividend_tax
+        if dividend_tax is not None and dividend_tax.taxes_at_sale and portfolio.tax_lots is None:
+            portfolio.tax_lots = TaxLots()
         self.portfolio = portfolio
         self.rulebook = rulebook
         self.fees = fee_model
@@ -102,6 +109,7 @@ class TradingEngine:
         self.oms = OrderManager(trader_id)
         self.rejections: list[RejectionRecord] | deque[RejectionRecord] = []
         self.fills: list[Fill] = []
+        self.tax_events: list[DividendTaxDeducted] = []  # dividend tax deducted at sale (kept with fills)
         self.keep_fills = True  # backtests keep them for the report; long paper runs may not
         self._fill_seq = itertools.count(1)
         self._reserve: dict[str, Decimal] = {}  # order_id -> reserved cash (buys)
@@ -309,10 +317,16 @@ class TradingEngine:
                 pf.reserved_cash -= part
         else:
             pf.reserved_sell[order.symbol] = pf.reserved_sell.get(order.symbol, 0) - quantity
-        self._emit((OrderFilled(now, order.order_id, fill),))
+        tax = self._tax_at_sale(inst, fill) if side is Side.SELL and pf.tax_lots is not None else None
+        self._emit((OrderFilled(now, order.order_id, fill),) if tax is None else
+                   (OrderFilled(now, order.order_id, fill), tax))  # one transaction: both or neither
         self._order_turnover.add(order.order_id, day, fill.notional)
         pf.apply_fill(fill, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
                       allow_short=rules.allows_short(inst, day))
+        if tax is not None:
+            pf.apply_dividend_tax(tax)
+            if self.keep_fills:
+                self.tax_events.append(tax)
         if not order.status.is_open:
             self._release(order)
         if self.keep_fills:
@@ -349,6 +363,10 @@ class TradingEngine:
             if isinstance(ev, CorporateActionApplied):
                 self.portfolio.apply_corporate_action(ev)
                 self._applied_actions.add((ev.symbol, ev.ts.date()))
+            elif isinstance(ev, DividendTaxDeducted):
+                self.portfolio.apply_dividend_tax(ev)
+                if self.keep_fills:
+                    self.tax_events.append(ev)
             if isinstance(ev, OrderFilled):
                 f = ev.fill
                 inst = parse_symbol(f.symbol)
@@ -374,10 +392,12 @@ class TradingEngine:
         qty = self.portfolio.quantity(action.symbol)
         if qty <= 0:
             return None  # short positions owe dividends to the lender: not modelled (shorts are opt-in)
-        cash = round_cents(action.cash_per_share * qty)
+        gross = round_cents(action.cash_per_share * qty)
+        withheld = (self.dividend_tax.withheld(parse_symbol(action.symbol), action.ex_date, gross)
+                    if self.dividend_tax is not None else ZERO)
         new_qty = int(qty * action.split_ratio)
         ev = CorporateActionApplied(self.market.now(), action.symbol, qty, action.cash_per_share,
-                                    action.split_ratio, cash, new_qty)
+                                    action.split_ratio, gross - withheld, new_qty, withheld)
         self._emit((ev,))
         self.portfolio.apply_corporate_action(ev)
         self._applied_actions.add(key)
@@ -406,6 +426,19 @@ class TradingEngine:
             self.router.venue_for(inst).submit(order)
 
     # ---- helpers --------------------------------------------------------------------------------
+    def _tax_at_sale(self, inst: Instrument, fill: Fill) -> DividendTaxDeducted | None:
+        """Dividend tax the broker deducts on this sell fill (FIFO lots; see nofx.markets.dividend_tax)."""
+        pf = self.portfolio
+        closing = min(fill.quantity, max(pf.quantity(fill.symbol), 0))
+        parts = pf.tax_lots.preview_sale(fill.symbol, closing) if pf.tax_lots is not None else []
+        if self.dividend_tax is None or not any(p.dividends for p in parts):
+            return None
+        tax = self.dividend_tax.at_sale(inst, fill.ts.date(), parts)
+        if tax.amount <= 0:
+            return None
+        return DividendTaxDeducted(fill.ts, fill.symbol, fill.order_id, fill.fill_id, closing, tax.amount,
+                                   tax.detail)
+
     def _deny(self, submitted: OrderSubmitted, request: OrderRequest, now: datetime, code: str, reason: str) -> Order:
         self._emit((submitted, OrderDenied(now, submitted.order_id, code, reason)))
         self._record_rejection(request, now, code, reason)

@@ -12,6 +12,7 @@ import pandas as pd
 from nofx.data.panel import BarPanel
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import parse_symbol
+from nofx.markets.dividend_tax import DividendTax
 from nofx.markets.fees import CN_DEFAULT_COMMISSION, HK_DEFAULT_COMMISSION, CommissionConfig, FeeModel
 from nofx.markets.rulebook import RuleBook, build_fee_model, build_rulebook
 
@@ -38,6 +39,7 @@ class PreparedMarket:
     upper: np.ndarray
     rulebook: RuleBook
     fee_model: FeeModel
+    dividend_tax: DividendTax | None = None  # None: no dividend tax (``rules = "none"``)
 
 
 def select_bars(bars: pd.DataFrame, config: MarketSettings,
@@ -91,7 +93,18 @@ def prepare_market(universe: pd.DataFrame, config: MarketSettings) -> PreparedMa
         lo, hi = rulebook.rules_for(inst).limit_arrays(
             inst, days, panel.fields["preclose"][:, col], panel.fields["is_st"][:, col], listed)
         lower[:, col], upper[:, col] = lo, hi
-    return PreparedMarket(panel, lower, upper, rulebook, fee_model)
+    return PreparedMarket(panel, lower, upper, rulebook, fee_model, build_dividend_tax_for(config))
+
+
+def build_dividend_tax_for(config: MarketSettings) -> DividendTax | None:
+    """The account's dividend tax: investor type and rate tables (``rule_tables.dividend_tax`` and
+    ``rule_tables.hk_security_kinds`` extend the bundled ones). None under ``rules = "none"``."""
+    if config.rules == "none":
+        return None
+    t = config.rule_tables
+    return DividendTax(getattr(config, "investor", "individual"),
+                       tables=[t["dividend_tax"]] if "dividend_tax" in t else (),
+                       kind_tables=[t["hk_security_kinds"]] if "hk_security_kinds" in t else ())
 
 
 def build_rulebook_for(config: MarketSettings) -> RuleBook:
@@ -105,7 +118,7 @@ def build_rulebook_for(config: MarketSettings) -> RuleBook:
     basis = getattr(config, "commission_min_basis", None)
     if basis is not None and basis != CN_DEFAULT_COMMISSION.minimum_basis:
         over["minimum_basis"] = basis
-    known = {"cn_marginable", "hk_lots", "hk_short"}
+    known = {"cn_marginable", "hk_lots", "hk_short", "dividend_tax", "hk_security_kinds"}
     unknown = set(config.rule_tables) - known
     if unknown:
         raise ConfigError(f"unknown rule table {sorted(unknown)[0]!r}; known: {', '.join(sorted(known))}")

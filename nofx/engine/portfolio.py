@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import Callable, Mapping
 
 from nofx.domain.enums import Side
-from nofx.domain.events import CorporateActionApplied
+from nofx.domain.events import CorporateActionApplied, DividendTaxDeducted
 from nofx.domain.fills import Fill
 from nofx.domain.market_data import AccountSnapshot, PositionSnapshot
 from nofx.domain.money import ZERO
 from nofx.domain.positions import Position
+from nofx.domain.tax_lots import TaxLots
 from nofx.strategies.base import PositionView
 
 
@@ -38,7 +39,11 @@ class Portfolio:
         self.fees_paid = ZERO
         self.bought = ZERO
         self.sold = ZERO
-        self.dividends = ZERO  # cash received from corporate actions
+        self.dividends = ZERO  # cash received from corporate actions (after tax withheld at source)
+        self.tax_withheld = ZERO  # dividend tax withheld at source (never reached the account)
+        self.dividend_tax = ZERO  # dividend tax deducted from cash at sale (A-share individuals)
+        # FIFO lots with the dividends they received: kept only where dividend tax is due at sale
+        self.tax_lots: TaxLots | None = None
         self._marks: dict[str, float] = {}
         self._current_day: date | None = None
         # where equity() gets prices: the clock's last known close per symbol (set by the runner)
@@ -128,7 +133,14 @@ class Portfolio:
         pos = self._positions.get(fill.symbol)
         if pos is None:
             pos = self._positions[fill.symbol] = Position(fill.symbol)
+        long_before = max(pos.quantity, 0)
         pos.apply_fill(fill, lock_until_next_day=lock_until_next_day, allow_short=allow_short)
+        if self.tax_lots is not None:
+            long_after = max(pos.quantity, 0)
+            if long_after > long_before:
+                self.tax_lots.buy(fill.symbol, fill.ts.date(), long_after - long_before)
+            elif long_after < long_before:
+                self.tax_lots.sell(fill.symbol, long_before - long_after)
         if pos.locked:
             self._locked_symbols.add(fill.symbol)
         self._cash += fill.cash_delta
@@ -144,8 +156,17 @@ class Portfolio:
             raise ValueError(f"corporate action on {ev.symbol} does not match the holding")
         self._cash += ev.cash
         self.dividends += ev.cash
+        self.tax_withheld += ev.tax_withheld
         pos.realised_pnl += ev.cash
+        if self.tax_lots is not None:
+            if not ev.tax_withheld:  # taxed at source already: nothing left to tax at sale
+                self.tax_lots.dividend(ev.symbol, ev.ts.date(), ev.cash_per_share)
+            self.tax_lots.split(ev.symbol, ev.split_ratio, ev.quantity_after)
         pos.apply_split(ev.split_ratio)
+
+    def apply_dividend_tax(self, ev: DividendTaxDeducted) -> None:
+        self._cash -= ev.amount
+        self.dividend_tax += ev.amount
 
     def snapshot(self, ts: datetime, marks: Mapping[str, Decimal] | None = None) -> AccountSnapshot:
         marks = marks or {}
@@ -159,5 +180,6 @@ class Portfolio:
         return LedgerTotals(self.bought, self.sold, self.fees_paid)
 
     def reconciles(self) -> bool:
-        """cash == initial - buys + sells - fees + dividends, exactly."""
-        return self._cash == self.initial_cash - self.bought + self.sold - self.fees_paid + self.dividends
+        """cash == initial - buys + sells - fees + dividends - dividend tax deducted at sale, exactly."""
+        return self._cash == (self.initial_cash - self.bought + self.sold - self.fees_paid + self.dividends
+                              - self.dividend_tax)

@@ -77,7 +77,7 @@ class PaperSession:
         self.portfolio.mark_source = self.clock.last_price_float
         self.engine = TradingEngine(trader_id, self.portfolio, self.market.rulebook, self.market.fee_model,
                                     RiskEngine(risk), Router(self.exchange, split), self.clock, store=store,
-                                    group_commit=group_commit)
+                                    group_commit=group_commit, dividend_tax=self.market.dividend_tax)
         self.engine.bound_history()
         use = corporate_actions if corporate_actions is not None else getattr(config, "corporate_actions", None)
         if use is None:

@@ -2,7 +2,8 @@
 
 ``check_ledger(store, trader_id)`` returns every :class:`Violation` found (an empty list means clean):
 
-* cash: initial - buys + sells - fees (Decimal, to the cent) against the accounts row, and against the
+* cash: initial - buys + sells - fees + dividends - dividend tax deducted at sale (Decimal, to the cent)
+  against the accounts row, and against the
   latest equity snapshot (counting the fills booked before it was taken);
 * positions: each position's quantity equals the signed sum of its fills;
 * T+1: for A-share symbols, at every fill the cumulative sells never exceed what was bought on earlier
@@ -27,7 +28,14 @@ from sqlalchemy import select
 
 from nofx.domain.enums import Side
 from nofx.domain.errors import InvalidSymbolError, NofxError
-from nofx.domain.events import CorporateActionApplied, Event, OrderFilled, event_from_dict
+from nofx.domain.events import (
+    ACCOUNT_EVENTS,
+    CorporateActionApplied,
+    DividendTaxDeducted,
+    Event,
+    OrderFilled,
+    event_from_dict,
+)
 from nofx.domain.instruments import Market, parse_symbol
 from nofx.domain.money import round_cents
 from nofx.domain.orders import Order
@@ -86,9 +94,10 @@ def check_ledger(store: Any, trader_id: str) -> list[Violation]:
         positions = {p.symbol: p.quantity for p in queries.list_positions(conn, trader_id, include_flat=True)}
 
     actions = [(s, e) for s, e in events if isinstance(e, CorporateActionApplied)]
-    order_events = [(s, e) for s, e in events if not isinstance(e, CorporateActionApplied)]
+    taxes = [(s, e) for s, e in events if isinstance(e, DividendTaxDeducted)]
+    order_events = [(s, e) for s, e in events if not isinstance(e, ACCOUNT_EVENTS)]
     out: list[Violation] = []
-    out += _check_cash(trader.initial_cash, fills, cash, snap, actions)
+    out += _check_cash(trader.initial_cash, fills, cash, snap, actions, taxes)
     out += _check_positions(fills, positions, actions)
     out += _check_t1(fills, actions)
     out += _check_duplicates_and_overfills(fills, order_events, orders)
@@ -101,20 +110,22 @@ def _cash_delta(f: FillRecord) -> Decimal:
 
 
 def _check_cash(initial: Decimal, fills: list[FillRecord], cash: Decimal | None,
-                snap: Any, actions: list[tuple[int, CorporateActionApplied]] = ()) -> list[Violation]:
+                snap: Any, actions: list[tuple[int, CorporateActionApplied]] = (),
+                taxes: list[tuple[int, DividendTaxDeducted]] = ()) -> list[Violation]:
     out: list[Violation] = []
-    dividends = sum((e.cash for _, e in actions), Decimal(0))
+    dividends = sum((e.cash for _, e in actions), Decimal(0)) - sum((e.amount for _, e in taxes), Decimal(0))
     expected = initial + sum((_cash_delta(f) for f in fills), Decimal(0)) + dividends
     if cash is None or round_cents(cash) != round_cents(expected):
         out.append(Violation(ViolationKind.CASH_ACCOUNT,
-                             "account cash differs from initial - buys + sells - fees + dividends",
+                             "account cash differs from initial - buys + sells - fees + dividends - dividend tax",
                              {"expected": round_cents(expected), "stored": cash}))
     if snap is not None:
         # fills booked before the snapshot: by event seq, or by time for bulk-loaded history
         before = [f for f in fills if (f.seq is not None and f.seq <= snap["event_seq"])
                   or (f.seq is None and f.ts <= snap["ts"])]
         at_snap = initial + sum((_cash_delta(f) for f in before), Decimal(0)) \
-            + sum((e.cash for seq, e in actions if seq <= snap["event_seq"]), Decimal(0))
+            + sum((e.cash for seq, e in actions if seq <= snap["event_seq"]), Decimal(0)) \
+            - sum((e.amount for seq, e in taxes if seq <= snap["event_seq"]), Decimal(0))
         if round_cents(snap["cash"]) != round_cents(at_snap):
             out.append(Violation(ViolationKind.CASH_SNAPSHOT, "latest snapshot cash differs from the fills before it",
                                  {"expected": round_cents(at_snap), "snapshot": snap["cash"], "ts": snap["ts"]}))

@@ -47,7 +47,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Table, TypeDecorator
 
-from nofx.domain.events import CorporateActionApplied, Event, OrderFilled, OrderSubmitted
+from nofx.domain.events import CorporateActionApplied, DividendTaxDeducted, Event, OrderFilled, OrderSubmitted
 from nofx.domain.fills import Fill
 from nofx.domain.orders import Order
 from nofx.domain.positions import Position
@@ -458,6 +458,12 @@ class LedgerWriter:
         for ev in events:
             if isinstance(ev, CorporateActionApplied):
                 self._apply_corporate_action(cur, batch, trader_id, ev)
+                continue
+            if isinstance(ev, DividendTaxDeducted):
+                # dividend tax deducted at a sale: cash only; the row carries an empty order_id
+                batch.events.append((trader_id, "", ev.kind, ev.ts, ev.to_dict()))
+                self.cache.accounts[trader_id].cash -= ev.amount
+                batch.accounts[trader_id] = ev.ts
                 continue
             order_id = getattr(ev, "order_id", None)
             if not isinstance(order_id, str):

@@ -130,4 +130,5 @@ def test_large_dividend_on_raw_prices_that_rose_is_a_warning(tmp_path):
     df.to_csv(path, index=False)
     r = _run_file(path, prices="raw")
     assert any("bars.csv line 4 (0700.HK 2021-03-03): dividend 1" in m for m in r.messages)
-    assert r.dividends == D("100.00")  # booked as the user said: a warning, not a refusal
+    # booked as the user said (a warning, not a refusal); Southbound individuals have 20% withheld
+    assert r.dividends + r.tax_withheld == D("100.00") and r.tax_withheld == D("20.00")

@@ -41,6 +41,9 @@ def test_backtest_writes_json_and_report(tmp_path):
     for a in d["corporate_actions"]:  # dividends booked on ex-dates (600519.SH pays one a year)
         cash += Decimal(str(a["cash"]))
     assert d["corporate_actions"], "a 3-year 600519.SH run crosses ex-dividend dates"
+    for t in d["dividend_tax"]["deductions"]:  # an individual's dividend tax, deducted at sale
+        cash -= Decimal(str(t["amount"]))
+    assert d["dividend_tax"]["deductions"], "dual_ma sells 600519.SH within a year of its dividends"
     assert Decimal(str(d["equity"][-1]["cash"])) == cash
     assert d["metrics"]["n_trades"] == len(d["trades"])
     html = rep.read_text()
