@@ -206,3 +206,27 @@ def test_market_features_are_causal_and_ignore_ex_rights_gaps():
 def test_minimum_lot_follows_rules():
     assert minimum_lot(ToyAShareRules(), StockSeries.from_bars(daily_bars(np.full(5, 10.0)), "600000.SH",
                                                                ToyAShareRules()).inst, date(2020, 1, 2)) == 100
+
+
+def test_holding_through_a_real_ex_dividend_date_gets_the_dividend(cn_daily_path):
+    # 600519.SH went ex-dividend CNY 14.54 on 2019-06-28 (raw cn_daily prices): the environment books it
+    # as the backtest does, so equity does not fall by the ex-date's price gap
+    from datetime import date
+
+    from nofx.data.bars import read_bars
+    from nofx.markets.cn import ChinaRules
+
+    bars = read_bars(cn_daily_path, symbols=["600519.SH"], start="2019-01-01", end="2019-07-31")
+    env = TradingEnv.from_bars(bars, "600519.SH", ChinaRules(), start=date(2019, 6, 20),
+                               config=EnvConfig(episode_bars=None, random_start=False))
+    env.reset()
+    env.step(1)  # buy one lot
+    s = env.series
+    ex = int(np.flatnonzero(np.asarray(s.dates) == date(2019, 6, 28))[0])
+    while env.index < ex - 1:
+        env.step(0)
+    before = env.account.equity(float(s.close[ex - 1]))
+    _, _, _, _, info = env.step(0)
+    assert env.index == ex
+    assert info["equity"] - before == pytest.approx(100 * (s.close[ex] - s.close[ex - 1]) + 1454.0, abs=0.01)
+    assert info["cash"] == pytest.approx(env.account.cash) and s.actions[ex] == (14.54, 1.0)

@@ -117,6 +117,8 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         s, acc = self.series, self._account
         e0 = acc.equity(float(s.close[self._t]))
         i = self._t + 1
+        if i in s.actions:  # ex-date: the holding gets its dividend / bonus shares before the open
+            acc.corporate_action(*s.actions[i])
         lots = ACTION_LOTS[a]
         if lots > 0:
             outcome = acc.buy(self.rules, s, i, lots * self.lot, self.lot)

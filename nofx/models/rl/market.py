@@ -8,13 +8,14 @@ environment refuses exactly what the market would refuse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
+from nofx.data.corporate_actions import plan_actions
 from nofx.domain.enums import Side
 from nofx.domain.errors import DataError
 from nofx.domain.instruments import Instrument, parse_symbol
@@ -66,13 +67,17 @@ class StockSeries:
     lower: np.ndarray  # NaN = no limit
     upper: np.ndarray
     features: np.ndarray  # (T, len(MARKET_FEATURES)), finite
+    # row -> (cash per share, split ratio) of a dividend/split booked before that row's open: raw prices
+    # only, exactly as the backtest books them (nofx.data.corporate_actions.plan_actions)
+    actions: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.timestamps)
 
     @classmethod
-    def from_bars(cls, bars: pd.DataFrame, symbol: str, rules: MarketRules) -> "StockSeries":
-        """Build from a canonical long frame (``nofx.data.bars.read_bars``) for one ``symbol``."""
+    def from_bars(cls, bars: pd.DataFrame, symbol: str, rules: MarketRules, prices: str = "auto") -> "StockSeries":
+        """Build from a canonical long frame (``nofx.data.bars.read_bars``) for one ``symbol``.
+        ``prices``: raw / adjusted / auto (what the file declares), as ``BacktestConfig.prices``."""
         inst = parse_symbol(symbol)
         df = bars[bars["symbol"] == inst.symbol].sort_values("datetime")
         if len(df) < 2:
@@ -89,6 +94,9 @@ class StockSeries:
         lower, upper = rules.limit_arrays(inst, days, day_pc, is_st.astype(bool), np.full(len(ts), -1))
         feats = finite_features(market_features(c, h, lo, pre if pre is not None else np.full(len(c), np.nan)))
         tradable = (np.nan_to_num(status, nan=1.0) > 0) & (vol > 0) & np.isfinite(o) & (o > 0)
+        row_of = {d: k for k, d in enumerate(pd.DatetimeIndex(ts).date)}
+        actions = {row_of[a.ex_date]: (float(a.cash_per_share), float(a.split_ratio))
+                   for a in plan_actions(df, bars.attrs, prices).actions if a.ex_date in row_of}
         return cls(
             inst=inst,
             timestamps=ts,
@@ -99,6 +107,7 @@ class StockSeries:
             lower=np.asarray(lower, dtype="float64"),
             upper=np.asarray(upper, dtype="float64"),
             features=feats,
+            actions=actions,
         )
 
     def index_range(self, start: date | None, end: date | None) -> tuple[int, int]:
@@ -132,6 +141,15 @@ class Account:
 
     def equity(self, price: float) -> float:
         return self.cash + self.quantity * price
+
+    def corporate_action(self, cash_per_share: float, split_ratio: float) -> None:
+        """A dividend / split on the holding (gross: dividend tax is not modelled in this research account)."""
+        if self.quantity <= 0:
+            return
+        self.cash += round(cash_per_share * self.quantity, 2)
+        if split_ratio != 1.0:
+            self._bought_qty = int(self._bought_qty * split_ratio)
+            self.quantity = int(self.quantity * split_ratio)
 
     def sellable(self, rules: MarketRules, inst: Instrument, on: date) -> int:
         if self._bought_on == on and rules.sell_locked_until_next_day(inst, on):
