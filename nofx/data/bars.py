@@ -304,7 +304,8 @@ def read_bars(
     df.attrs[FORMAT_ATTR] = fmt
     from nofx.data.price_basis import PRICES_ATTR, declared_prices  # it reads row_location from here
 
-    df.attrs[PRICES_ATTR] = declared_prices(path, fmt)
+    declared = declared_prices(path, fmt)
+    df.attrs[PRICES_ATTR] = None if declared is None else declared.to_attrs()
     return df
 
 

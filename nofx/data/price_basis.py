@@ -36,7 +36,7 @@ from nofx.domain.errors import DataError
 
 PriceBasis = Literal["raw", "adjusted"]
 PRICE_SETTINGS: tuple[str, ...] = ("auto", "raw", "adjusted")
-PRICES_ATTR = "nofx_prices"  # DataFrame.attrs key: (basis, where it was declared) or None
+PRICES_ATTR = "nofx_prices"  # DataFrame.attrs key: {"basis", "source"} (plain, JSON-able) or None
 PARQUET_KEY = b"nofx.prices"
 SIDECAR_SUFFIX = ".meta.toml"
 
@@ -56,6 +56,9 @@ _DIVIDEND_CHECKED = 0.05  # dividends of at least 5% of the previous close are c
 class PriceDeclaration:
     basis: PriceBasis
     source: str  # where it was declared, for the report ("--prices", "sidecar x.meta.toml", ...)
+
+    def to_attrs(self) -> dict[str, str]:
+        return {"basis": self.basis, "source": self.source}
 
 
 def _parse_basis(value: object, where: str) -> PriceBasis:
@@ -97,8 +100,8 @@ def resolve_prices(bars: pd.DataFrame, setting: str = "auto") -> PriceDeclaratio
     if setting != "auto":
         raise DataError(f"prices must be one of {', '.join(PRICE_SETTINGS)}, found {setting!r}")
     declared = bars.attrs.get(PRICES_ATTR)
-    if isinstance(declared, PriceDeclaration):
-        return declared
+    if isinstance(declared, dict):
+        return PriceDeclaration(_parse_basis(declared.get("basis"), "DataFrame.attrs"), str(declared.get("source")))
     if has_action_columns(bars):
         raise DataError("the bars carry dividends/splits but do not say whether prices are raw or adjusted: "
                         "pass --prices raw|adjusted (backtest.prices), or declare it in FILE.meta.toml",
