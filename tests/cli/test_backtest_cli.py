@@ -122,3 +122,27 @@ size = 200
     bad.write_text(good.read_text().replace("rules = \"cn\"", "rulez = \"cn\""))
     r = nofx("backtest", "--config", str(bad), "--no-progress")
     assert r.returncode == 2 and "rulez" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--prices", "raw", "--symbols", "9901.HK", "--start", "2021-02-01", "--end", "2021-04-30"],
+     "hk_daily.parquet row 21500 (9901.HK 2021-03-10): split ratio 10"),
+    (["--prices", "bogus", "--symbols", "0700.HK"], "backtest.prices"),
+    (["--investor", "retail", "--symbols", "0700.HK"], "backtest.investor"),
+    (["--commission-min-basis", "per_day", "--symbols", "0700.HK"], "backtest.commission_min_basis"),
+])
+def test_money_settings_refuse_bad_input_in_one_line(hk_daily_path, args, needle):
+    r = nofx("backtest", "--strategy", "buy_and_hold", "--data", str(hk_daily_path), *args, "--no-progress")
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr, r.stderr
+
+
+def test_adjusted_prices_are_reported(hk_daily_path, tmp_path):
+    out = tmp_path / "out.json"
+    r = nofx("backtest", "--strategy", "buy_and_hold", "--data", str(hk_daily_path), "--symbols", "0700.HK",
+             "--start", "2023-05-01", "--end", "2023-06-30", "--json", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "prices: adjusted (documented default for hk_daily.parquet)" in " ".join(r.stdout.split())
+    d = json.loads(out.read_text())
+    assert d["price_basis"] == "adjusted" and d["corporate_actions"] == []
