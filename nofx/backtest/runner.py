@@ -7,7 +7,7 @@ only when orders are pending) and the equity curve is rebuilt vectorised from th
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,10 @@ def run_backtest(
     progress: bool = False,
     symbols: Sequence[str] | None = None,
     risk: RiskConfig | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    """Backtest ``strategy`` on canonical long-format ``bars``; see :class:`BacktestConfig`."""
+    """Backtest ``strategy`` on canonical long-format ``bars``; see :class:`BacktestConfig`.
+    ``on_progress(done, total)`` is called every 64 slices and at the end (the API's progress)."""
     universe, bench = select_bars(bars, config, symbols)
     market = prepare_market(universe, config)
     panel = market.panel
@@ -105,11 +107,16 @@ def run_backtest(
                         match(i, False)
         if len(qty_changes) != nf:
             cash_at[i] = float(portfolio.cash)
-        if task is not None and (i & 63) == 0:
-            task[0].update(task[1], completed=i + 1)
+        if (i & 63) == 0:
+            if task is not None:
+                task[0].update(task[1], completed=i + 1)
+            if on_progress is not None:
+                on_progress(i + 1, n)
     if task is not None:
         task[0].update(task[1], completed=n)
         task[0].stop()
+    if on_progress is not None:
+        on_progress(n, n)
     for order in list(engine.oms.open_orders.values()):  # orders waiting for a bar that never came
         engine.on_venue_expire(order, "backtest ended before the order could execute")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Optional
@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nofx.backtest.execute import execute
+from nofx.backtest.execute import load_bars as _load_bars
 from nofx.backtest.result import BacktestResult
 from nofx.backtest.run_config import RunConfig, load_run_config
 from nofx.domain.errors import ConfigError, DataError
@@ -21,18 +23,6 @@ console = Console()
 PRICES_HELP = "raw | adjusted: whether the bars already include dividends/splits (default: what the file declares)"
 INVESTOR_HELP = "individual | institution: dividend tax of the account holder (default individual)"
 COMMISSION_BASIS_HELP = "per_order | per_fill: what the commission minimum applies to (default per_order)"
-
-
-def _load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
-               end: date | None):
-    from nofx.data.bars import read_bars
-    from nofx.data.bundled import bundled_bars_path
-
-    src = Path(path) if path else bundled_bars_path()
-    wanted = None
-    if symbols:
-        wanted = list(symbols) + ([benchmark] if benchmark and benchmark not in symbols else [])
-    return read_bars(src, symbols=wanted, start=start, end=end)
 
 
 def _auto_rules(symbols: list[str] | None) -> str:
@@ -54,28 +44,6 @@ def _parse_date(text: str | None, what: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{what} must be a date like 2019-01-31", value=text) from None
-
-
-def execute(cfg: RunConfig, progress: bool = True) -> BacktestResult:
-    """Run a validated :class:`RunConfig` (the CLI, sweeps and the API all come through here)."""
-    import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
-    from nofx.backtest.runner import run_backtest
-    from nofx.strategies.registry import REGISTRY
-
-    if cfg.strategy is None:
-        raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
-    strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
-    symbols = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
-    if symbols:
-        parse_symbols(",".join(symbols))  # clear error on a bad symbol before reading data
-    bt = cfg.backtest
-    if bt.start and bt.end and bt.start > bt.end:
-        raise ConfigError("start is after end", start=bt.start, end=bt.end)
-    load_from = bt.start
-    if bt.start and bt.warmup_bars:  # calendar days that surely hold that many trading days
-        load_from = bt.start - timedelta(days=int(bt.warmup_bars * 1.6) + 15)
-    bars = _load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end)
-    return run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk)
 
 
 def _write_outputs(result: BacktestResult, json_path: str | None, report: str | None) -> None:

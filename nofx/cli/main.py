@@ -54,6 +54,8 @@ _SUBAPPS: dict[str, tuple[str, str | None]] = {
     "ledger": ("nofx.cli.ledger", None),
     "paper": ("nofx.cli.paper", None),
     "sweep": ("nofx.cli.sweep", None),
+    "serve": ("nofx.cli.serve", None),
+    "user": ("nofx.cli.serve", None),
 }
 _mounted: set[str] = set()
 

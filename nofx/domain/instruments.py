@@ -122,3 +122,19 @@ def parse_symbols(text: str) -> list[Instrument]:
     if not out:
         raise InvalidSymbolError("empty symbol list", symbols=text)
     return out
+
+
+def symbols_for_code(code: str) -> list[Instrument]:
+    """Every symbol a bare 6-digit code can name by the exchanges' code ranges, e.g. ``600519`` ->
+    [600519.SH]; ``000001`` -> [000001.SH (SSE Composite index), 000001.SZ (Ping An Bank)]. Empty if the
+    code is in no range. The caller decides between several (e.g. by the symbols its data holds)."""
+    code = code.strip()
+    if len(code) != 6 or not code.isdigit():
+        return []
+    out = []
+    for suffix in ("SH", "SZ", "BJ"):
+        try:
+            out.append(parse_symbol(f"{code}.{suffix}"))
+        except InvalidSymbolError:
+            continue
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,6 +90,11 @@ class PaperSession:
         for a in self.action_plan.actions:
             self._actions.setdefault(a.ex_date, []).append(a)
         self.exchange.listener = self.engine
+        # held while a slice is processed: another thread (the API server) holds it to submit or cancel
+        # orders on this engine between slices, so the kernel only ever runs one call at a time
+        self.lock = threading.RLock()
+        self.ready = threading.Event()  # set once the ledger is created or replayed (orders may come in)
+        self.cursor = -1  # index of the last processed slice
         self.engine.on_fill(strategy.on_fill)
         self.engine.on_rejection(strategy.on_rejection)
 
@@ -122,8 +128,16 @@ class PaperSession:
         return self.market.rulebook.name
 
     # ---- the loop -----------------------------------------------------------------------------------
-    def run(self, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> PaperSummary:
-        start, replayed = self._start(resume)
+    def run(self, resume: bool = False, progress: bool = True, stop_after: int | None = None,
+            stop: threading.Event | None = None,
+            on_slice: Callable[[int, datetime, Decimal, Decimal], None] | None = None) -> PaperSummary:
+        """Replay from the start (or from the ledger's last snapshot with ``resume``). ``stop``: a set
+        event ends the run cleanly after the current slice (paced waits wake at once). ``on_slice(i, ts,
+        equity, cash)`` is called after each slice is durable."""
+        with self.lock:
+            start, replayed = self._start(resume)
+            self.cursor = start - 1
+        self.ready.set()
         # long-lived objects built at start (panel, features, rebuilt ledger) move out of the
         # collector's generations, so full collections stay short while orders flow
         gc.collect()
@@ -143,35 +157,44 @@ class PaperSession:
         fills_before = self._fill_count()
         refused_before = len(self.engine.rejections)
         bar_progress = _Progress(progress, end - start, f"paper {self.trader_id}")
+        wait = stop.wait if stop is not None else self._sleep
         for i in range(start, end):
-            self.clock.index = i
-            view.index = i
-            now = self.clock.now()
-            self.portfolio.start_day(now.date())
-            for action in self._actions.get(now.date(), ()):
-                self.engine.apply_corporate_action(action)  # idempotent across a crash and replay
-            self.engine.release_due_children()
-            if self.exchange.has_pending:
-                for col, sym in enumerate(symbols):
-                    if self.exchange.resting(sym):
-                        quote = BarQuote(f["open"][i, col], f["high"][i, col], f["low"][i, col],
-                                         f["close"][i, col], f["volume"][i, col], f["trade_status"][i, col],
-                                         lower[i, col], upper[i, col])
-                        self.exchange.on_bar(sym, now, quote, bool(day_end[i]))
-            orders = self.strategy.on_slice(view, self.portfolio)
-            for k, req in enumerate(orders):
-                if not req.client_order_id:  # deterministic ids make a replayed slice idempotent
-                    req = OrderRequest(req.symbol, req.side, req.quantity, req.order_type, req.limit_price,
-                                       req.tif, f"{self.trader_id}:{pd.Timestamp(ts[i]):%Y%m%dT%H%M%S}:{k}", req.tag)
-                self.engine.submit(req)
-            # group commit: the slice's events become durable (and acknowledged) together, then the
-            # snapshot marks the slice done; a crash before it replays the slice idempotently
-            self.engine.flush()
-            self._snapshot(i, now)
+            if stop is not None and stop.is_set():
+                end = i
+                break
+            with self.lock:  # released on any error too: the API must never wait on a dead worker
+                self.clock.index = i
+                view.index = i
+                now = self.clock.now()
+                self.portfolio.start_day(now.date())
+                for action in self._actions.get(now.date(), ()):
+                    self.engine.apply_corporate_action(action)  # idempotent across a crash and replay
+                self.engine.release_due_children()
+                if self.exchange.has_pending:
+                    for col, sym in enumerate(symbols):
+                        if self.exchange.resting(sym):
+                            quote = BarQuote(f["open"][i, col], f["high"][i, col], f["low"][i, col],
+                                             f["close"][i, col], f["volume"][i, col], f["trade_status"][i, col],
+                                             lower[i, col], upper[i, col])
+                            self.exchange.on_bar(sym, now, quote, bool(day_end[i]))
+                orders = self.strategy.on_slice(view, self.portfolio)
+                for k, req in enumerate(orders):
+                    if not req.client_order_id:  # deterministic ids make a replayed slice idempotent
+                        cid = f"{self.trader_id}:{pd.Timestamp(ts[i]):%Y%m%dT%H%M%S}:{k}"
+                        req = OrderRequest(req.symbol, req.side, req.quantity, req.order_type, req.limit_price,
+                                           req.tif, cid, req.tag)
+                    self.engine.submit(req)
+                # group commit: the slice's events become durable (and acknowledged) together, then the
+                # snapshot marks the slice done; a crash before it replays the slice idempotently
+                self.engine.flush()
+                equity = self._snapshot(i, now)
+                self.cursor = i
+            if on_slice is not None:
+                on_slice(i, now, equity, self.portfolio.cash)
             bar_progress.advance()
             if self.speed > 0 and i + 1 < n:
                 gap = (ts[i + 1] - ts[i]) / np.timedelta64(1, "s")
-                self._sleep(gap / self.speed)
+                wait(gap / self.speed)
         bar_progress.stop()
         return PaperSummary(self.trader_id, start, end - 1, end - start, self._fill_count() - fills_before,
                             len(self.engine.rejections) - refused_before, self._equity(), self.portfolio.cash,
@@ -188,8 +211,10 @@ class PaperSession:
                 marks[s] = px
         return round_cents(self.portfolio.exact_equity(marks))
 
-    def _snapshot(self, i: int, now: datetime) -> None:
-        self.store.snapshot(EquitySnapshot(self.trader_id, now, self._equity(), self.portfolio.cash, i))
+    def _snapshot(self, i: int, now: datetime) -> Decimal:
+        equity = self._equity()
+        self.store.snapshot(EquitySnapshot(self.trader_id, now, equity, self.portfolio.cash, i))
+        return equity
 
 
 class _Progress:

@@ -125,3 +125,6 @@ equity_snapshots = Table(
     Column("event_seq", BigInteger, nullable=False),  # last order_events.seq of the trader when taken
     Index("ix_equity_snapshots_trader", "trader_id", "id"),
 )
+
+# The HTTP API's tables live in the same metadata (one schema, one migration history).
+from nofx.persistence import api_schema as _api_schema  # noqa: E402,F401  (registers its tables)

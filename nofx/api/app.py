@@ -1,0 +1,106 @@
+"""The FastAPI application: ``create_app(settings)``; ``app_from_env()`` for uvicorn worker processes.
+
+The lifespan builds one :class:`Services` per process: database engine (migrated to head), ledger
+store, shared state (memory or Redis), JWT signer, market data, event hub, trader supervisor and the
+backtest process pool. At start it resumes every trader whose desired state is "running" from its
+ledger and re-queues backtests a restart interrupted; at shutdown it stops every trader cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from nofx import __version__
+from nofx.api.errors import install_handlers
+from nofx.api.hub import EventHub
+from nofx.api.market import MarketData
+from nofx.api.middleware import GuardMiddleware
+from nofx.api.repo import Repo
+from nofx.api.routes import auth, backtests, board, health, market, trading, traders, users, ws
+from nofx.api.services import Services
+from nofx.api.settings import ApiSettings
+
+log = logging.getLogger("nofx.api")
+API_PREFIX = "/api/v1"
+
+
+def build_services(settings: ApiSettings, workers: int = 1) -> Services:
+    from nofx.api.backtests import BacktestRunner
+    from nofx.api.runtime import TraderSupervisor
+    from nofx.api.security import TokenSigner, load_signing_key
+    from nofx.api.shared_state import open_state
+    from nofx.persistence.connection import make_engine
+    from nofx.persistence.store import SqlLedgerStore
+
+    store = SqlLedgerStore(settings.db_url)  # migrates the schema (ledger and API tables) to head
+    engine = make_engine(store.url)
+    state = open_state(settings.redis_url, workers)
+    signer = TokenSigner(load_signing_key(settings.jwt_secret, settings.state_dir), settings.access_ttl_s)
+    market_data = MarketData(settings.data_path, state, settings.market_ttl_s)
+    market_data.symbols()  # read the bars file now, not inside the first request
+    hub = EventHub()
+    return Services(settings=settings, engine=engine, repo=Repo(engine), store=store, state=state, signer=signer,
+                    market=market_data, hub=hub, traders=TraderSupervisor(store, settings.data_path, hub),
+                    backtests=BacktestRunner(store.url, settings.data_path, Path(settings.state_dir) / "reports",
+                                             settings.backtest_workers))
+
+
+def _resume(svc: Services) -> None:
+    for row in svc.repo.traders(desired="running"):
+        log.info("resuming trader %s from its ledger", row.trader_id)
+        svc.traders.start(row.trader_id, row.owner_id, json.loads(row.config_json))
+    for bt in svc.repo.unfinished_backtests():
+        svc.repo.set_backtest(bt.backtest_id, status="queued", progress=0.0)
+        svc.backtests.submit(bt.backtest_id, json.loads(bt.config_json))
+
+
+def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bool = True) -> FastAPI:
+    settings = settings or ApiSettings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = build_services(settings, workers)
+        app.state.svc = svc
+        if resume and _is_supervisor():
+            _resume(svc)
+        try:
+            yield
+        finally:
+            svc.traders.shutdown()
+            svc.backtests.shutdown()
+            svc.store.close()
+            svc.engine.dispose()
+            svc.state.close()
+
+    app = FastAPI(title="nofx API", version=__version__, lifespan=lifespan,
+                  description="Traders, orders, positions, market data and backtests of nofx. Money values are "
+                              "decimal strings. Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
+    install_handlers(app)
+    for r in (auth.router, users.router, traders.router, trading.router, market.router, backtests.router,
+              board.router, ws.router):
+        app.include_router(r, prefix=API_PREFIX)
+    app.include_router(health.router)
+    if settings.cors_origins:  # closed by default: no Access-Control-Allow-* headers at all
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-API-Key"])
+    app.add_middleware(GuardMiddleware, settings=settings, state=lambda: app.state.svc.state)
+    return app
+
+
+def _is_supervisor() -> bool:
+    """With several worker processes only one runs the traders (``nofx serve`` marks it)."""
+    return os.environ.get("NOFX_SUPERVISOR", "1") == "1"
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for worker processes: settings from ``NOFX_*`` variables (set by ``nofx serve``)."""
+    return create_app(ApiSettings.from_env(), workers=int(os.environ.get("NOFX_WORKERS", "1")))

@@ -1,0 +1,68 @@
+"""Fan-out of live events (order updates, fills, equity, quotes) from trader threads to WebSocket
+connections on the server's event loop.
+
+Publishers run in worker threads; each subscriber owns an ``asyncio.Queue`` filled through
+``loop.call_soon_threadsafe``. Messages carry the owner's user id; a subscriber only ever receives its
+own user's trader events (quotes are public market data). A slow client's queue is bounded: when it is
+full the oldest message is dropped, so one stalled socket never holds memory or a trader thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+QUEUE_SIZE = 1000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    user_id: str
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    channels: set[str] = field(default_factory=set)  # "orders", "fills", "equity"
+    traders: set[str] = field(default_factory=set)  # empty: all of the user's traders
+    symbols: set[str] = field(default_factory=set)  # quotes
+
+    def wants(self, msg: dict[str, Any]) -> bool:
+        kind = msg["type"]
+        if kind == "quote":
+            return msg["symbol"] in self.symbols
+        if msg.get("owner_id") != self.user_id or kind + "s" not in self.channels and kind not in self.channels:
+            return False
+        return not self.traders or msg.get("trader_id") in self.traders
+
+    def put(self, msg: dict[str, Any]) -> None:  # on the loop
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(msg)
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: set[Subscriber] = set()
+
+    def subscribe(self, sub: Subscriber) -> None:
+        with self._lock:
+            self._subs.add(sub)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    def publish(self, msg: dict[str, Any]) -> None:
+        with self._lock:
+            targets = [s for s in self._subs if s.wants(msg)]
+        for s in targets:
+            public = {k: v for k, v in msg.items() if k != "owner_id"}
+            try:
+                s.loop.call_soon_threadsafe(s.put, public)
+            except RuntimeError:  # the loop closed (server shutting down)
+                self.unsubscribe(s)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subs)

@@ -1,0 +1,36 @@
+"""``/market/{symbol}`` (latest quote and recent bars, cached) and ``/market/{symbol}/bars``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
+
+from nofx.api.deps import Svc, User
+from nofx.api.errors import ApiError
+from nofx.api.schemas import BarsOut, QuoteOut
+
+router = APIRouter(tags=["market"])
+SymbolP = Annotated[str, Path(min_length=1, max_length=16, description="600519.SH, or a bare 6-digit code")]
+_ERRORS = {401: {"description": "not authenticated"}, 404: {"description": "no data for the symbol"},
+           422: {"description": "unknown or ambiguous symbol"}}
+
+
+@router.get("/market/{symbol}", response_model=QuoteOut, responses=_ERRORS)
+async def quote(symbol: SymbolP, _: User, svc: Svc) -> QuoteOut:
+    resolved = svc.market.resolve(symbol)
+    return QuoteOut.model_validate(await run_in_threadpool(svc.market.quote, resolved))
+
+
+@router.get("/market/{symbol}/bars", response_model=BarsOut, responses=_ERRORS)
+async def bars(symbol: SymbolP, _: User, svc: Svc, start: Annotated[date | None, Query()] = None,
+               end: Annotated[date | None, Query()] = None,
+               limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> BarsOut:
+    if start and end and start > end:
+        raise ApiError(422, "VALIDATION_ERROR", "start is after end",
+                       [{"field": "start", "in": "query", "message": "after end"}])
+    resolved = svc.market.resolve(symbol)
+    rows = await run_in_threadpool(svc.market.bars, resolved, start, end, limit)
+    return BarsOut(symbol=resolved, bars=rows)

@@ -1,0 +1,134 @@
+"""``/traders``: a user's traders (strategy + config + account + risk limits) and their lifecycle.
+
+Every lookup goes through ``Repo.trader(owner, id)``: another user's trader is a 404 exactly like a
+trader that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from nofx.api.deps import Svc, User
+from nofx.api.errors import ApiError, not_found
+from nofx.api.repo import TraderRow
+from nofx.api.runtime import config_json
+from nofx.api.schemas import TraderConfig, TraderCreate, TraderOut, TraderPatch
+from nofx.api.security import new_id
+from nofx.api.services import Services
+
+router = APIRouter(tags=["traders"])
+_ERRORS = {401: {"description": "not authenticated"}, 404: {"description": "no such trader of yours"}}
+START_WAIT_S = 30.0
+
+
+def trader_out(svc: Services, row: TraderRow) -> TraderOut:
+    state, error = svc.traders.state(row.trader_id)
+    return TraderOut(trader_id=row.trader_id, name=row.name, kind=row.kind, config=json.loads(row.config_json),
+                     desired=row.desired, state=state, error=error, created=row.created, updated=row.updated)
+
+
+def owned(svc: Services, user_id: str, trader_id: str) -> TraderRow:
+    row = svc.repo.trader(user_id, trader_id)
+    if row is None:
+        raise not_found("trader")
+    return row
+
+
+def checked_config(svc: Services, cfg: TraderConfig) -> dict[str, Any]:
+    """The config as stored: symbols resolved (bare codes get their suffix), strategy and params
+    validated now rather than when the worker starts."""
+    import nofx.strategies.builtin  # noqa: F401
+    from nofx.strategies.registry import REGISTRY
+
+    raw = cfg.model_dump(mode="json", exclude_none=True)
+    raw["risk"] = cfg.risk.model_dump(mode="json", exclude_none=True)
+    symbols = []
+    for k, s in enumerate(cfg.symbols):
+        try:
+            sym = svc.market.resolve(s)
+        except ApiError as exc:
+            raise ApiError(422, exc.code, exc.message, {**(exc.details or {}), "field": f"config.symbols.{k}"}) \
+                from None
+        if sym not in svc.market.symbols():
+            raise ApiError(422, "UNKNOWN_SYMBOL", f"no market data for {sym}",
+                           {"field": f"config.symbols.{k}", "symbol": sym})
+        symbols.append(sym)
+    if len(set(symbols)) != len(symbols):
+        raise ApiError(422, "VALIDATION_ERROR", "duplicate symbol", {"field": "config.symbols"})
+    raw["symbols"] = symbols
+    if cfg.start and cfg.end and cfg.start > cfg.end:
+        raise ApiError(422, "VALIDATION_ERROR", "start is after end", {"field": "config.start"})
+    REGISTRY.create(cfg.strategy, cfg.params)  # ConfigError -> 422 naming the parameter
+    return raw
+
+
+@router.get("/traders", response_model=list[TraderOut], responses=_ERRORS)
+def list_traders(who: User, svc: Svc) -> list[TraderOut]:
+    return [trader_out(svc, r) for r in svc.repo.traders(owner_id=who.user_id)]
+
+
+@router.post("/traders", response_model=TraderOut, status_code=201, responses=_ERRORS)
+def create_trader(body: TraderCreate, who: User, svc: Svc) -> TraderOut:
+    cfg = checked_config(svc, body.config)
+    row = svc.repo.add_trader(new_id("tr"), who.user_id, body.name, body.kind, config_json(cfg))
+    return trader_out(svc, row)
+
+
+@router.get("/traders/{trader_id}", response_model=TraderOut, responses=_ERRORS)
+def get_trader(trader_id: str, who: User, svc: Svc) -> TraderOut:
+    return trader_out(svc, owned(svc, who.user_id, trader_id))
+
+
+@router.patch("/traders/{trader_id}", response_model=TraderOut, responses={**_ERRORS, 409: {"description": "running"}})
+def patch_trader(trader_id: str, body: TraderPatch, who: User, svc: Svc) -> TraderOut:
+    row = owned(svc, who.user_id, trader_id)
+    values: dict[str, Any] = {}
+    if body.name is not None:
+        values["name"] = body.name
+    if body.config is not None:
+        if row.desired == "running" or svc.traders.state(trader_id)[0] in ("starting", "running"):
+            raise ApiError(409, "TRADER_RUNNING", "stop the trader before changing its config", {"field": "config"})
+        if svc.store.get_trader(trader_id) is not None:
+            raise ApiError(409, "TRADER_HAS_LEDGER", "this trader has traded: its config is part of its ledger; "
+                           "create a new trader instead", {"field": "config"})
+        values["config_json"] = config_json(checked_config(svc, body.config))
+    if values:
+        svc.repo.update_trader(who.user_id, trader_id, **values)
+    return trader_out(svc, owned(svc, who.user_id, trader_id))
+
+
+@router.delete("/traders/{trader_id}", status_code=204, responses=_ERRORS)
+def delete_trader(trader_id: str, who: User, svc: Svc) -> Response:
+    owned(svc, who.user_id, trader_id)
+    svc.traders.forget(trader_id)
+    svc.repo.delete_trader(who.user_id, trader_id)
+    return Response(status_code=204)
+
+
+@router.post("/traders/{trader_id}/start", response_model=TraderOut, responses=_ERRORS)
+def start_trader(trader_id: str, who: User, svc: Svc) -> TraderOut:
+    """Start paper trading (resuming from the trader's ledger if it has one); waits until the worker
+    takes orders or fails, at most 30 s."""
+    row = owned(svc, who.user_id, trader_id)
+    svc.repo.update_trader(who.user_id, trader_id, desired="running")
+    svc.traders.start(trader_id, who.user_id, json.loads(row.config_json))
+    svc.traders.wait_ready(trader_id, START_WAIT_S)
+    return trader_out(svc, owned(svc, who.user_id, trader_id))
+
+
+@router.post("/traders/{trader_id}/stop", response_model=TraderOut, responses=_ERRORS)
+def stop_trader(trader_id: str, who: User, svc: Svc) -> TraderOut:
+    owned(svc, who.user_id, trader_id)
+    svc.repo.update_trader(who.user_id, trader_id, desired="stopped")
+    svc.traders.stop(trader_id)
+    return trader_out(svc, owned(svc, who.user_id, trader_id))
+
+
+@router.get("/traders/{trader_id}/decisions", response_model=list[dict[str, Any]], responses=_ERRORS)
+def trader_decisions(trader_id: str, who: User, svc: Svc) -> list[dict[str, Any]]:
+    """The AI decision log of an AI trader (strategy traders make no LLM decisions: an empty list)."""
+    owned(svc, who.user_id, trader_id)
+    return []

@@ -1,0 +1,247 @@
+"""Supervised paper-trading workers for the API's traders.
+
+A started trader runs :class:`nofx.live.paper.PaperSession` (the same kernel, venue and ledger as
+``nofx paper``) in its own thread. Orders sent over HTTP go into that session's engine between slices
+(under the session's lock), so they take the one order path: idempotency -> risk -> OMS -> router ->
+venue -> ledger. The engine appends every event to the shared :class:`SqlLedgerStore` before it returns
+(no staged group commit: concurrent requests of many traders share transactions through the store's
+own cross-thread group commit, and an HTTP 201 is only sent for an order already committed).
+
+Supervision: a worker that dies with an error is restarted from its ledger (``resume``) up to
+``MAX_RESTARTS`` times with a growing pause; a trader whose ``desired`` state is "running" is resumed
+when the server starts; shutdown stops every worker after its current slice and joins it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+from nofx.api.hub import EventHub
+from nofx.api.market import price_text
+from nofx.domain.events import Event, OrderDenied, OrderFilled, OrderSubmitted
+from nofx.domain.orders import Order, OrderRequest
+
+log = logging.getLogger("nofx.api.traders")
+
+MAX_RESTARTS = 3
+
+
+class TraderUnavailable(Exception):
+    """The trader has no running session to take orders (stopped, starting, finished or failed)."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+@dataclass(eq=False)
+class Runtime:
+    trader_id: str
+    owner_id: str
+    config: dict[str, Any]
+    stop: threading.Event = field(default_factory=threading.Event)
+    state: str = "starting"  # starting | running | finished | failed | stopped
+    error: str | None = None
+    session: Any = None  # PaperSession once built
+    thread: threading.Thread | None = None
+    restarts: int = 0
+
+    @property
+    def effective(self) -> str:
+        if self.state == "starting" and self.session is not None and self.session.ready.is_set():
+            return "running"
+        return self.state
+
+
+class TraderSupervisor:
+    def __init__(self, store: Any, data_path: str | None, hub: EventHub) -> None:
+        self._store = store
+        self._data_path = data_path
+        self._hub = hub
+        self._lock = threading.Lock()
+        self._rt: dict[str, Runtime] = {}
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+    def start(self, trader_id: str, owner_id: str, config: dict[str, Any]) -> None:
+        with self._lock:
+            old = self._rt.get(trader_id)
+            if old is not None and old.thread is not None and old.thread.is_alive():
+                return  # already running: start is idempotent
+            rt = Runtime(trader_id, owner_id, config)
+            self._rt[trader_id] = rt
+            rt.thread = threading.Thread(target=self._work, args=(rt,), name=f"trader-{trader_id}", daemon=True)
+            rt.thread.start()
+
+    def stop(self, trader_id: str, timeout: float = 30.0) -> None:
+        with self._lock:
+            rt = self._rt.get(trader_id)
+        if rt is None:
+            return
+        rt.stop.set()
+        if rt.thread is not None:
+            rt.thread.join(timeout)
+        rt.state = "stopped"
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            rts = list(self._rt.values())
+        for rt in rts:
+            rt.stop.set()
+        deadline = time.monotonic() + timeout
+        for rt in rts:
+            if rt.thread is not None:
+                rt.thread.join(max(0.1, deadline - time.monotonic()))
+
+    def forget(self, trader_id: str) -> None:
+        self.stop(trader_id)
+        with self._lock:
+            self._rt.pop(trader_id, None)
+
+    def state(self, trader_id: str) -> tuple[str, str | None]:
+        rt = self._rt.get(trader_id)
+        return ("stopped", None) if rt is None else (rt.effective, rt.error)
+
+    def wait_ready(self, trader_id: str, timeout: float) -> str:
+        """Wait until the trader can take orders (or has failed); returns its state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rt = self._rt.get(trader_id)
+            if rt is None or rt.effective in ("running", "failed", "finished", "stopped"):
+                break
+            time.sleep(0.02)
+        return self.state(trader_id)[0]
+
+    # ---- the order path ----------------------------------------------------------------------------
+    def _live(self, trader_id: str) -> Any:
+        rt = self._rt.get(trader_id)
+        if rt is None or rt.effective != "running":
+            raise TraderUnavailable("stopped" if rt is None else rt.effective)
+        return rt.session
+
+    def symbols(self, trader_id: str) -> list[str]:
+        return list(self._live(trader_id).market.panel.symbols)
+
+    def submit(self, trader_id: str, request: OrderRequest) -> tuple[Order, bool]:
+        """Submit through the trader's engine; returns (order, created). A known ``client_order_id``
+        returns the first order (created False): a retried POST never makes a second order."""
+        session = self._live(trader_id)
+        with session.lock:
+            existing = session.engine.oms.find_client_order(request.client_order_id)
+            if existing is not None:
+                return existing, False
+            return session.engine.submit(request), True
+
+    def cancel(self, trader_id: str, order_id: str) -> bool:
+        session = self._live(trader_id)
+        with session.lock:
+            return session.engine.cancel(order_id, "cancelled by user")
+
+    def live_order(self, trader_id: str, order_id: str) -> Order | None:
+        rt = self._rt.get(trader_id)
+        if rt is None or rt.session is None:
+            return None
+        try:
+            return rt.session.engine.oms.get(order_id)
+        except Exception:  # noqa: BLE001 - unknown id in this session
+            return None
+
+    # ---- the worker ---------------------------------------------------------------------------------
+    def _work(self, rt: Runtime) -> None:
+        while not rt.stop.is_set():
+            try:
+                rt.state = "starting"
+                session = self._build(rt)
+                rt.session = session
+                resume = self._store.get_trader(rt.trader_id) is not None
+                session.run(resume=resume, progress=False, stop=rt.stop, on_slice=self._slice_listener(rt))
+                rt.state = "stopped" if rt.stop.is_set() else "finished"
+                return
+            except Exception as exc:  # noqa: BLE001 - supervision: record, then restart from the ledger
+                rt.error = f"{type(exc).__name__}: {exc}"
+                log.error("trader %s failed: %s", rt.trader_id, rt.error)
+                rt.restarts += 1
+                if rt.restarts > MAX_RESTARTS or _is_config_error(exc):
+                    rt.state = "failed"
+                    return
+                rt.stop.wait(min(8.0, 0.5 * 2 ** rt.restarts))
+        rt.state = "stopped"
+
+    def _build(self, rt: Runtime) -> Any:
+        import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
+        from nofx.backtest.config import BacktestConfig
+        from nofx.data.bars import read_bars
+        from nofx.data.bundled import bundled_bars_path
+        from nofx.engine.risk import RiskConfig
+        from nofx.live.paper import PaperSession
+        from nofx.strategies.registry import REGISTRY
+
+        c = rt.config
+        bt = BacktestConfig.model_validate({k: c[k] for k in ("start", "end", "cash", "rules", "fees") if k in c})
+        strategy = REGISTRY.create(c["strategy"], c.get("params") or {})
+        symbols = list(c["symbols"])
+        bars = read_bars(self._data_path or bundled_bars_path(), symbols=symbols, start=bt.start, end=bt.end)
+        session = PaperSession(bars, strategy, bt, self._store, rt.trader_id, symbols=symbols,
+                               speed=float(c.get("speed", 0.0)), risk=RiskConfig.model_validate(c.get("risk") or {}),
+                               run_config=c, group_commit=False)
+        session.engine.listeners.append(self._event_listener(rt))
+        return session
+
+    def _event_listener(self, rt: Runtime) -> Callable[[Event], None]:
+        hub = self._hub
+
+        def on_event(ev: Event) -> None:
+            if not hub.active:
+                return
+            if isinstance(ev, OrderFilled):
+                f = ev.fill
+                hub.publish({"type": "fill", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
+                             "fill_id": f.fill_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side.value,
+                             "quantity": f.quantity, "price": str(f.price), "fee": str(f.fee),
+                             "ts": f.ts.isoformat()})
+            order_id = getattr(ev, "order_id", None)
+            if order_id is None:
+                return
+            msg: dict[str, Any] = {"type": "order", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
+                                   "order_id": order_id, "event": ev.kind, "ts": ev.ts.isoformat()}
+            if isinstance(ev, OrderSubmitted):
+                msg["request"] = ev.request.to_dict()
+            if isinstance(ev, OrderDenied):
+                msg["code"], msg["reason"] = ev.code, ev.reason
+            hub.publish(msg)
+
+        return on_event
+
+    def _slice_listener(self, rt: Runtime) -> Callable[[int, datetime, Decimal, Decimal], None]:
+        hub = self._hub
+
+        def on_slice(i: int, ts: datetime, equity: Decimal, cash: Decimal) -> None:
+            if not hub.active:
+                return
+            hub.publish({"type": "equity", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
+                         "ts": ts.isoformat(), "equity": str(equity), "cash": str(cash)})
+            panel = rt.session.market.panel
+            f = panel.fields
+            for col, sym in enumerate(panel.symbols):
+                close, volume = float(f["close"][i, col]), float(f["volume"][i, col])
+                if close == close:  # not NaN (no bar for this symbol in this slice)
+                    hub.publish({"type": "quote", "symbol": sym, "ts": ts.isoformat(), "close": price_text(close),
+                                 "volume": int(volume) if volume == volume else None})
+
+        return on_slice
+
+
+def _is_config_error(exc: Exception) -> bool:
+    from nofx.domain.errors import ConfigError, DataError
+
+    return isinstance(exc, (ConfigError, DataError))
+
+
+def config_json(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)

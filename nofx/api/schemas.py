@@ -1,0 +1,303 @@
+"""Request and response models (pydantic v2). Money is a decimal string in responses and must be a
+decimal string (or an integer) in requests: a JSON float would carry binary noise into the ledger.
+Every request model forbids unknown fields, so a typo is a 422 naming the field, not a silent default."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+
+from nofx.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+
+
+def _money_in(v: Any) -> Any:
+    if isinstance(v, bool) or isinstance(v, float):
+        raise ValueError("give money as a decimal string such as \"10.50\" (not a JSON float)")
+    if isinstance(v, int):
+        return Decimal(v)
+    if isinstance(v, str):
+        v = v.strip()
+        if len(v) > 32:
+            raise ValueError("decimal string too long")
+    return v
+
+
+# At most 4 decimal places (the ledger's money columns) and 16 integer digits.
+MoneyIn = Annotated[Decimal, BeforeValidator(_money_in), Field(max_digits=20, decimal_places=4, allow_inf_nan=False)]
+def money_text(d: Decimal) -> str:
+    """Plain decimal notation, never an exponent; values the ledger keeps at 12 places (average costs) lose
+    only their trailing zeros: Decimal("599.970000000000") -> "599.97", Decimal("0E-12") -> "0"."""
+    if d.as_tuple().exponent < -4:  # type: ignore[operator]
+        d = d.normalize()
+    return format(d, "f")
+
+
+Money = Annotated[Decimal, PlainSerializer(money_text, return_type=str, when_used="json")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+SymbolText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+ClientOrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+TraderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- auth ---------------------------------------------------------------------------------------------
+class LoginRequest(Request):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class RefreshRequest(Request):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int  # seconds until the access token expires
+
+
+class ApiKeyCreate(Request):
+    name: Name
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    name: str
+    prefix: str
+    revoked: bool
+    created: datetime
+    last_used: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    api_key: str  # shown once; only its digest is stored
+
+
+# ---- users (admin) ------------------------------------------------------------------------------------
+class UserCreate(Request):
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+    is_admin: bool = False
+
+
+class UserPatch(Request):
+    disabled: bool | None = None
+    is_admin: bool | None = None
+
+
+class UserOut(BaseModel):
+    user_id: str
+    username: str
+    is_admin: bool
+    disabled: bool
+    created: datetime
+
+
+# ---- traders ------------------------------------------------------------------------------------------
+class RiskLimits(Request):
+    """Per-trader pre-trade limits (see nofx.engine.risk.RiskConfig); omitted: no limit."""
+
+    max_orders_per_window: int | None = Field(default=None, gt=0, le=1_000_000)
+    max_orders_per_symbol_window: int | None = Field(default=None, gt=0, le=1_000_000)
+    rate_window_seconds: float = Field(default=1.0, gt=0, le=86400)
+    max_order_value: MoneyIn | None = Field(default=None, gt=0)
+    max_position_value: MoneyIn | None = Field(default=None, gt=0)
+    max_gross_exposure: MoneyIn | None = Field(default=None, gt=0)
+    max_price_deviation: float | None = Field(default=None, gt=0, le=100)
+    max_open_orders: int | None = Field(default=None, gt=0, le=1_000_000)
+    daily_loss_limit: MoneyIn | None = Field(default=None, gt=0)
+
+
+class TraderConfig(Request):
+    strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+    symbols: list[SymbolText] = Field(min_length=1, max_length=50)
+    start: date | None = None
+    end: date | None = None
+    cash: MoneyIn = Field(default=Decimal("1000000"), gt=0)
+    rules: Literal["auto", "cn", "hk", "none"] = "auto"
+    fees: Literal["default", "zero"] = "default"
+    speed: float = Field(default=0.0, ge=0, le=1e9)  # 0: replay as fast as possible; N: N x real time
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+
+
+class TraderCreate(Request):
+    name: Name
+    kind: Literal["strategy"] = "strategy"
+    config: TraderConfig
+
+
+class TraderPatch(Request):
+    name: Name | None = None
+    config: TraderConfig | None = None
+
+
+class TraderOut(BaseModel):
+    trader_id: str
+    name: str
+    kind: str
+    config: dict[str, Any]
+    desired: Literal["running", "stopped"]
+    state: str  # starting | running | finished | failed | stopped
+    error: str | None
+    created: datetime
+    updated: datetime
+
+
+# ---- orders -------------------------------------------------------------------------------------------
+class OrderCreate(Request):
+    trader_id: TraderId
+    client_order_id: ClientOrderId
+    symbol: SymbolText
+    side: Side
+    quantity: int = Field(gt=0, le=10**9)
+    order_type: OrderType = OrderType.LIMIT
+    limit_price: MoneyIn | None = Field(default=None, gt=0)
+    tif: TimeInForce = TimeInForce.DAY
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    trader_id: str
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: int
+    limit_price: Money | None
+    tif: TimeInForce
+    status: OrderStatus
+    filled_qty: int
+    avg_fill_price: Money
+    fees: Money
+    reject_code: str
+    reject_reason: str
+    created: datetime
+    updated: datetime | None
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+class TradeOut(BaseModel):
+    fill_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    price: Money
+    fee: Money
+    realised_pnl: Money | None
+    ts: datetime
+
+
+class TradePage(BaseModel):
+    items: list[TradeOut]
+    next_cursor: str | None
+
+
+class PositionOut(BaseModel):
+    symbol: str
+    quantity: int
+    avg_cost: Money
+    realised_pnl: Money
+    updated: datetime
+
+
+class AccountOut(BaseModel):
+    trader_id: str
+    initial_cash: Money
+    cash: Money
+    equity: Money | None  # at the last processed slice (None before the first)
+    as_of: datetime | None
+    positions: int
+
+
+class EquityPoint(BaseModel):
+    ts: datetime
+    equity: Money
+    cash: Money
+
+
+# ---- market -------------------------------------------------------------------------------------------
+class Bar(BaseModel):
+    ts: str
+    open: str | None
+    high: str | None
+    low: str | None
+    close: str | None
+    preclose: str | None
+    volume: int | None
+    suspended: bool
+
+
+class QuoteOut(BaseModel):
+    symbol: str  # the resolved symbol (a bare code comes back with its exchange suffix)
+    quote: Bar
+    bars: list[Bar]
+
+
+class BarsOut(BaseModel):
+    symbol: str
+    bars: list[Bar]
+
+
+# ---- backtests ----------------------------------------------------------------------------------------
+class BacktestCreate(Request):
+    strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+    symbols: list[SymbolText] = Field(min_length=1, max_length=200)
+    start: date | None = None
+    end: date | None = None
+    cash: MoneyIn = Field(default=Decimal("1000000"), gt=0)
+    rules: Literal["auto", "cn", "hk", "none"] = "auto"
+    fees: Literal["default", "zero"] = "default"
+    fill: Literal["next_open", "close"] = "next_open"
+    benchmark: SymbolText | None = None
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+
+
+class BacktestOut(BaseModel):
+    backtest_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    metrics: dict[str, float | int | str | None] | None
+    error: str | None
+    created: datetime
+    finished: datetime | None
+
+
+class Created(BaseModel):
+    id: str
+
+
+# ---- leaderboard / decisions --------------------------------------------------------------------------
+class LeaderRow(BaseModel):
+    rank: int
+    trader_id: str | None  # only for the caller's own traders
+    name: str
+    owner: str
+    kind: str
+    initial_cash: Money
+    equity: Money | None
+    return_pct: float | None
+
+
+class Leaderboard(BaseModel):
+    traders: list[LeaderRow]
+    competitions: list[dict[str, Any]]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,50 @@
+"""Run a validated backtest configuration: read the bars it names, build the strategy, run the engine.
+Shared by ``nofx backtest``, sweeps and the API's background backtests."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable
+
+from nofx.backtest.result import BacktestResult
+from nofx.backtest.run_config import RunConfig
+from nofx.domain.errors import ConfigError
+from nofx.domain.instruments import parse_symbols
+
+
+def load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
+               end: date | None):
+    from nofx.data.bars import read_bars
+    from nofx.data.bundled import bundled_bars_path
+
+    src = Path(path) if path else bundled_bars_path()
+    wanted = None
+    if symbols:
+        wanted = list(symbols) + ([benchmark] if benchmark and benchmark not in symbols else [])
+    return read_bars(src, symbols=wanted, start=start, end=end)
+
+
+def execute(cfg: RunConfig, progress: bool = True,
+            on_progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+    """Run a validated :class:`RunConfig` (the CLI, sweeps and the API all come through here).
+    ``on_progress(done, total)`` is called as slices are processed."""
+    import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
+    from nofx.backtest.runner import run_backtest
+    from nofx.strategies.registry import REGISTRY
+
+    if cfg.strategy is None:
+        raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
+    strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+    symbols = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
+    if symbols:
+        parse_symbols(",".join(symbols))  # clear error on a bad symbol before reading data
+    bt = cfg.backtest
+    if bt.start and bt.end and bt.start > bt.end:
+        raise ConfigError("start is after end", start=bt.start, end=bt.end)
+    load_from = bt.start
+    if bt.start and bt.warmup_bars:  # calendar days that surely hold that many trading days
+        load_from = bt.start - timedelta(days=int(bt.warmup_bars * 1.6) + 15)
+    bars = load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end)
+    return run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk,
+                        on_progress=on_progress)

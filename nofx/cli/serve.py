@@ -1,0 +1,104 @@
+"""``nofx serve`` (the HTTP API on uvicorn) and ``nofx user create``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from nofx.domain.errors import ConfigError
+
+app = typer.Typer()
+user_app = typer.Typer(help="Manage API users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console()
+MIN_PASSWORD = 8
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=0, max=65535, help="TCP port (0: any free port)"),
+    db: Optional[str] = typer.Option(None, help="database URL (default $NOFX_DB_URL or sqlite:///nofx.db)"),
+    data: Optional[str] = typer.Option(None, "--data", help="bars file for market data and traders (default: bundled)"),
+    workers: int = typer.Option(1, min=1, max=64, help="worker processes (more than one needs --redis)"),
+    redis: Optional[str] = typer.Option(None, help="Redis URL for shared state, e.g. redis://127.0.0.1:6379/0"),
+    state_dir: Path = typer.Option(Path(".nofx"), help="folder for the generated JWT key and reports"),
+    cors_origin: Optional[list[str]] = typer.Option(None, "--cors-origin", help="allowed browser origin (repeat)"),
+    log_level: str = typer.Option("info", help="debug | info | warning | error"),
+) -> None:
+    """Serve the REST and WebSocket API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from nofx.api.settings import ApiSettings
+    from nofx.persistence.urls import resolve_url
+
+    if data is not None and not Path(data).is_file():
+        raise ConfigError("bars file not found", data=data)
+    if workers > 1 and not redis:
+        raise ConfigError("more than one worker needs shared state: add --redis redis://127.0.0.1:6379/0",
+                          workers=workers)
+    url = resolve_url(db)
+    # Worker processes read their settings from the environment (uvicorn starts them with a factory).
+    env = {"NOFX_DB_URL": url, "NOFX_STATE_DIR": str(state_dir), "NOFX_WORKERS": str(workers)}
+    if data:
+        env["NOFX_DATA"] = str(Path(data).resolve())
+    if redis:
+        env["NOFX_REDIS_URL"] = redis
+    if cors_origin:
+        env["NOFX_CORS_ORIGINS"] = ",".join(cors_origin)
+    os.environ.update(env)
+    ApiSettings.from_env()  # validate now: one clear line instead of a failing worker
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console.print(f"nofx API on http://{host}:{port} (docs /docs), database "
+                  f"{_safe_url(url)}, {workers} worker(s)" + (", shared state in Redis" if redis else ""))
+    # uvicorn's own access log prints query strings; ours (nofx.api.access) never does
+    uvicorn.run("nofx.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False, ws_max_size=1 << 16, timeout_graceful_shutdown=30,
+                server_header=False)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@user_app.command("create")
+def user_create(
+    username: str = typer.Argument(..., help="login name (3-64 of A-Z a-z 0-9 _ . @ -)"),
+    admin: bool = typer.Option(False, "--admin", help="may manage users"),
+    db: Optional[str] = typer.Option(None, help="database URL (default $NOFX_DB_URL or sqlite:///nofx.db)"),
+) -> None:
+    """Create an API user. The password comes from $NOFX_PASSWORD or a prompt, never from the command line."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from nofx.api.repo import Conflict, Repo
+    from nofx.api.schemas import Username
+    from nofx.api.security import hash_password, new_id
+    from nofx.persistence.connection import make_engine
+    from nofx.persistence.migrate import upgrade_engine
+    from nofx.persistence.urls import resolve_url
+
+    try:
+        TypeAdapter(Username).validate_python(username)
+    except ValidationError:
+        raise ConfigError("username must be 3-64 characters of A-Z a-z 0-9 _ . @ -", username=username) from None
+    password = os.environ.get("NOFX_PASSWORD")
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"password must have at least {MIN_PASSWORD} characters")
+    engine = make_engine(resolve_url(db))
+    try:
+        upgrade_engine(engine)
+        Repo(engine).create_user(new_id("usr"), username, hash_password(password), admin)
+    except Conflict:
+        raise ConfigError("username is taken", username=username) from None
+    finally:
+        engine.dispose()
+    console.print(f"created {'admin ' if admin else ''}user {username}")
