@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from nofx import __version__
-from nofx.api.errors import install_handlers
+from nofx.api.errors import STANDARD_ERRORS, install_handlers
 from nofx.api.hub import EventHub
 from nofx.api.market import MarketData
 from nofx.api.middleware import GuardMiddleware
@@ -46,6 +46,7 @@ def build_services(settings: ApiSettings, workers: int = 1) -> Services:
     signer = TokenSigner(load_signing_key(settings.jwt_secret, settings.state_dir), settings.access_ttl_s)
     market_data = MarketData(settings.data_path, state, settings.market_ttl_s)
     market_data.symbols()  # read the bars file now, not inside the first request
+    import nofx.strategies.builtin  # noqa: F401  (the strategy registry, also before the first request)
     hub = EventHub()
     return Services(settings=settings, engine=engine, repo=Repo(engine), store=store, state=state, signer=signer,
                     market=market_data, hub=hub, traders=TraderSupervisor(store, settings.data_path, hub),
@@ -80,7 +81,7 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
             svc.engine.dispose()
             svc.state.close()
 
-    app = FastAPI(title="nofx API", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="nofx API", version=__version__, lifespan=lifespan, responses=STANDARD_ERRORS,
                   description="Traders, orders, positions, market data and backtests of nofx. Money values are "
                               "decimal strings. Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
     install_handlers(app)

@@ -13,11 +13,37 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nofx.domain.errors import NofxError
 
 log = logging.getLogger("nofx.api")
+
+
+class ErrorDetail(BaseModel):
+    code: str  # stable, e.g. VALIDATION_ERROR, NOT_FOUND, RATE_LIMITED
+    message: str  # one human line; for validation errors it names the field
+    details: Any = None  # e.g. [{"field", "in", "message", "type"}] for validation errors
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of every non-2xx response."""
+
+    error: ErrorDetail
+
+
+def err(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry with the error shape."""
+    return {"model": ErrorOut, "description": description}
+
+
+# documented on every operation (the middleware and handlers can answer any of them)
+STANDARD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: err("malformed request"), 401: err("missing or invalid credentials"),
+    413: err("request body too large"), 422: err("invalid input; the details name the field"),
+    429: err("rate limited or login locked; see Retry-After"), 500: err("internal error (no details)"),
+}
 
 
 class ApiError(Exception):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nofx.api.errors import ApiError
+from nofx.api.schemas import market_time
 from nofx.api.shared_state import SharedState
 from nofx.domain.errors import InvalidSymbolError
 from nofx.domain.instruments import parse_symbol, symbols_for_code
@@ -112,7 +113,7 @@ class MarketData:
 
 
 def _bar(r: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"ts": pd.Timestamp(r.datetime).isoformat()}
+    out: dict[str, Any] = {"ts": market_time(pd.Timestamp(r.datetime).to_pydatetime()).isoformat()}
     for f in _FIELDS:
         out[f] = price_text(getattr(r, f, float("nan")))
     vol = getattr(r, "volume", float("nan"))

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from nofx.api.hub import EventHub
 from nofx.api.market import price_text
+from nofx.api.schemas import market_time
 from nofx.domain.events import Event, OrderDenied, OrderFilled, OrderSubmitted
 from nofx.domain.orders import Order, OrderRequest
 
@@ -204,12 +205,12 @@ class TraderSupervisor:
                 hub.publish({"type": "fill", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
                              "fill_id": f.fill_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side.value,
                              "quantity": f.quantity, "price": str(f.price), "fee": str(f.fee),
-                             "ts": f.ts.isoformat()})
+                             "ts": market_time(f.ts).isoformat()})
             order_id = getattr(ev, "order_id", None)
             if order_id is None:
                 return
             msg: dict[str, Any] = {"type": "order", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
-                                   "order_id": order_id, "event": ev.kind, "ts": ev.ts.isoformat()}
+                                   "order_id": order_id, "event": ev.kind, "ts": market_time(ev.ts).isoformat()}
             if isinstance(ev, OrderSubmitted):
                 msg["request"] = ev.request.to_dict()
             if isinstance(ev, OrderDenied):
@@ -225,14 +226,14 @@ class TraderSupervisor:
             if not hub.active:
                 return
             hub.publish({"type": "equity", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
-                         "ts": ts.isoformat(), "equity": str(equity), "cash": str(cash)})
+                         "ts": market_time(ts).isoformat(), "equity": str(equity), "cash": str(cash)})
             panel = rt.session.market.panel
             f = panel.fields
             for col, sym in enumerate(panel.symbols):
                 close, volume = float(f["close"][i, col]), float(f["volume"][i, col])
                 if close == close:  # not NaN (no bar for this symbol in this slice)
-                    hub.publish({"type": "quote", "symbol": sym, "ts": ts.isoformat(), "close": price_text(close),
-                                 "volume": int(volume) if volume == volume else None})
+                    hub.publish({"type": "quote", "symbol": sym, "ts": market_time(ts).isoformat(),
+                                 "close": price_text(close), "volume": int(volume) if volume == volume else None})
 
         return on_slice
 

@@ -4,11 +4,11 @@ Every request model forbids unknown fields, so a typo is a 422 naming the field,
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from nofx.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 
@@ -24,6 +24,22 @@ def _money_in(v: Any) -> Any:
             raise ValueError("decimal string too long")
     return v
 
+
+# Times always carry their offset (RFC 3339). The API's own records are stored as naive UTC; ledger and
+# market times are the exchange's local time, and SSE, SZSE, BSE and HKEX all keep UTC+8 (no DST).
+MARKET_TZ = timezone(timedelta(hours=8))
+
+
+def market_time(d: datetime) -> datetime:
+    return d if d.tzinfo is not None else d.replace(tzinfo=MARKET_TZ)
+
+
+def _utc(d: datetime) -> datetime:
+    return d if d.tzinfo is not None else d.replace(tzinfo=timezone.utc)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+MarketTime = Annotated[datetime, AfterValidator(market_time)]
 
 # At most 4 decimal places (the ledger's money columns) and 16 integer digits.
 MoneyIn = Annotated[Decimal, BeforeValidator(_money_in), Field(max_digits=20, decimal_places=4, allow_inf_nan=False)]
@@ -73,8 +89,8 @@ class ApiKeyOut(BaseModel):
     name: str
     prefix: str
     revoked: bool
-    created: datetime
-    last_used: datetime | None
+    created: UtcTime
+    last_used: UtcTime | None
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -98,7 +114,7 @@ class UserOut(BaseModel):
     username: str
     is_admin: bool
     disabled: bool
-    created: datetime
+    created: UtcTime
 
 
 # ---- traders ------------------------------------------------------------------------------------------
@@ -148,8 +164,8 @@ class TraderOut(BaseModel):
     desired: Literal["running", "stopped"]
     state: str  # starting | running | finished | failed | stopped
     error: str | None
-    created: datetime
-    updated: datetime
+    created: UtcTime
+    updated: UtcTime
 
 
 # ---- orders -------------------------------------------------------------------------------------------
@@ -180,8 +196,8 @@ class OrderOut(BaseModel):
     fees: Money
     reject_code: str
     reject_reason: str
-    created: datetime
-    updated: datetime | None
+    created: MarketTime
+    updated: MarketTime | None
 
 
 class OrderPage(BaseModel):
@@ -198,7 +214,7 @@ class TradeOut(BaseModel):
     price: Money
     fee: Money
     realised_pnl: Money | None
-    ts: datetime
+    ts: MarketTime
 
 
 class TradePage(BaseModel):
@@ -211,7 +227,7 @@ class PositionOut(BaseModel):
     quantity: int
     avg_cost: Money
     realised_pnl: Money
-    updated: datetime
+    updated: MarketTime
 
 
 class AccountOut(BaseModel):
@@ -219,12 +235,12 @@ class AccountOut(BaseModel):
     initial_cash: Money
     cash: Money
     equity: Money | None  # at the last processed slice (None before the first)
-    as_of: datetime | None
+    as_of: MarketTime | None
     positions: int
 
 
 class EquityPoint(BaseModel):
-    ts: datetime
+    ts: MarketTime
     equity: Money
     cash: Money
 
@@ -273,8 +289,8 @@ class BacktestOut(BaseModel):
     progress: float
     metrics: dict[str, float | int | str | None] | None
     error: str | None
-    created: datetime
-    finished: datetime | None
+    created: UtcTime
+    finished: UtcTime | None
 
 
 class Created(BaseModel):

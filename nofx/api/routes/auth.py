@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from nofx.api.deps import Svc, User, rate_limited
-from nofx.api.errors import ApiError, not_found, unauthorized
+from nofx.api.errors import ApiError, err, not_found, unauthorized
 from nofx.api.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -31,7 +31,7 @@ from nofx.api.services import Services
 
 router = APIRouter(tags=["auth"])
 LOGIN_IP_BUCKET = (20, 1.0)  # login attempts per client address: burst, per second
-_AUTH_ERRORS = {401: {"description": "invalid credentials"}, 429: {"description": "rate limited or locked"}}
+_AUTH_ERRORS = {401: err("invalid credentials"), 429: err("rate limited or locked")}
 
 
 def _client(request: Request) -> str:
@@ -119,7 +119,7 @@ def list_api_keys(who: User, svc: Svc) -> list[ApiKeyOut]:
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, tags=["api keys"],
-               responses={**_AUTH_ERRORS, 404: {"description": "no such key of yours"}})
+               responses={**_AUTH_ERRORS, 404: err("no such key of yours")})
 def revoke_api_key(key_id: str, who: User, svc: Svc) -> Response:
     if not svc.repo.revoke_key(who.user_id, key_id):
         raise not_found("API key")

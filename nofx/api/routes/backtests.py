@@ -10,13 +10,13 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from nofx.api.deps import Svc, User
-from nofx.api.errors import ApiError, not_found
+from nofx.api.errors import ApiError, err, not_found
 from nofx.api.repo import BacktestRow
 from nofx.api.schemas import BacktestCreate, BacktestOut, Created
 from nofx.api.security import new_id
 
 router = APIRouter(tags=["backtests"])
-_ERRORS = {401: {"description": "not authenticated"}, 404: {"description": "no such backtest of yours"}}
+_ERRORS = {401: err("not authenticated"), 404: err("no such backtest of yours")}
 
 
 def _out(r: BacktestRow) -> BacktestOut:
@@ -65,8 +65,9 @@ def get_backtest(backtest_id: str, who: User, svc: Svc) -> BacktestOut:
     return _out(row)
 
 
-@router.get("/backtests/{backtest_id}/report", response_class=HTMLResponse,
-            responses={**_ERRORS, 409: {"description": "not finished"}, 200: {"content": {"text/html": {}}}})
+@router.get("/backtests/{backtest_id}/report",
+            responses={**_ERRORS, 409: err("not finished"),
+                       200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "the report"}})
 def backtest_report(backtest_id: str, who: User, svc: Svc) -> HTMLResponse:
     row = svc.repo.backtest(who.user_id, backtest_id)
     if row is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from nofx.api.deps import Svc, User
+from nofx.api.errors import err
 from nofx.api.schemas import Leaderboard, LeaderRow
 from nofx.persistence import api_schema as a
 from nofx.persistence import schema as t
@@ -15,7 +16,7 @@ from nofx.persistence import schema as t
 router = APIRouter(tags=["leaderboard"])
 
 
-@router.get("/leaderboard", response_model=Leaderboard, responses={401: {"description": "not authenticated"}})
+@router.get("/leaderboard", response_model=Leaderboard, responses={401: err("not authenticated")})
 def leaderboard(who: User, svc: Svc) -> Leaderboard:
     e = t.equity_snapshots
     last = select(e.c.trader_id, func.max(e.c.id).label("id")).group_by(e.c.trader_id).subquery()

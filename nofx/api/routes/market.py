@@ -9,13 +9,13 @@ from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from nofx.api.deps import Svc, User
-from nofx.api.errors import ApiError
+from nofx.api.errors import ApiError, err
 from nofx.api.schemas import BarsOut, QuoteOut
 
 router = APIRouter(tags=["market"])
 SymbolP = Annotated[str, Path(min_length=1, max_length=16, description="600519.SH, or a bare 6-digit code")]
-_ERRORS = {401: {"description": "not authenticated"}, 404: {"description": "no data for the symbol"},
-           422: {"description": "unknown or ambiguous symbol"}}
+_ERRORS = {401: err("not authenticated"), 404: err("no data for the symbol"),
+           422: err("unknown or ambiguous symbol")}
 
 
 @router.get("/market/{symbol}", response_model=QuoteOut, responses=_ERRORS)

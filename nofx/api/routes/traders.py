@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from nofx.api.deps import Svc, User
-from nofx.api.errors import ApiError, not_found
+from nofx.api.errors import ApiError, err, not_found
 from nofx.api.repo import TraderRow
 from nofx.api.runtime import config_json
 from nofx.api.schemas import TraderConfig, TraderCreate, TraderOut, TraderPatch
@@ -20,7 +20,7 @@ from nofx.api.security import new_id
 from nofx.api.services import Services
 
 router = APIRouter(tags=["traders"])
-_ERRORS = {401: {"description": "not authenticated"}, 404: {"description": "no such trader of yours"}}
+_ERRORS = {401: err("not authenticated"), 404: err("no such trader of yours")}
 START_WAIT_S = 30.0
 
 
@@ -82,7 +82,7 @@ def get_trader(trader_id: str, who: User, svc: Svc) -> TraderOut:
     return trader_out(svc, owned(svc, who.user_id, trader_id))
 
 
-@router.patch("/traders/{trader_id}", response_model=TraderOut, responses={**_ERRORS, 409: {"description": "running"}})
+@router.patch("/traders/{trader_id}", response_model=TraderOut, responses={**_ERRORS, 409: err("running")})
 def patch_trader(trader_id: str, body: TraderPatch, who: User, svc: Svc) -> TraderOut:
     row = owned(svc, who.user_id, trader_id)
     values: dict[str, Any] = {}

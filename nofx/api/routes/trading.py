@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import and_, or_, select
 
 from nofx.api.deps import Svc, User
-from nofx.api.errors import ApiError, not_found
+from nofx.api.errors import ApiError, err, not_found
 from nofx.api.routes.traders import owned
 from nofx.api.runtime import TraderUnavailable
 from nofx.api.schemas import (
@@ -38,7 +38,7 @@ from nofx.persistence.records import KeysetCursor
 from nofx.persistence.rows import fill_from_row, order_from_row
 
 router = APIRouter(tags=["trading"])
-_ERRORS = {401: {"description": "not authenticated"}, 404: {"description": "no such trader or order of yours"}}
+_ERRORS = {401: err("not authenticated"), 404: err("no such trader or order of yours")}
 TraderQ = Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="a trader you own")]
 LimitQ = Annotated[int, Query(ge=1, le=1000)]
 CursorQ = Annotated[str | None, Query(max_length=256, description="next_cursor of the previous page")]
@@ -99,8 +99,8 @@ def _page(svc: Services, stmt: Any, ts_col: Any, key_col: Any, cursor: str | Non
 @router.post("/orders", response_model=OrderOut, status_code=201,
              responses={**_ERRORS, 200: {"description": "a known client_order_id: the first order",
                                          "model": OrderOut},
-                        409: {"description": "the trader is not running"},
-                        422: {"description": "invalid order"}})
+                        409: err("the trader is not running"),
+                        422: err("invalid order")})
 def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> OrderOut:
     owned(svc, who.user_id, body.trader_id)
     symbol = svc.market.resolve(body.symbol)
@@ -127,7 +127,7 @@ def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> 
 
 
 @router.delete("/orders/{order_id}", response_model=OrderOut,
-               responses={**_ERRORS, 409: {"description": "not open, or trader not running"}})
+               responses={**_ERRORS, 409: err("not open, or trader not running")})
 def cancel_order(order_id: str, who: User, svc: Svc) -> OrderOut:
     trader_id = _trader_of_order(order_id)
     owned(svc, who.user_id, trader_id)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from nofx.api.deps import Admin, Svc
-from nofx.api.errors import ApiError, not_found
+from nofx.api.errors import ApiError, err, not_found
 from nofx.api.repo import Conflict
 from nofx.api.schemas import UserCreate, UserOut, UserPatch
 from nofx.api.security import hash_password, new_id
 
 router = APIRouter(tags=["users"])
-_ERRORS = {401: {"description": "not authenticated"}, 403: {"description": "not an administrator"}}
+_ERRORS = {401: err("not authenticated"), 403: err("not an administrator")}
 
 
 def _out(u) -> UserOut:  # type: ignore[no-untyped-def]
@@ -23,7 +23,7 @@ def list_users(_: Admin, svc: Svc) -> list[UserOut]:
     return [_out(u) for u in svc.repo.users()]
 
 
-@router.post("/users", response_model=UserOut, status_code=201, responses={**_ERRORS, 409: {"description": "taken"}})
+@router.post("/users", response_model=UserOut, status_code=201, responses={**_ERRORS, 409: err("taken")})
 def create_user(body: UserCreate, _: Admin, svc: Svc) -> UserOut:
     try:
         return _out(svc.repo.create_user(new_id("usr"), body.username, hash_password(body.password), body.is_admin))
@@ -31,7 +31,8 @@ def create_user(body: UserCreate, _: Admin, svc: Svc) -> UserOut:
         raise ApiError(409, "CONFLICT", str(exc), {"field": "username"}) from None
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, responses={**_ERRORS, 404: {"description": "no such user"}})
+@router.patch("/users/{user_id}", response_model=UserOut,
+              responses={**_ERRORS, 404: err("no such user"), 409: err("would lock yourself out")})
 def patch_user(user_id: str, body: UserPatch, who: Admin, svc: Svc) -> UserOut:
     values = body.model_dump(exclude_none=True)
     if user_id == who.user_id and (values.get("disabled") or values.get("is_admin") is False):
@@ -46,7 +47,8 @@ def patch_user(user_id: str, body: UserPatch, who: Admin, svc: Svc) -> UserOut:
     return _out(user)
 
 
-@router.delete("/users/{user_id}", status_code=204, responses={**_ERRORS, 404: {"description": "no such user"}})
+@router.delete("/users/{user_id}", status_code=204,
+               responses={**_ERRORS, 404: err("no such user"), 409: err("cannot delete yourself")})
 def delete_user(user_id: str, who: Admin, svc: Svc) -> Response:
     if user_id == who.user_id:
         raise ApiError(409, "CONFLICT", "administrators cannot delete themselves")
