@@ -23,6 +23,7 @@ from nofx.api.errors import STANDARD_ERRORS, install_handlers
 from nofx.api.hub import EventHub
 from nofx.api.market import MarketData
 from nofx.api.middleware import GuardMiddleware
+from nofx.api.remote import RemoteSupervisor, SupervisorServer, socket_path, take_supervisor_lock
 from nofx.api.repo import Repo
 from nofx.api.routes import auth, backtests, board, health, market, trading, traders, users, ws
 from nofx.api.services import Services
@@ -48,8 +49,12 @@ def build_services(settings: ApiSettings, workers: int = 1) -> Services:
     market_data.symbols()  # read the bars file now, not inside the first request
     import nofx.strategies.builtin  # noqa: F401  (the strategy registry, also before the first request)
     hub = EventHub()
+    # one process runs the traders (one writer per ledger); the others reach it over a Unix socket
+    lock = take_supervisor_lock(settings.state_dir)
+    traders = TraderSupervisor(store, settings.data_path, hub) if lock is not None else \
+        RemoteSupervisor(socket_path(settings.state_dir))
     return Services(settings=settings, engine=engine, repo=Repo(engine), store=store, state=state, signer=signer,
-                    market=market_data, hub=hub, traders=TraderSupervisor(store, settings.data_path, hub),
+                    market=market_data, hub=hub, traders=traders, supervisor_lock=lock,
                     backtests=BacktestRunner(store.url, settings.data_path, Path(settings.state_dir) / "reports",
                                              settings.backtest_workers))
 
@@ -70,16 +75,24 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = build_services(settings, workers)
         app.state.svc = svc
-        if resume and _is_supervisor():
-            _resume(svc)
+        server = None
+        if svc.supervisor_lock is not None:
+            server = SupervisorServer(svc.traders, socket_path(settings.state_dir))
+            await server.start()
+            if resume:
+                _resume(svc)
         try:
             yield
         finally:
+            if server is not None:
+                await server.close()
             svc.traders.shutdown()
             svc.backtests.shutdown()
             svc.store.close()
             svc.engine.dispose()
             svc.state.close()
+            if svc.supervisor_lock is not None:
+                os.close(svc.supervisor_lock)  # releases the lock: another process may supervise now
 
     app = FastAPI(title="nofx API", version=__version__, lifespan=lifespan, responses=STANDARD_ERRORS,
                   description="Traders, orders, positions, market data and backtests of nofx. Money values are "
@@ -95,11 +108,6 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
                            allow_headers=["Authorization", "Content-Type", "X-API-Key"])
     app.add_middleware(GuardMiddleware, settings=settings, state=lambda: app.state.svc.state)
     return app
-
-
-def _is_supervisor() -> bool:
-    """With several worker processes only one runs the traders (``nofx serve`` marks it)."""
-    return os.environ.get("NOFX_SUPERVISOR", "1") == "1"
 
 
 def app_from_env() -> FastAPI:

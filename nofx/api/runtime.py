@@ -144,15 +144,6 @@ class TraderSupervisor:
         with session.lock:
             return session.engine.cancel(order_id, "cancelled by user")
 
-    def live_order(self, trader_id: str, order_id: str) -> Order | None:
-        rt = self._rt.get(trader_id)
-        if rt is None or rt.session is None:
-            return None
-        try:
-            return rt.session.engine.oms.get(order_id)
-        except Exception:  # noqa: BLE001 - unknown id in this session
-            return None
-
     # ---- the worker ---------------------------------------------------------------------------------
     def _work(self, rt: Runtime) -> None:
         while not rt.stop.is_set():

@@ -27,5 +27,6 @@ class Services:
     signer: TokenSigner
     market: MarketData
     hub: EventHub
-    traders: TraderSupervisor
+    traders: TraderSupervisor  # or a RemoteSupervisor in a worker that does not run the traders
     backtests: Any  # BacktestRunner
+    supervisor_lock: int | None = None  # file descriptor of STATE_DIR/supervisor.lock, if this process holds it

@@ -60,13 +60,16 @@ def _decode_cursor(text: str | None) -> KeysetCursor | None:
 
 
 def _order_out(o: Any, trader_id: str, updated: datetime | None = None) -> OrderOut:
-    """From a ledger ``OrderRecord`` or the engine's live ``Order`` (whose request holds the rest)."""
+    """From a ledger ``OrderRecord``, the engine's live ``Order`` (whose request holds the rest), or the
+    supervisor process' answer (a dict of the same fields)."""
+    if isinstance(o, dict):
+        return OrderOut.model_validate({**o, "trader_id": trader_id})
     req = getattr(o, "request", o)
     return OrderOut(order_id=o.order_id, trader_id=trader_id, client_order_id=req.client_order_id, symbol=o.symbol,
                     side=o.side, order_type=req.order_type, quantity=o.quantity, limit_price=o.limit_price,
                     tif=req.tif, status=o.status, filled_qty=o.filled_qty, avg_fill_price=o.avg_fill_price,
                     fees=o.fees, reject_code=o.reject_code, reject_reason=o.reject_reason, created=o.created,
-                    updated=updated if updated is not None else getattr(o, "updated", None))
+                    updated=updated if updated is not None else getattr(o, "updated", o.created))
 
 
 def _trader_of_order(order_id: str) -> str:
@@ -123,7 +126,7 @@ def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> 
                        {"trader_id": body.trader_id, "state": exc.state}) from None
     if not created:
         response.status_code = 200
-    return _order_out(order, body.trader_id, order.created)
+    return _order_out(order, body.trader_id)
 
 
 @router.delete("/orders/{order_id}", response_model=OrderOut,
@@ -131,15 +134,15 @@ def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> 
 def cancel_order(order_id: str, who: User, svc: Svc) -> OrderOut:
     trader_id = _trader_of_order(order_id)
     owned(svc, who.user_id, trader_id)
-    live = svc.traders.live_order(trader_id, order_id)
-    stored = svc.store.get_order(trader_id, order_id) if live is None else None
-    if live is None and stored is None:
+    stored = svc.store.get_order(trader_id, order_id)  # current: every change is committed before it is told
+    if stored is None:
         raise not_found("order")
-    status = (live or stored).status  # type: ignore[union-attr]
+    status = stored.status
     if not status.is_open:
         raise ApiError(409, "ORDER_NOT_OPEN", f"order is {status.value}", {"order_id": order_id})
     try:
-        svc.traders.cancel(trader_id, order_id)
+        if not svc.traders.cancel(trader_id, order_id):
+            raise ApiError(409, "ORDER_NOT_OPEN", "order is no longer open", {"order_id": order_id})
     except TraderUnavailable as exc:
         raise ApiError(409, "TRADER_NOT_RUNNING", f"trader is {exc.state}: start it to cancel orders",
                        {"trader_id": trader_id}) from None

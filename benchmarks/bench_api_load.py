@@ -1,0 +1,193 @@
+"""HTTP load: 100 Locust users against ``nofx serve`` on SQLite and on PostgreSQL.
+
+    python benchmarks/bench_api_load.py [--users 100] [--seconds 20] [--db sqlite,postgres]
+
+Each user logs in, then submits and cancels limit orders on its own running paper trader and reads
+positions, orders and market data (benchmarks/locust_api.py). The server and Locust share this
+machine's cores. Printed per endpoint: requests/s, p50/p95/p99 (ms) and errors, against the goals
+(0 errors, p99 < 50 ms, >= 1,000 durable order submissions/s). "Durable" is checked: after the run,
+every order the server acknowledged (201) is counted in the ledger tables.
+
+The server runs with the per-user and per-IP rate limits raised (all 100 users come from one address,
+which the default per-IP bucket would throttle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import line  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PASSWORD = "load-password-1"
+SETTINGS = ('{"user_rate": {"burst": 100000, "per_second": 100000}, '
+            '"ip_rate": {"burst": 1000000, "per_second": 1000000}}')
+GOAL_P99_MS = 50.0
+GOAL_ORDERS_PER_S = 1000.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_database() -> tuple[str, object]:
+    import psycopg
+    from psycopg import sql
+
+    admin = psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True,
+                            connect_timeout=3)
+    name = f"nofx_bench_api_{uuid.uuid4().hex[:10]}"
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop() -> None:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+def _create_users(url: str, n: int) -> None:
+    from nofx.api.repo import Repo
+    from nofx.api.security import hash_password, new_id
+    from nofx.persistence.connection import make_engine
+    from nofx.persistence.migrate import upgrade_engine
+
+    engine = make_engine(url)
+    upgrade_engine(engine)
+    repo = Repo(engine)
+    digest = hash_password(PASSWORD)  # one argon2 hash (random salt) shared: setup speed, not security
+    for k in range(n):
+        repo.create_user(new_id("usr"), f"load{k}", digest, False)
+    engine.dispose()
+
+
+def _setup_traders(base: str, n: int) -> None:
+    """One started trader per user (speed 1: one daily bar per real day, so resting orders stay open)."""
+    with httpx.Client(base_url=base, timeout=120) as c:
+        for k in range(n):
+            tok = c.post("/api/v1/auth/login", json={"username": f"load{k}", "password": PASSWORD}).json()
+            h = {"Authorization": f"Bearer {tok['access_token']}"}
+            body = {"name": f"load{k}", "config": {"strategy": "buy_and_hold", "params": {"percent": 0.0001},
+                                                    "symbols": ["000001.SZ"], "speed": 1, "cash": "1000000000"}}
+            tid = c.post("/api/v1/traders", json=body, headers=h).json()["trader_id"]
+            r = c.post(f"/api/v1/traders/{tid}/start", headers=h)
+            assert r.json()["state"] == "running", r.text
+
+
+def _serve(url: str, tmp: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "NOFX_API_SETTINGS": SETTINGS, "NOFX_JWT_SECRET": uuid.uuid4().hex * 2}
+    log = (tmp / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "nofx.cli.main", "serve", "--port", str(port), "--db", url,
+                             "--state-dir", str(tmp / "state"), "--log-level", "warning"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"server did not start: {(tmp / 'serve.log').read_text()[-2000:]}")
+        time.sleep(0.3)
+
+
+def _acknowledged_orders_in_ledger(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from nofx.persistence import schema as t
+    from nofx.persistence.connection import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(t.orders).where(t.orders.c.tag == "api")).scalar()
+    engine.dispose()
+    return int(n or 0)
+
+
+def run_one(db: str, users: int, seconds: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f"nofx-load-{db}-"))
+    drop = None
+    if db == "sqlite":
+        url = f"sqlite:///{tmp / 'load.db'}"
+    else:
+        url, drop = _pg_database()
+    proc = None
+    try:
+        _create_users(url, users)
+        proc, base = _serve(url, tmp)
+        t0 = time.perf_counter()
+        _setup_traders(base, users)
+        line(f"[{db}] setup: {users} users, {users} running traders", f"{time.perf_counter() - t0:.1f} s")
+        prefix = tmp / "locust"
+        out = subprocess.run([sys.executable, "-m", "locust", "-f", str(HERE / "locust_api.py"), "--headless",
+                              "-u", str(users), "-r", str(max(1, users // 4)), "-t", f"{seconds}s", "--host", base,
+                              "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"],
+                             capture_output=True, text=True, timeout=seconds + 300,
+                             env={**os.environ, "NOFX_LOAD_PASSWORD": PASSWORD})
+        if not (tmp / "locust_stats.csv").exists():
+            sys.exit(f"locust failed: {out.stderr[-3000:]}")
+        _report(db, tmp / "locust_stats.csv", url, seconds, users)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if drop is not None:
+            drop()
+
+
+def _report(db: str, stats: Path, url: str, seconds: int, users: int) -> None:
+    rows = list(csv.DictReader(stats.open()))
+    print(f"\n== API load: {users} Locust users, {seconds} s, nofx serve on {db} (1 worker) ==")
+    print(f"{'endpoint':<24}{'requests':>9}{'req/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'errors':>8}"
+          f"  p99 goal < {GOAL_P99_MS:.0f} ms")
+    orders_ok, ok_rate = 0, 0.0
+    for r in rows:
+        name = r["Name"] if r["Name"] != "Aggregated" else "ALL"
+        n, fails = int(r["Request Count"]), int(r["Failure Count"])
+        p99 = float(r["99%"] or 0)
+        print(f"{name:<24}{n:>9}{float(r['Requests/s']):>9.1f}{float(r['50%'] or 0):>8.0f}{float(r['95%'] or 0):>8.0f}"
+              f"{p99:>8.0f}{fails:>8}  {'met' if p99 < GOAL_P99_MS else 'NOT met'}")
+        if name == "POST /orders":
+            orders_ok, ok_rate = n - fails, float(r["Requests/s"]) * (n - fails) / max(n, 1)
+    in_ledger = _acknowledged_orders_in_ledger(url)
+    rate = ok_rate
+    line(f"[{db}] acknowledged order submissions (201)", f"{orders_ok:.0f}; in the ledger afterwards: {in_ledger}")
+    line(f"[{db}] durable order submissions/s (goal >= {GOAL_ORDERS_PER_S:.0f})",
+         f"{rate:,.0f}  (ratio to goal {rate / GOAL_ORDERS_PER_S:.2f}x)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, default=100)
+    p.add_argument("--seconds", type=int, default=20)
+    p.add_argument("--db", default="sqlite,postgres")
+    args = p.parse_args(argv)
+    for db in args.db.split(","):
+        run_one(db.strip(), args.users, args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
