@@ -6,7 +6,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nofx.engine.matching import LimitFillPolicy
 
 
 class BacktestConfig(BaseModel):
@@ -19,6 +21,10 @@ class BacktestConfig(BaseModel):
     fees: Literal["default", "zero"] = "default"
     fill: Literal["next_open", "close"] = "next_open"
     participation: float = Field(default=0.25, gt=0, le=1)  # max share of a bar's volume one order may take
+    # a buy whose execution price is limit-up (a sell: limit-down): "refuse" (default, as RQAlpha and
+    # Qlib) or "fraction": fill at most at_limit_fraction of the bar's volume (nofx.engine.matching)
+    at_limit: Literal["refuse", "fraction"] = "refuse"
+    at_limit_fraction: float | None = Field(default=None, gt=0, le=1)
     benchmark: str | None = None
     # bars before ``start`` given to the strategy's features (moving averages, pair formation windows)
     # so that it can trade from the first day; no orders and no equity before ``start``
@@ -46,3 +52,15 @@ class BacktestConfig(BaseModel):
     def _cash_exact(cls, v: Any) -> Any:
         # floats would carry binary noise into the ledger; go through their shortest repr
         return Decimal(repr(v)) if isinstance(v, float) else v
+
+    @model_validator(mode="after")
+    def _at_limit_pair(self) -> "BacktestConfig":
+        if self.at_limit == "fraction" and self.at_limit_fraction is None:
+            raise ValueError("at_limit 'fraction' needs at_limit_fraction, a share of the bar's volume in (0, 1]")
+        if self.at_limit == "refuse" and self.at_limit_fraction is not None:
+            raise ValueError("at_limit_fraction applies only with at_limit = 'fraction'")
+        return self
+
+    def limit_fill_policy(self) -> LimitFillPolicy:
+        """What the venue does with a buy at limit-up / a sell at limit-down (same in backtest and paper)."""
+        return LimitFillPolicy(self.at_limit, self.at_limit_fraction or 0.0)

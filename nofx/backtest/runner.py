@@ -44,7 +44,8 @@ def run_backtest(
     panel = market.panel
     at_open = config.fill == "next_open"
     clock = SimClock(panel, market.lower, market.upper, exec_offset=1 if at_open else 0)
-    exchange = BarExchange(panel, market.lower, market.upper, market.rulebook, config.participation)
+    exchange = BarExchange(panel, market.lower, market.upper, market.rulebook, config.participation,
+                          config.limit_fill_policy())
     portfolio = Portfolio(config.cash)
     portfolio.mark_source = clock.last_price_float
     engine = TradingEngine("backtest", portfolio, market.rulebook, market.fee_model, RiskEngine(risk),

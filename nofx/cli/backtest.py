@@ -84,9 +84,15 @@ def run_config_from_options(config: Path | str | None, **opts: str | None) -> Ru
             b["cash"] = Decimal(opts["cash"])
         except InvalidOperation:
             raise ConfigError("--cash must be a number", value=opts["cash"]) from None
-    for key in ("fees", "fill", "benchmark", "prices", "investor", "commission_min_basis"):
+    for key in ("fees", "fill", "benchmark", "prices", "investor", "commission_min_basis", "at_limit"):
         if opts.get(key):
             b[key] = opts[key]
+    if opts.get("at_limit_fraction"):
+        try:
+            b["at_limit_fraction"] = float(opts["at_limit_fraction"])
+        except ValueError:
+            raise ConfigError("--at-limit-fraction must be a number in (0, 1]",
+                              value=opts["at_limit_fraction"]) from None
     if opts.get("rules"):
         b["rules"] = opts["rules"]
     elif not config:
@@ -109,6 +115,10 @@ def backtest(
     rules: Optional[str] = typer.Option(None, help="cn | hk | none (default: from the symbols)"),
     fees: Optional[str] = typer.Option(None, help="default | zero"),
     fill: Optional[str] = typer.Option(None, help="next_open | close"),
+    at_limit: Optional[str] = typer.Option(None, "--at-limit",
+                                           help="a buy at limit-up / sell at limit-down: refuse | fraction"),
+    at_limit_fraction: Optional[str] = typer.Option(None, "--at-limit-fraction",
+                                                    help="with --at-limit fraction: share of the bar's volume"),
     benchmark: Optional[str] = typer.Option(None, help="benchmark symbol, e.g. 000300.SH"),
     prices: Optional[str] = typer.Option(None, help=PRICES_HELP),
     investor: Optional[str] = typer.Option(None, help=INVESTOR_HELP),
@@ -122,7 +132,8 @@ def backtest(
     cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
                                   start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
                                   benchmark=benchmark, prices=prices, investor=investor,
-                                  commission_min_basis=commission_min_basis)
+                                  commission_min_basis=commission_min_basis, at_limit=at_limit,
+                                  at_limit_fraction=at_limit_fraction)
     result = execute(cfg, progress=progress)
     print_metrics(result.metrics, title=f"{result.strategy} {result.params}")
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")

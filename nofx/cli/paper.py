@@ -36,6 +36,10 @@ def paper(
     prices: Optional[str] = typer.Option(None, help=PRICES_HELP),
     investor: Optional[str] = typer.Option(None, help=INVESTOR_HELP),
     commission_min_basis: Optional[str] = typer.Option(None, help=COMMISSION_BASIS_HELP),
+    at_limit: Optional[str] = typer.Option(None, "--at-limit",
+                                           help="a buy at limit-up / sell at limit-down: refuse | fraction"),
+    at_limit_fraction: Optional[str] = typer.Option(None, "--at-limit-fraction",
+                                                    help="with --at-limit fraction: share of the bar's volume"),
     speed: float = typer.Option(0.0, help="0 = as fast as possible; N = N x real time"),
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="order latency to the simulated venue"),
     db: Optional[str] = typer.Option(None, help="database URL (default $NOFX_DB_URL or sqlite:///nofx.db)"),
@@ -61,7 +65,8 @@ def paper(
             cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
                                           start=start, end=end, cash=cash, rules=rules, fees=fees,
                                           prices=prices, investor=investor,
-                                          commission_min_basis=commission_min_basis)
+                                          commission_min_basis=commission_min_basis,
+                                          at_limit=at_limit, at_limit_fraction=at_limit_fraction)
             if cfg.strategy is None:
                 raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
             raw = cfg.model_dump(by_alias=True, mode="json")

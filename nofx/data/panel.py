@@ -2,7 +2,12 @@
 
 The backtest clock walks its rows; cross-sectional strategies work on whole rows with numpy.
 Missing rows (not yet listed, delisted) are NaN; suspended rows keep the exchange's repeated close
-with zero volume and ``trade_status`` 0.
+with zero volume and ``trade_status`` 0. A row whose open, high, low and close are all 0 (how some
+intraday sources, e.g. the shared ``cn_15min`` file, write a suspended day) is such a suspended row:
+it gets the last close, zero volume and ``trade_status`` 0, never a price of 0.
+
+Daily rules work per trading day at any bar frequency: ``preclose`` is the reference price of the
+day's limit band, the same for every bar of the day (:func:`day_preclose`).
 """
 
 from __future__ import annotations
@@ -67,9 +72,22 @@ class BarPanel:
             out[name] = arr
         close = out["close"]
         exists = np.isfinite(close)
-        if "preclose" in out and "preclose" not in df.columns:
-            prev = pd.DataFrame(close).ffill().shift(1).to_numpy()
-            out["preclose"] = np.where(exists, prev, np.nan)
+        zero = _zero_price_rows(out) & exists
+        if zero.any():
+            last = pd.DataFrame(np.where(zero, np.nan, close)).ffill().to_numpy()
+            for name in ("open", "high", "low", "close"):
+                if name in out:
+                    out[name] = np.where(zero, last, out[name])
+            for name in ("volume", "amount"):
+                if name in out:
+                    out[name] = np.where(zero, 0.0, out[name])
+            close = out["close"]
+            exists = np.isfinite(close)
+            if "trade_status" in df.columns:
+                out["trade_status"] = np.where(zero & exists, 0.0, out["trade_status"])
+        if "preclose" in out:
+            given = out["preclose"] if "preclose" in df.columns else None
+            out["preclose"] = np.where(exists, day_preclose(ts, close, given), np.nan)
         if "trade_status" in out and "trade_status" not in df.columns:
             vol = out.get("volume")
             status = np.where(exists, 1.0, np.nan)
@@ -79,3 +97,40 @@ class BarPanel:
         if "is_st" in out and "is_st" not in df.columns:
             out["is_st"] = np.where(exists, 0.0, np.nan)
         return cls(ts, symbols, out)
+
+
+def _zero_price_rows(fields: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows whose open, high, low and close are all exactly 0: a suspended row, not a price."""
+    zero = np.ones(fields["close"].shape, dtype=bool)
+    for name in ("open", "high", "low", "close"):
+        if name in fields:
+            zero &= fields[name] == 0
+    return zero
+
+
+def day_preclose(timestamps: np.ndarray, close: np.ndarray, preclose: np.ndarray | None = None) -> np.ndarray:
+    """Reference price of each bar's daily limit band: the previous trading day's close, the same for
+    every bar of a day, whatever the bar frequency (the exchange computes the band once a day).
+
+    ``timestamps``: (T,) sorted; ``close``: (T,) or (T, N); non-positive or missing closes are skipped
+    (the last real close before the day counts). ``preclose`` (same shape, optional) is the data's own
+    previous close, which includes the exchange's ex-rights adjustment: the first valid value of each
+    day is used for the whole day (for daily bars: each row's own value), the previous day's close where
+    it has none. Returns float64 of ``close``'s shape, NaN where no reference exists (first day).
+    """
+    c = np.asarray(close, dtype="float64")
+    flat = c.ndim == 1
+    c2 = c[:, None] if flat else c
+    days = np.asarray(timestamps).astype("datetime64[D]")
+    new_day = np.r_[True, days[1:] != days[:-1]] if len(days) else np.zeros(0, dtype=bool)
+    day_id = np.cumsum(new_day) - 1
+    ends = np.r_[np.flatnonzero(new_day)[1:] - 1, len(days) - 1]
+    last = pd.DataFrame(np.where(np.isfinite(c2) & (c2 > 0), c2, np.nan)).ffill().to_numpy()[ends]
+    ref = np.vstack([np.full((1, c2.shape[1]), np.nan), last[:-1]])
+    if preclose is not None:
+        p = np.asarray(preclose, dtype="float64")
+        p2 = p[:, None] if flat else p
+        first = pd.DataFrame(np.where(np.isfinite(p2) & (p2 > 0), p2, np.nan)).groupby(day_id).first().to_numpy()
+        ref = np.where(np.isfinite(first), first, ref)
+    out = ref[day_id]
+    return out[:, 0] if flat else out

@@ -32,12 +32,14 @@ class Board(str, Enum):
     CHINEXT = "chinext"
     STAR = "star"
     BSE = "bse"
+    FUND = "fund"  # exchange-traded funds (ETFs, LOFs, closed-end funds) on SSE/SZSE: their own rule rows
     HK_MAIN = "hk_main"
     INDEX = "index"
 
 
 class SecurityType(str, Enum):
     STOCK = "stock"
+    FUND = "fund"
     INDEX = "index"
 
 
@@ -63,6 +65,10 @@ _SYMBOL_RE = re.compile(r"^(\d{4,6})\.(SH|SZ|BJ|HK)$")
 # ("000001.SH" is the SSE Composite while "000001.SZ" is Ping An Bank), so they are listed.
 _SSE_INDEX_PREFIXES = ("000",)
 _SZSE_INDEX_PREFIXES = ("399",)
+# Exchange-traded funds: SSE 50x closed-end/LOF, 51x/56x/58x ETFs; SZSE 15x ETFs/LOFs, 16x LOFs,
+# 18x closed-end funds (SSE and SZSE code allocation rules).
+_SSE_FUND_PREFIXES = ("50", "51", "56", "58")
+_SZSE_FUND_PREFIXES = ("15", "16", "18")
 
 
 @lru_cache(maxsize=65536)
@@ -91,7 +97,9 @@ def parse_symbol(symbol: str) -> Instrument:
             return Instrument(s, code, Exchange.SSE, Board.STAR, SecurityType.STOCK)
         if code.startswith(("600", "601", "603", "605")):
             return Instrument(s, code, Exchange.SSE, Board.SSE_MAIN, SecurityType.STOCK)
-        raise InvalidSymbolError("not a known Shanghai stock or index code range", symbol=symbol)
+        if code.startswith(_SSE_FUND_PREFIXES):
+            return Instrument(s, code, Exchange.SSE, Board.FUND, SecurityType.FUND)
+        raise InvalidSymbolError("not a known Shanghai stock, fund or index code range", symbol=symbol)
     if suffix == "SZ":
         if code.startswith(_SZSE_INDEX_PREFIXES):
             return Instrument(s, code, Exchange.SZSE, Board.INDEX, SecurityType.INDEX)
@@ -99,7 +107,9 @@ def parse_symbol(symbol: str) -> Instrument:
             return Instrument(s, code, Exchange.SZSE, Board.CHINEXT, SecurityType.STOCK)
         if code.startswith(("000", "001", "002", "003")):
             return Instrument(s, code, Exchange.SZSE, Board.SZSE_MAIN, SecurityType.STOCK)
-        raise InvalidSymbolError("not a known Shenzhen stock or index code range", symbol=symbol)
+        if code.startswith(_SZSE_FUND_PREFIXES):
+            return Instrument(s, code, Exchange.SZSE, Board.FUND, SecurityType.FUND)
+        raise InvalidSymbolError("not a known Shenzhen stock, fund or index code range", symbol=symbol)
     # BJ: Beijing Stock Exchange (codes 43x, 83x, 87x, 88x, 92x)
     if code.startswith(("43", "83", "87", "88", "92")):
         return Instrument(s, code, Exchange.BSE, Board.BSE, SecurityType.STOCK)

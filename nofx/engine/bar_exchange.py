@@ -1,5 +1,6 @@
 """The backtest's simulated exchange: orders wait for the next bar (``next_open``) or meet the current
-bar's close (``close``), under the shared matching rules (suspension, limit locks, volume cap).
+bar's close (``close``), under the shared matching rules (suspension, limit locks, tick grid, fills at a
+price limit, volume cap: ``nofx.engine.matching.decide``).
 
 It reads bars from the panel by index; the runner moves the index. DAY orders left unfilled expire at
 the end of their trading day; IOC leftovers expire after their first bar; FOK fills all or nothing.
@@ -7,26 +8,25 @@ the end of their trading day; IOC leftovers expire after their first bar; FOK fi
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import numpy as np
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import TimeInForce
 from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import Order
-from nofx.engine.matching import BarQuote, execution_price, refusal, volume_cap
+from nofx.engine.matching import BarQuote, LimitFillPolicy, decide, volume_cap
 from nofx.engine.venue import VenueListener
 from nofx.markets.rulebook import RuleBook
 
 
 class BarExchange:
     def __init__(self, panel: BarPanel, lower: np.ndarray, upper: np.ndarray, rulebook: RuleBook,
-                 participation: float = 0.25) -> None:
+                 participation: float = 0.25, at_limit: LimitFillPolicy | None = None) -> None:
         self.panel = panel
         self.lower, self.upper = lower, upper
         self.rulebook = rulebook
         self.participation = participation
+        self.at_limit = at_limit or LimitFillPolicy()
         self.listener: VenueListener | None = None
         self._pending: dict[str, Order] = {}
         self._col = {s: k for k, s in enumerate(panel.symbols)}
@@ -72,16 +72,15 @@ class BarExchange:
                 listener.on_venue_reject(order, "VENUE_UNKNOWN_SYMBOL", f"{order.symbol} has no bars")
                 continue
             bar = self.quote(i, col)
-            why = refusal(order.side, bar)
-            if why is not None:
+            decision = decide(self.rulebook, order, day, bar, at_open, self.at_limit)
+            if decision.refused is not None:
                 self._pending.pop(order.order_id)
-                listener.on_venue_reject(order, *why)
+                listener.on_venue_reject(order, *decision.refused)
                 continue
-            limit = float(order.limit_price) if order.limit_price is not None else None
-            px = execution_price(order.request.order_type, order.side, limit, bar, at_open)
+            px = decision.price
             leaves = order.quantity - order.filled_qty
             if px is not None:
-                cap = volume_cap(bar.volume, self.participation)
+                cap = volume_cap(bar.volume, min(self.participation, decision.fraction or 1.0))
                 qty = min(leaves, cap)
                 if qty < leaves:
                     inst = parse_symbol(order.symbol)
@@ -91,8 +90,7 @@ class BarExchange:
                 if order.request.tif is TimeInForce.FOK and qty < leaves:
                     qty = 0
                 if qty > 0:
-                    price = _to_price(px)
-                    listener.on_venue_fill(order, qty, price)
+                    listener.on_venue_fill(order, qty, px)
             if not order.status.is_open:
                 self._pending.pop(order.order_id, None)
                 continue
@@ -101,13 +99,10 @@ class BarExchange:
                 self._pending.pop(order.order_id)
                 if px is None:
                     reason = "limit price not reached"
+                elif decision.fraction is not None:
+                    reason = f"at the price limit: at most {decision.fraction:.0%} of bar volume"
                 elif order.filled_qty:
                     reason = f"volume cap {self.participation:.0%} of bar volume"
                 else:
                     reason = "volume cap or fill-or-kill: nothing filled"
                 listener.on_venue_expire(order, reason)
-
-
-def _to_price(px: float) -> Decimal:
-    # bar prices are exchange prices with at most 3 decimals; go through repr to avoid binary noise
-    return Decimal(repr(round(float(px), 4)))

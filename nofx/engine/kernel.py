@@ -260,6 +260,9 @@ class TradingEngine:
                 inst, day, order.side, quantity - order.filled_qty, self.portfolio.quantity(order.symbol))
             if err:
                 raise OrderError(f"amend refused: {err}", order_id=order_id)
+        if limit_price is not None and not self.rulebook.price_on_tick(inst, day, limit_price):
+            raise OrderError(f"amend refused: price {limit_price} is not on {order.symbol}'s tick grid "
+                             f"(step {self.rulebook.tick_size(inst, day, limit_price)})", order_id=order_id)
         old_left = order.quantity - order.filled_qty
         venue = self.router.venue_for(inst)
         venue.cancel(order_id)

@@ -1,17 +1,30 @@
 """Venue-side matching rules shared by the backtest's bar exchange and the paper order book, so
-limit-up/limit-down and suspension behave identically in both.
+limit-up/limit-down, ticks and suspension behave identically in both (:func:`decide`).
 
 A bar is *locked* at limit-up when it traded only at the upper limit (high == low == upper): nobody sold,
 so a buy cannot fill. Likewise a sell cannot fill on a bar locked at limit-down. A suspended bar
-(``trade_status`` 0 or zero volume) fills nothing.
+(``trade_status`` 0 or zero volume) fills nothing. A limit price off the instrument's tick grid is
+refused (``VENUE_OFF_TICK``): the exchange could not have printed it. Execution prices are put on the
+tick grid (``MarketRules.fill_price``).
+
+At a price limit: a buy whose execution price is the limit-up price (a sell: the limit-down price) joins
+a queue that rarely clears, so by default it is refused (``VENUE_AT_LIMIT_UP`` / ``VENUE_AT_LIMIT_DOWN``),
+as RQAlpha and Qlib do. :class:`LimitFillPolicy` ``fraction`` instead fills at most that fraction of
+the bar's volume (a model of a partly cleared queue).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
 
 from nofx.domain.enums import OrderType, Side
+from nofx.domain.instruments import parse_symbol
+from nofx.domain.orders import Order
+from nofx.markets.base import MarketRules
 
 _EPS = 1e-9
 
@@ -72,3 +85,66 @@ def volume_cap(volume: float, participation: float) -> int:
     if not volume > 0:
         return 0
     return int(math.floor(volume * participation + _EPS))
+
+
+AtLimitMode = Literal["refuse", "fraction"]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitFillPolicy:
+    """What a venue does with an order whose execution price is the limit price on its own side
+    (a buy at limit-up, a sell at limit-down). ``refuse`` (default): nothing fills. ``fraction``:
+    at most ``fraction`` of the bar's volume fills (and never more than the participation cap)."""
+
+    mode: AtLimitMode = "refuse"
+    fraction: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A venue's answer for one order on one bar."""
+
+    price: Decimal | None = None  # execution price on the tick grid; None: limit not reached (or refused)
+    refused: tuple[str, str] | None = None  # (code, reason): the order is rejected
+    fraction: float | None = None  # a tighter volume fraction (filling at a price limit)
+
+
+def off_tick(rules: MarketRules, order: Order, day: date) -> tuple[str, str] | None:
+    """``VENUE_OFF_TICK`` when the order's limit (or protection) price is not on its tick grid."""
+    price = order.limit_price
+    if price is None:
+        return None
+    inst = parse_symbol(order.symbol)
+    if rules.price_on_tick(inst, day, price):
+        return None
+    return "VENUE_OFF_TICK", (f"price {price} is not on {order.symbol}'s tick grid "
+                              f"(step {rules.tick_size(inst, day, price)} at that price on {day})")
+
+
+def at_limit(side: Side, price: Decimal, bar: BarQuote) -> tuple[str, str] | None:
+    """Whether ``price`` is the limit price on the order's own side of the band."""
+    if side is Side.BUY and math.isfinite(bar.upper) and float(price) >= bar.upper - _EPS:
+        return "VENUE_AT_LIMIT_UP", f"buy at the limit-up price {price}: the queue at the limit rarely clears"
+    if side is Side.SELL and math.isfinite(bar.lower) and float(price) <= bar.lower + _EPS:
+        return "VENUE_AT_LIMIT_DOWN", f"sell at the limit-down price {price}: the queue at the limit rarely clears"
+    return None
+
+
+def decide(rules: MarketRules, order: Order, day: date, bar: BarQuote, at_open: bool,
+           policy: LimitFillPolicy) -> Decision:
+    """Every venue's matching rule for ``order`` on ``bar`` of trading day ``day``, in order: suspension
+    and limit locks, the tick grid, the execution price (on the grid), a fill at the price limit."""
+    why = refusal(order.side, bar) or off_tick(rules, order, day)
+    if why is not None:
+        return Decision(refused=why)
+    limit = float(order.limit_price) if order.limit_price is not None else None
+    px = execution_price(order.request.order_type, order.side, limit, bar, at_open)
+    if px is None:
+        return Decision()
+    price = rules.fill_price(parse_symbol(order.symbol), day, px, order.side)
+    hit = at_limit(order.side, price, bar)
+    if hit is None:
+        return Decision(price=price)
+    if policy.mode == "refuse":
+        return Decision(refused=hit)
+    return Decision(price=price, fraction=policy.fraction)

@@ -2,8 +2,8 @@
 
 Unlike the backtest's bar exchange (where each order meets a bar on its own), orders here compete for
 the bar's liquidity in priority order: best price first, then earliest arrival. An order becomes
-eligible ``latency`` after it was submitted. Suspension and limit-lock behaviour come from the same
-``nofx.engine.matching`` rules as the backtester's.
+eligible ``latency`` after it was submitted. Suspension, limit locks, the tick grid and fills at a price
+limit come from the same ``nofx.engine.matching.decide`` as the backtester's.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from nofx.domain.enums import OrderType, Side, TimeInForce
 from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import Order
-from nofx.engine.matching import BarQuote, execution_price, refusal, volume_cap
+from nofx.engine.matching import BarQuote, LimitFillPolicy, decide, volume_cap
 from nofx.engine.venue import VenueListener
 from nofx.markets.rulebook import RuleBook
 
@@ -64,10 +63,11 @@ class SymbolBook:
 
 class OrderBookExchange:
     def __init__(self, rulebook: RuleBook, clock, participation: float = 0.25,
-                 latency: timedelta = timedelta(0)) -> None:
+                 latency: timedelta = timedelta(0), at_limit: LimitFillPolicy | None = None) -> None:
         self.rulebook = rulebook
         self.clock = clock  # anything with now() -> datetime
         self.participation = participation
+        self.at_limit = at_limit or LimitFillPolicy()
         self.latency = latency
         self.listener: VenueListener | None = None
         self._books: dict[str, SymbolBook] = {}
@@ -118,8 +118,9 @@ class OrderBookExchange:
         entries = book.in_priority(side)
         if not entries:
             return
-        why = refusal(side, bar)
-        liquidity = volume_cap(bar.volume, self.participation if participation is None else participation)
+        share = self.participation if participation is None else participation
+        liquidity = volume_cap(bar.volume, share)
+        day = ts.date()
         for e in entries:
             order = e.order
             if not order.status.is_open:
@@ -127,22 +128,25 @@ class OrderBookExchange:
                 continue
             if e.eligible_at >= ts:
                 continue  # in flight (latency), or the bar it was decided on: only later bars count
-            if why is not None:
+            decision = decide(self.rulebook, order, day, bar, True, self.at_limit)
+            if decision.refused is not None:
                 self._drop(book, order)
-                listener.on_venue_reject(order, *why)
+                listener.on_venue_reject(order, *decision.refused)
                 continue
-            limit = float(order.limit_price) if order.limit_price is not None else None
-            px = execution_price(order.request.order_type, side, limit, bar, at_open=True)
+            px = decision.price
             leaves = order.quantity - order.filled_qty
-            if px is not None and liquidity > 0:
-                qty = min(leaves, liquidity)
+            # at a price limit (policy "fraction") this order may take at most that share of the bar
+            room = liquidity if decision.fraction is None else min(
+                liquidity, volume_cap(bar.volume, min(share, decision.fraction)))
+            if px is not None and room > 0:
+                qty = min(leaves, room)
                 if qty < leaves:
                     inst = parse_symbol(order.symbol)
-                    qty = self.rulebook.rules_for(inst).round_buy_quantity(inst, ts.date(), qty)
+                    qty = self.rulebook.rules_for(inst).round_buy_quantity(inst, day, qty)
                 if order.request.tif is TimeInForce.FOK and qty < leaves:
                     qty = 0
                 if qty > 0:
-                    booked = listener.on_venue_fill(order, qty, Decimal(repr(round(float(px), 4))))
+                    booked = listener.on_venue_fill(order, qty, px)
                     liquidity -= booked
             if not order.status.is_open:
                 self._drop(book, order)

@@ -111,6 +111,19 @@ def check_lot(ctx: RiskContext) -> Denial | None:
     return Denial("RISK_INVALID_LOT", err) if err else None
 
 
+def check_tick(ctx: RiskContext) -> Denial | None:
+    """A limit price (or a market order's protection price) must be on the instrument's tick grid for
+    the day it can execute: the exchange refuses any other price. A strategy that wants rounding asks
+    for it (``MarketRules.round_price_to_tick``: a buy down, a sell up, the passive side)."""
+    price = ctx.request.limit_price
+    if price is None or ctx.rules.price_on_tick(ctx.inst, ctx.exec_day, price):
+        return None
+    tick = ctx.rules.tick_size(ctx.inst, ctx.exec_day, price)
+    passive = ctx.rules.round_price_to_tick(ctx.inst, ctx.exec_day, price, ctx.request.side)
+    return Denial("RISK_OFF_TICK", f"price {price} is not on {ctx.inst.symbol}'s tick grid (step {tick} at that "
+                                   f"price on {ctx.exec_day}); the nearest passive price is {passive}")
+
+
 def check_price_band(ctx: RiskContext) -> Denial | None:
     req = ctx.request
     if req.order_type is not OrderType.LIMIT or ctx.limits is None or req.limit_price is None:
@@ -162,7 +175,7 @@ class RiskEngine:
             if c.max_orders_per_symbol_window else None
         )
         self._halted_day: date | None = None
-        self._checks: list[RiskCheck] = [check_tradable, check_lot, check_price_band]
+        self._checks: list[RiskCheck] = [check_tradable, check_lot, check_tick, check_price_band]
         if c.max_open_orders is not None:
             self._checks.append(self._check_open_orders)
         if c.max_order_value is not None:

@@ -73,7 +73,7 @@ class PaperSession:
         panel = self.market.panel
         self.clock = SimClock(panel, self.market.lower, self.market.upper, exec_offset=1)
         self.exchange = OrderBookExchange(self.market.rulebook, self.clock, config.participation,
-                                          timedelta(milliseconds=latency_ms))
+                                          timedelta(milliseconds=latency_ms), config.limit_fill_policy())
         self.portfolio = Portfolio(config.cash)
         self.portfolio.mark_source = self.clock.last_price_float
         self.engine = TradingEngine(trader_id, self.portfolio, self.market.rulebook, self.market.fee_model,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, time
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -84,6 +84,17 @@ class MarketRules(ABC):
     def price_on_tick(self, inst: Instrument, on: date, price: Decimal) -> bool:
         """Whether ``price`` is a valid price step at its own level."""
         return price > 0 and price % self.tick_size(inst, on, price) == 0
+
+    def fill_price(self, inst: Instrument, on: date, price: float, side: Side) -> Decimal:
+        """The exchange price a simulated venue books for a fill computed as ``price`` (a bar's open or
+        close, a VWAP, a slipped price): the nearest tick, a tie going against the trader (a buy up, a
+        sell down). A limit on the grid is never crossed: the nearest tick to a price at or inside a
+        grid point is at or inside it. Bar prices carry binary noise, so ``price`` is first read to 6
+        decimals (ticks here are 0.001 and coarser)."""
+        px = Decimal(repr(round(float(price), 6)))
+        tick = self.tick_size(inst, on, px)
+        steps = (px / tick).to_integral_value(rounding=ROUND_HALF_UP if side is Side.BUY else ROUND_HALF_DOWN)
+        return (steps * tick).quantize(tick) if steps > 0 else tick
 
     # --- settlement and sessions --------------------------------------------------------------
     @abstractmethod

@@ -9,7 +9,9 @@
   we are given ``days_listed``, not the listing date).
 - Fees (``cn_fees.csv`` + :class:`CommissionConfig`): commission with a minimum, stamp duty on sells,
   transfer fee on both sides; each component rounded half up to the cent.
-- T+1, tick 0.01, continuous sessions 09:30-11:30 and 13:00-15:00 (the opening call auction runs
+- Ticks (``cn_tick_sizes.csv``): 0.01 for shares, 0.001 for exchange-traded funds; limit prices are
+  rounded to the tick. Funds (``Board.FUND``) pay no stamp duty and no transfer fee (commission only).
+- T+1, continuous sessions 09:30-11:30 and 13:00-15:00 (the opening call auction runs
   09:15-09:25 and the SZSE/SSE closing call auction 14:57-15:00; neither is a continuous session).
 - Short selling only for symbols in the marginable-securities table(s).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, time
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -27,8 +30,8 @@ import numpy as np
 from nofx.domain.enums import Side
 from nofx.domain.errors import ConfigError, OrderError
 from nofx.domain.fills import FeeBreakdown
-from nofx.domain.instruments import Instrument, Market
-from nofx.domain.money import CENT, round_cents
+from nofx.domain.instruments import Instrument, Market, SecurityType
+from nofx.domain.money import round_cents
 from nofx.markets.base import MarketRules, PriceLimits
 from nofx.markets.fees import CN_DEFAULT_COMMISSION, CommissionConfig
 from nofx.markets.lots import LotGrid
@@ -46,12 +49,12 @@ from nofx.markets.tables import (
     parse_positive_int,
 )
 
-CN_TICK = CENT
 CN_SESSIONS: tuple[tuple[time, time], ...] = ((time(9, 30), time(11, 30)), (time(13, 0), time(15, 0)))
 CN_OPENING_AUCTION = (time(9, 15), time(9, 25))  # documented; not a continuous session
 CN_CALENDAR = "XSHG"  # SZSE and BSE follow the same holidays
 
-_BOARDS = ("sse_main", "szse_main", "chinext", "star", "bse")
+_BOARDS = ("sse_main", "szse_main", "chinext", "star", "bse", "fund")
+_SECURITIES = ("stock", "fund")
 _BP = Decimal(10000)  # basis points per unit: the vectorised limits work in integer basis points
 
 
@@ -89,6 +92,9 @@ def _load(path: Path, kind: str) -> EffectiveDatedTable:
                           value_columns={"rate": parse_nonneg_decimal, "side": one_of("buy", "sell", "both")})
     if kind == "cn_marginable.csv":
         return load_marginable_table(path)
+    if kind == "cn_tick_sizes.csv":
+        return load_table(path, name="A-share tick size", key_columns={"security": one_of(*_SECURITIES)},
+                          value_columns={"tick": _parse_tick})
     raise ConfigError(f"unknown A-share table {kind}")  # pragma: no cover - programming error
 
 
@@ -98,6 +104,13 @@ def _parse_pct(text: str) -> Decimal:
         raise ValueError(f"a limit must be a fraction in [0, 1): {text!r}")
     if (value * _BP) != (value * _BP).to_integral_value():
         raise ValueError(f"a limit must be a whole number of basis points: {text!r}")
+    return value
+
+
+def _parse_tick(text: str) -> Decimal:
+    value = parse_decimal(text)
+    if value <= 0 or (value * 10**8) != (value * 10**8).to_integral_value():
+        raise ValueError(f"a tick must be positive with at most 8 decimals: {text!r}")
     return value
 
 
@@ -130,6 +143,7 @@ class ChinaRules(MarketRules):
         self._limits = _bundled("cn_price_limits.csv")
         self._listing = _bundled("cn_listing_limits.csv")
         self._fees = _bundled("cn_fees.csv")
+        self._ticks = _bundled("cn_tick_sizes.csv")
         self._marginable = ChainedTables(
             [load_marginable_table(p) for p in marginable_tables]
             + ([_bundled("cn_marginable.csv")] if include_example_marginable else [])
@@ -173,14 +187,15 @@ class ChinaRules(MarketRules):
         if inst.is_index or preclose <= 0:
             return None
         board = inst.board.value
+        tick = self.tick_size(inst, on, preclose)
         if days_listed is not None:
             row = self._listing_row(board, on)
             if days_listed <= row["free_days"]:
                 return None
             if days_listed == 1 and row["first_day_up"] is not None:
-                return _band(preclose, row["first_day_up"], row["first_day_down"])
+                return _band(preclose, row["first_day_up"], row["first_day_down"], tick)
         pct = self._limits.lookup(board, bool(is_st), on=on)["limit_pct"]
-        return _band(preclose, pct, pct)
+        return _band(preclose, pct, pct, tick)
 
     def limit_arrays(
         self,
@@ -236,16 +251,20 @@ class ChinaRules(MarketRules):
             up_bp[sel[first]] = f_up[first]
             down_bp[sel[first]] = f_dn[first]
 
-        # Exact integer arithmetic: micro-units of preclose times (1 +/- bp/10000), back to cents.
+        # Exact integer arithmetic: micro-units of preclose times (1 +/- bp/10000), back to whole ticks
+        # (half up), then ticks to a price as num/den (one correctly rounded division).
+        num, den = self._tick_fractions(inst, d, limited)
         with np.errstate(invalid="ignore", over="ignore"):
             micro = np.round(np.where(limited, pc, 0.0) * 1e6)
             exact = limited & (micro / 1e6 == pc) & (pc < 1e8)
         m = micro.astype(np.int64)
-        denom = 100_000_000  # 1e6 micro-units per unit * 1e4 basis points / 1e2 cents
-        hi_c = (m * (10_000 + up_bp) + denom // 2) // denom
-        lo_c = (m * (10_000 - down_bp) + denom // 2) // denom
-        hi[exact] = hi_c[exact] / 100
-        lo[exact] = lo_c[exact] / 100
+        # 1e6 micro-units per unit * 1e4 basis points * tick (= num/den, at most 8 decimals, so den
+        # divides 1e10 * num): 1e8 for a 0.01 tick, 1e7 for 0.001
+        denom = 10_000_000_000 * num // den
+        hi_t = (m * (10_000 + up_bp) + denom // 2) // denom
+        lo_t = (m * (10_000 - down_bp) + denom // 2) // denom
+        hi[exact] = (hi_t * num)[exact] / den[exact]
+        lo[exact] = (lo_t * num)[exact] / den[exact]
         for k in np.flatnonzero(limited & ~exact):  # rare: preclose with more than 6 decimals
             dl_k = None if dl[k] < 0 else int(dl[k])
             lim = self.price_limits(inst, d[k].item(), Decimal(repr(float(pc[k]))), bool(st[k]), dl_k)
@@ -254,7 +273,22 @@ class ChinaRules(MarketRules):
         return lo, hi
 
     def tick_size(self, inst: Instrument, on: date, price: Decimal) -> Decimal:
-        return CN_TICK
+        """The step of ``cn_tick_sizes.csv`` for the instrument's security type on ``on`` (any price)."""
+        return self._ticks.lookup(_security(inst), on=on)["tick"]
+
+    def _tick_fractions(self, inst: Instrument, days: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tick of each date as an integer fraction ``num/den`` (1 where ``rows`` is False)."""
+        num = np.ones(len(days), dtype=np.int64)
+        den = np.ones(len(days), dtype=np.int64)
+        sel = np.flatnonzero(rows)
+        if sel.size:
+            key = (_security(inst),)
+            idx, ok = self._ticks.row_index(*key, dates=days[sel])
+            _raise_uncovered(self._ticks, key, days[sel], ok)
+            fr = [Fraction(r["tick"]) for r in self._ticks.rows(*key)]
+            num[sel] = np.array([f.numerator for f in fr], dtype=np.int64)[idx]
+            den[sel] = np.array([f.denominator for f in fr], dtype=np.int64)[idx]
+        return num, den
 
     # --- settlement and sessions ------------------------------------------------------------------
     def sell_locked_until_next_day(self, inst: Instrument, on: date) -> bool:
@@ -283,6 +317,9 @@ class ChinaRules(MarketRules):
             raise OrderError("fees need a positive quantity and price", symbol=inst.symbol, quantity=quantity,
                              price=price)
         turnover = price * quantity
+        if inst.security_type is SecurityType.FUND:
+            # funds are not stocks: no securities stamp duty and no share transfer fee (commission only)
+            return FeeBreakdown(commission=self.commission.charge(turnover))
         (stamp_rate, stamp_side), (transfer_rate, transfer_side) = self._fee_rates(on)
         return FeeBreakdown(
             commission=self.commission.charge(turnover),
@@ -297,11 +334,15 @@ def _charged(turnover: Decimal, rate: Decimal, payer: str, side: Side) -> Decima
     return round_cents(turnover * rate)
 
 
-def _band(preclose: Decimal, up: Decimal, down: Decimal) -> PriceLimits:
-    return PriceLimits(
-        lower=(preclose * (1 - down)).quantize(CENT, rounding=ROUND_HALF_UP),
-        upper=(preclose * (1 + up)).quantize(CENT, rounding=ROUND_HALF_UP),
-    )
+def _band(preclose: Decimal, up: Decimal, down: Decimal, tick: Decimal) -> PriceLimits:
+    def on_tick(x: Decimal) -> Decimal:
+        return ((x / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick).quantize(tick)
+
+    return PriceLimits(lower=on_tick(preclose * (1 - down)), upper=on_tick(preclose * (1 + up)))
+
+
+def _security(inst: Instrument) -> str:
+    return "fund" if inst.security_type is SecurityType.FUND else "stock"
 
 
 def _require_stock(inst: Instrument) -> None:

@@ -1,5 +1,6 @@
 """``--rules none``: a frictionless market for research. Any positive whole quantity, no price limits,
-a 0.01 tick, T+0, short selling allowed, no session restriction and zero fees."""
+any positive price (no tick grid; fills at the bar's own price), T+0, short selling allowed, no session
+restriction and zero fees."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ class NoRules(MarketRules):
 
     def tick_size(self, inst: Instrument, on: date, price: Decimal) -> Decimal:
         return CENT
+
+    def price_on_tick(self, inst: Instrument, on: date, price: Decimal) -> bool:
+        return price > 0  # frictionless: any positive price is accepted
+
+    def fill_price(self, inst: Instrument, on: date, price: float, side: Side) -> Decimal:
+        # the bar's own price, unrounded (bar prices have at most 4 meaningful decimals), as peers fill
+        return Decimal(repr(round(float(price), 4)))
 
     def sell_locked_until_next_day(self, inst: Instrument, on: date) -> bool:
         return False

@@ -73,6 +73,9 @@ class RuleBook(MarketRules):
     def price_on_tick(self, inst: Instrument, on: date, price: Decimal) -> bool:
         return self.rules_for(inst).price_on_tick(inst, on, price)
 
+    def fill_price(self, inst: Instrument, on: date, price: float, side: Side) -> Decimal:
+        return self.rules_for(inst).fill_price(inst, on, price, side)
+
     def sell_locked_until_next_day(self, inst: Instrument, on: date) -> bool:
         return self.rules_for(inst).sell_locked_until_next_day(inst, on)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nofx.data.corporate_actions import plan_actions
+from nofx.data.panel import day_preclose
 from nofx.domain.enums import Side
 from nofx.domain.errors import DataError
 from nofx.domain.instruments import Instrument, parse_symbol
@@ -32,26 +33,6 @@ def minimum_lot(rules: MarketRules, inst: Instrument, on: date) -> int:
         if rules.round_buy_quantity(inst, on, q) == q and rules.quantity_error(inst, on, Side.BUY, q, 0) is None:
             return q
     raise DataError("could not find a valid buy quantity for this instrument", symbol=inst.symbol, on=on)
-
-
-def _day_preclose(ts: np.ndarray, close: np.ndarray, preclose: np.ndarray | None) -> np.ndarray:
-    """Reference price of each bar's price-limit band: the previous trading day's close.
-
-    Daily bars use the exchange's ``preclose`` (it includes the ex-rights adjustment); intraday bars
-    use the last close of the previous date, which is what the exchange's band is computed from.
-    """
-    days = ts.astype("datetime64[D]")
-    if len(np.unique(days)) == len(days):
-        prev = np.r_[np.nan, close[:-1]]
-        return prev if preclose is None else np.where(np.isfinite(preclose) & (preclose > 0), preclose, prev)
-    out = np.full(len(close), np.nan)
-    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-    bounds = np.r_[starts, len(close)]
-    for k in range(1, len(starts)):
-        out[bounds[k]: bounds[k + 1]] = close[bounds[k] - 1]
-    if preclose is not None and np.isfinite(preclose[0]):
-        out[: bounds[1]] = preclose[0]
-    return out
 
 
 @dataclass(frozen=True)
@@ -88,7 +69,7 @@ class StockSeries:
         vol = df["volume"].to_numpy(dtype="float64")
         status = df["trade_status"].to_numpy(dtype="float64") if "trade_status" in df else np.ones(len(df))
         is_st = df["is_st"].fillna(0).to_numpy(dtype="float64") if "is_st" in df else np.zeros(len(df))
-        day_pc = _day_preclose(ts, c, pre)
+        day_pc = day_preclose(ts, c, pre)
         days = ts.astype("datetime64[D]")
         # days_listed is unknown from a slice of history (-1): the rules then apply their normal band
         lower, upper = rules.limit_arrays(inst, days, day_pc, is_st.astype(bool), np.full(len(ts), -1))
