@@ -150,3 +150,36 @@ def test_all_zero_rows_are_a_suspended_day_not_a_price_of_zero(bars, sym, day):
     assert len(on_day) == 16
     assert r.trades[0].ts.date().isoformat() == before
     assert set(on_day) == {round(float(r.final_cash) + 1000 * prev_close, 2)}
+
+
+def test_no_buy_fills_on_a_locked_bar_of_a_day_that_was_not_locked_all_day(bars, locked_days):
+    """Bars that traded only at the day's limit-up (the band from the resampled daily bars) on days
+    that also traded below it: a buy arriving on such a bar is refused; it fills on the others."""
+    live = bars[~((bars.open == 0) & (bars.close == 0))].copy()
+    daily = resample_bars(live, "1D")
+    daily["preclose"] = daily.groupby("symbol")["close"].shift(1)
+    rules = ChinaRules()
+    daily["upper"] = [float(rules.price_limits(parse_symbol(t.symbol), t.datetime.date(), D(repr(t.preclose)),
+                                               False, None).upper) if t.preclose == t.preclose else np.nan
+                      for t in daily.itertuples()]
+    live["day"] = live.datetime.dt.normalize()
+    m = live.merge(daily[["symbol", "datetime", "upper"]].rename(columns={"datetime": "day"}), on=["symbol", "day"])
+    full = {(s, d) for s, d, _ in locked_days}
+    hit = m[(m.high == m.upper) & (m.low == m.upper)
+            & ~pd.Series([(s, d.date()) in full for s, d in zip(m.symbol, m.day)], index=m.index)]
+    assert len(hit) >= 20 and hit.symbol.nunique() >= 5
+    ts = np.unique(bars["datetime"].to_numpy(dtype="datetime64[ns]"))
+    pos = {t: k for k, t in enumerate(ts)}
+    script: dict[str, list[OrderRequest]] = {}
+    targets = set()
+    for t in hit.itertuples():
+        k = pos[np.datetime64(t.datetime, "ns")]
+        if k == 0:
+            continue
+        script.setdefault(str(pd.Timestamp(ts[k - 1])), []).append(OrderRequest(t.symbol, Side.BUY, 100))
+        targets.add((t.symbol, pd.Timestamp(t.datetime).to_pydatetime()))
+    s = Scripted(script)
+    r = run_backtest(bars, s, BacktestConfig(rules="cn", cash=100_000_000), symbols=sorted(hit.symbol.unique()))
+    assert [f for f in r.trades if (f.symbol, f.ts) in targets] == []
+    assert len(r.rejections) == len(targets)
+    assert {x.code for x in r.rejections} == {"VENUE_LIMIT_UP_LOCKED"}
