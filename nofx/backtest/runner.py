@@ -95,7 +95,9 @@ def run_backtest(
                 if ev is not None:
                     applied.append(ev)
                     qty_changes.append((i, col_of[ev.symbol], ev.quantity_after - ev.quantity_before))
-        if at_open and exchange.has_pending:
+        if exchange.has_pending:
+            # orders resting from earlier bars meet this bar from its open, in either fill mode (with
+            # --fill close on intraday bars: what a DAY order did not fill at its own bar's close)
             match(i, True)
         if wake_rows[i]:
             orders = on_slice(view, portfolio)

@@ -183,3 +183,23 @@ def test_no_buy_fills_on_a_locked_bar_of_a_day_that_was_not_locked_all_day(bars,
     assert [f for f in r.trades if (f.symbol, f.ts) in targets] == []
     assert len(r.rejections) == len(targets)
     assert {x.code for x in r.rejections} == {"VENUE_LIMIT_UP_LOCKED"}
+
+
+def test_a_day_order_at_the_close_keeps_filling_through_its_day_and_expires_at_its_end(bars):
+    """``--fill close`` on 15-minute bars: a buy larger than a bar's volume cap takes 25% of its own bar at
+    the close, the rest meets the day's later bars and expires at the day's end, never fills the next day."""
+    sym = "600036.SH"
+    b = bars[bars.symbol == sym]
+    first = b[b.datetime == pd.Timestamp("2025-03-03 10:00")].iloc[0]
+    want = int(first.volume) * 3 // 100 * 100
+    s = Scripted({"2025-03-03 10:00": [OrderRequest(sym, Side.BUY, want)],
+                  "2025-03-04 10:00": [OrderRequest(sym, Side.BUY, 100)]})
+    r = run_backtest(bars, s, BacktestConfig(start="2025-03-03", end="2025-03-04", rules="cn", fill="close",
+                                             cash=10**10), symbols=[sym])
+    big = [f for f in r.trades if f.order_id == r.trades[0].order_id]
+    assert len(big) > 1 and {f.ts.date().isoformat() for f in big} == {"2025-03-03"}
+    assert big[0].ts == pd.Timestamp("2025-03-03 10:00") and big[0].quantity == int(first.volume * 0.25) // 100 * 100
+    assert sum(f.quantity for f in big) < want
+    (expired,) = [x for x in r.rejections if x.code == "VENUE_EXPIRED"]
+    assert expired.ts == pd.Timestamp("2025-03-03 15:00")
+    assert [(f.quantity, f.ts.date().isoformat()) for f in r.trades if f not in big] == [(100, "2025-03-04")]
