@@ -6,8 +6,9 @@ with zero volume and ``trade_status`` 0. A row whose open, high, low and close a
 intraday sources, e.g. the shared ``cn_15min`` file, write a suspended day) is such a suspended row:
 it gets the last close, zero volume and ``trade_status`` 0, never a price of 0.
 
-Daily rules work per trading day at any bar frequency: ``preclose`` is the reference price of the
-day's limit band, the same for every bar of the day (:func:`day_preclose`).
+``preclose`` is the previous bar's close where the file has none (for daily bars: the previous day's).
+Daily rules work per trading day at any bar frequency: the reference price of a day's limit band is the
+previous trading day's close, the same for every bar of the day (:func:`day_preclose`).
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ class BarPanel:
             exists = np.isfinite(close)
             if "trade_status" in df.columns:
                 out["trade_status"] = np.where(zero & exists, 0.0, out["trade_status"])
-        if "preclose" in out:
-            given = out["preclose"] if "preclose" in df.columns else None
-            out["preclose"] = np.where(exists, day_preclose(ts, close, given), np.nan)
+        if "preclose" in out and "preclose" not in df.columns:
+            # the previous bar's close (features chain close / preclose into returns); the daily limit
+            # band's reference is the previous *day's* close: see day_preclose
+            prev = pd.DataFrame(close).ffill().shift(1).to_numpy()
+            out["preclose"] = np.where(exists, prev, np.nan)
         if "trade_status" in out and "trade_status" not in df.columns:
             vol = out.get("volume")
             status = np.where(exists, 1.0, np.nan)
@@ -115,8 +118,10 @@ def day_preclose(timestamps: np.ndarray, close: np.ndarray, preclose: np.ndarray
     ``timestamps``: (T,) sorted; ``close``: (T,) or (T, N); non-positive or missing closes are skipped
     (the last real close before the day counts). ``preclose`` (same shape, optional) is the data's own
     previous close, which includes the exchange's ex-rights adjustment: the first valid value of each
-    day is used for the whole day (for daily bars: each row's own value), the previous day's close where
-    it has none. Returns float64 of ``close``'s shape, NaN where no reference exists (first day).
+    day is used for the whole day (for daily bars: each row's own value; on intraday bars the first
+    bar's previous close is the previous day's close, whether the file gives the exchange's reference
+    or the previous bar's close), the previous day's close where it has none. Returns float64 of
+    ``close``'s shape, NaN where no reference exists (first day).
     """
     c = np.asarray(close, dtype="float64")
     flat = c.ndim == 1

@@ -9,7 +9,7 @@ from typing import Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from nofx.data.panel import BarPanel
+from nofx.data.panel import BarPanel, day_preclose
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import parse_symbol
 from nofx.markets.dividend_tax import DividendTax
@@ -87,11 +87,13 @@ def prepare_market(universe: pd.DataFrame, config: MarketSettings) -> PreparedMa
     upper = np.full(panel.shape, np.nan)
     days = panel.timestamps.astype("datetime64[D]")
     close = panel.fields["close"]
+    # the band is a daily rule: every bar of a day gets the band of the previous trading day's close
+    reference = day_preclose(panel.timestamps, close, panel.fields["preclose"])
     for col, sym in enumerate(panel.symbols):
         inst = parse_symbol(sym)
         listed = _days_listed(close[:, col], days)
         lo, hi = rulebook.rules_for(inst).limit_arrays(
-            inst, days, panel.fields["preclose"][:, col], panel.fields["is_st"][:, col], listed)
+            inst, days, reference[:, col], panel.fields["is_st"][:, col], listed)
         lower[:, col], upper[:, col] = lo, hi
     return PreparedMarket(panel, lower, upper, rulebook, fee_model, build_dividend_tax_for(config))
 

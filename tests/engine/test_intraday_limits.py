@@ -138,8 +138,9 @@ def test_all_zero_rows_are_a_suspended_day_not_a_price_of_zero(bars, sym, day):
     on = t == np.datetime64(day)
     assert np.all(f["trade_status"][on, 0] == 0) and np.all(f["close"][on, 0] == prev_close)
     nxt = t == np.datetime64(after)
-    assert np.all(f["preclose"][nxt, 0] == prev_close)  # the band after the suspension: last real close
-    assert np.isfinite(market.upper[nxt, 0]).all()
+    band = ChinaRules().price_limits(parse_symbol(sym), pd.Timestamp(after).date(), D(repr(prev_close)), False, None)
+    # the band after the suspension comes from the last real close, not from 0
+    assert set(market.upper[nxt, 0]) == {float(band.upper)} and set(market.lower[nxt, 0]) == {float(band.lower)}
     # holding through the suspension: the position keeps its last price; a buy that day is refused
     s = Scripted({f"{before} 09:45": [OrderRequest(sym, Side.BUY, 1000)],
                   f"{day} 10:00": [OrderRequest(sym, Side.BUY, 100)]})

@@ -93,3 +93,9 @@ def test_rules_none_has_no_grid():
     inst = parse_symbol("000001.SZ")
     assert NoRules().price_on_tick(inst, DAY, D("12.345"))
     assert NoRules().fill_price(inst, DAY, 12.3456, Side.BUY) == D("12.3456")
+
+
+def test_a_strategy_that_asks_gets_the_passive_price_on_the_fund_grid():
+    inst = parse_symbol("510300.SH")
+    assert CN.round_price_to_tick(inst, DAY, D("4.1235"), Side.BUY) == D("4.123")
+    assert CN.round_price_to_tick(inst, DAY, D("4.1235"), Side.SELL) == D("4.124")

@@ -230,3 +230,29 @@ def test_holding_through_a_real_ex_dividend_date_gets_the_dividend(cn_daily_path
     assert env.index == ex
     assert info["equity"] - before == pytest.approx(100 * (s.close[ex] - s.close[ex - 1]) + 1454.0, abs=0.01)
     assert info["cash"] == pytest.approx(env.account.cash) and s.actions[ex] == (14.54, 1.0)
+
+
+def test_fills_on_adjusted_hk_bars_are_on_the_spread_table(hk_daily_path):
+    """hk_daily is back-adjusted by its source, so its opens are not exchange prices: the environment
+    books each fill at the nearest tick of the spread table, as the backtester's venues do."""
+    from nofx.data.bars import read_bars
+    from nofx.domain.instruments import parse_symbol
+    from nofx.markets.hk import HongKongRules
+    from nofx.models.rl.market import Account
+
+    rules = HongKongRules()
+    bars = read_bars(hk_daily_path, symbols=["0700.HK", "0005.HK"], start="2021-01-01", end="2021-03-31")
+    for sym in ("0700.HK", "0005.HK"):
+        series = StockSeries.from_bars(bars, sym, rules)
+        acc = Account(10_000_000.0)
+        inst = parse_symbol(sym)
+        off_grid = 0
+        for i in range(1, 40, 2):
+            on = series.dates[i]
+            off_grid += not rules.price_on_tick(inst, on, Decimal(repr(round(float(series.open[i]), 6))))
+            out = acc.buy(rules, series, i, 400, 100) if i % 4 == 1 else acc.sell(rules, series, i, 400, 100)
+            if out.quantity:
+                px = Decimal(repr(out.price))
+                assert rules.price_on_tick(inst, on, px), (sym, on, out.price)
+                assert abs(out.price - float(series.open[i])) <= float(rules.tick_size(inst, on, px)) / 2 + 1e-9
+        assert off_grid > 10  # the raw opens were off the grid

@@ -145,6 +145,7 @@ class Account:
         inst, on, price = series.inst, series.dates[i], float(series.open[i])
         if not series.tradable[i]:
             return TradeOutcome(0, price, 0.0, "suspended")
+        price = float(rules.fill_price(inst, on, price, Side.BUY))  # an exchange price (adjusted bars are not)
         if np.isfinite(series.upper[i]) and price >= series.upper[i] - 1e-9:
             return TradeOutcome(0, price, 0.0, "open at the upper price limit")
         qty = rules.round_buy_quantity(inst, on, quantity)
@@ -173,6 +174,7 @@ class Account:
             return TradeOutcome(0, price, 0.0, "no holding")
         if not series.tradable[i]:
             return TradeOutcome(0, price, 0.0, "suspended")
+        price = float(rules.fill_price(inst, on, price, Side.SELL))
         if np.isfinite(series.lower[i]) and price <= series.lower[i] + 1e-9:
             return TradeOutcome(0, price, 0.0, "open at the lower price limit")
         free = self.sellable(rules, inst, on)
