@@ -53,6 +53,10 @@ class TaxLots:
     def quantity(self, symbol: str) -> int:
         return sum(lot.quantity for lot in self._lots.get(symbol, ()))
 
+    def has_dividends(self, symbol: str) -> bool:
+        """Whether any share held of ``symbol`` received a dividend (else a sale owes no tax)."""
+        return any(lot.dividends for lot in self._lots.get(symbol, ()))
+
     def buy(self, symbol: str, day: date, quantity: int) -> None:
         if quantity <= 0:
             return
@@ -64,11 +68,27 @@ class TaxLots:
 
     def preview_sale(self, symbol: str, quantity: int) -> list[LotSale]:
         """What selling ``quantity`` would take, FIFO, without changing the lots."""
-        return self._take(symbol, quantity, commit=False)
+        return self._take(symbol, quantity)
 
-    def sell(self, symbol: str, quantity: int) -> list[LotSale]:
-        """Take ``quantity`` shares FIFO (at most what the lots hold) and return the parts taken."""
-        return self._take(symbol, quantity, commit=True)
+    def sell(self, symbol: str, quantity: int) -> None:
+        """Take ``quantity`` shares FIFO (at most what the lots hold); :meth:`preview_sale` says what."""
+        lots = self._lots.get(symbol)
+        if not lots or quantity <= 0:
+            return
+        left = quantity
+        while lots and left > 0:
+            lot = lots[0]
+            if lot.quantity <= left:
+                left -= lot.quantity
+                lots.popleft()
+                continue
+            if lot.dividends:  # the part sold takes its share of each dividend (as preview_sale computes it)
+                lot.dividends = [(d, cash - taken) for (d, cash), (_, taken)
+                                 in zip(lot.dividends, _shares_of(lot.dividends, left, lot.quantity))]
+            lot.quantity -= left
+            left = 0
+        if not lots:
+            del self._lots[symbol]
 
     def dividend(self, symbol: str, ex_date: date, cash_per_share: Decimal) -> None:
         """Every lot held receives ``cash_per_share`` on each of its shares."""
@@ -96,28 +116,19 @@ class TaxLots:
         # a lot rounded away entirely was paid out as cash fractions: nothing of it is ever sold
         self._lots[symbol] = deque(lot for lot in lots if lot.quantity > 0)
 
-    def _take(self, symbol: str, quantity: int, commit: bool) -> list[LotSale]:
-        lots = self._lots.get(symbol)
+    def _take(self, symbol: str, quantity: int) -> list[LotSale]:
         out: list[LotSale] = []
-        if not lots or quantity <= 0:
-            return out
         left = quantity
-        for lot in list(lots):
+        for lot in self._lots.get(symbol, ()):
             if left <= 0:
                 break
             n = min(left, lot.quantity)
             left -= n
-            if n == lot.quantity:
-                part = tuple(lot.dividends)
-                if commit:
-                    lots.popleft()
-            else:
-                part = tuple((d, (cash * n / lot.quantity).quantize(ATTRIBUTION_STEP, ROUND_HALF_UP))
-                             for d, cash in lot.dividends)
-                if commit:
-                    lot.dividends = [(d, cash - taken) for (d, cash), (_, taken) in zip(lot.dividends, part)]
-                    lot.quantity -= n
+            part = tuple(lot.dividends) if n == lot.quantity else _shares_of(lot.dividends, n, lot.quantity)
             out.append(LotSale(lot.acquired, n, part))
-        if commit and not lots:
-            del self._lots[symbol]
         return out
+
+
+def _shares_of(dividends: list[tuple[date, Decimal]], n: int, of: int) -> tuple[tuple[date, Decimal], ...]:
+    """The part of each dividend that ``n`` of ``of`` shares received, rounded half up to 0.0001."""
+    return tuple((d, (cash * n / of).quantize(ATTRIBUTION_STEP, ROUND_HALF_UP)) for d, cash in dividends)

@@ -432,9 +432,12 @@ class TradingEngine:
     def _tax_at_sale(self, inst: Instrument, fill: Fill) -> DividendTaxDeducted | None:
         """Dividend tax the broker deducts on this sell fill (FIFO lots; see nofx.markets.dividend_tax)."""
         pf = self.portfolio
+        lots = pf.tax_lots
+        if lots is None or self.dividend_tax is None or not lots.has_dividends(fill.symbol):
+            return None
         closing = min(fill.quantity, max(pf.quantity(fill.symbol), 0))
-        parts = pf.tax_lots.preview_sale(fill.symbol, closing) if pf.tax_lots is not None else []
-        if self.dividend_tax is None or not any(p.dividends for p in parts):
+        parts = lots.preview_sale(fill.symbol, closing)
+        if not any(p.dividends for p in parts):
             return None
         tax = self.dividend_tax.at_sale(inst, fill.ts.date(), parts)
         if tax.amount <= 0:

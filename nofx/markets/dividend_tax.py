@@ -19,6 +19,7 @@ them from capital-reserve conversions (not taxed), so no tax is computed on bonu
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,8 +27,6 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-
-import pandas as pd
 
 from nofx.domain.errors import ConfigError
 from nofx.domain.instruments import Instrument, Market
@@ -57,6 +56,13 @@ def _kind_table(path: str | Path) -> EffectiveDatedTable:
 def _bundled(filename: str) -> EffectiveDatedTable:
     path = bundled_table_path(filename)
     return _tax_table(path) if filename == "dividend_tax.csv" else _kind_table(path)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus calendar months, the day clamped to the month's end (2019-01-31 + 1 = 2019-02-28)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +124,8 @@ class DividendTax:
 
     def rate_at_sale(self, inst: Instrument, ex_date: date, acquired: date, sold_on: date) -> Decimal:
         """Rate for a dividend received on ``ex_date`` by shares bought ``acquired`` and sold ``sold_on``."""
-        held_to = pd.Timestamp(sold_on)
         for months in self._bands.get((inst.market.value, self.kind(inst, ex_date)), [0]):
-            if months == 0 or held_to > pd.Timestamp(acquired) + pd.DateOffset(months=months):
+            if months == 0 or sold_on > add_months(acquired, months):
                 row = self._row(inst, ex_date, months)
                 return row["rate"] if row["collected"] == "at_sale" else ZERO
         return ZERO

@@ -73,10 +73,13 @@ def test_lots_are_fifo_and_attribute_each_dividend_once():
     lots.dividend("X", date(2020, 6, 1), D("0.33"))
     lots.buy("X", date(2020, 7, 1), 200)
     lots.dividend("X", date(2020, 8, 1), D("0.10"))
-    first = lots.sell("X", 100)
+    first = lots.preview_sale("X", 100)
+    assert lots.preview_sale("X", 100) == first  # a preview changes nothing
+    lots.sell("X", 100)
     assert [(p.acquired, p.quantity, p.dividends) for p in first] == [
         (date(2020, 1, 2), 100, ((date(2020, 6, 1), D("33.0000")), (date(2020, 8, 1), D("10.0000"))))]
-    rest = lots.sell("X", 400)
+    rest = lots.preview_sale("X", 400)
+    lots.sell("X", 400)
     assert [(p.acquired, p.quantity) for p in rest] == [(date(2020, 1, 2), 200), (date(2020, 7, 1), 200)]
     total = sum(c for p in first + rest for _, c in p.dividends)
     assert total == D("0.33") * 300 + D("0.10") * 500 and lots.quantity("X") == 0
@@ -90,3 +93,21 @@ def test_bonus_shares_keep_the_acquisition_date_and_the_total():
     assert [(lot.acquired, lot.quantity) for lot in lots.lots("X")] == [(date(2020, 1, 2), 195),
                                                                         (date(2020, 3, 2), 131)]
     assert lots.quantity("X") == 326
+
+
+def test_a_partly_sold_lot_keeps_exactly_the_rest_of_each_dividend():
+    lots = TaxLots()
+    lots.buy("X", date(2020, 1, 2), 300)
+    lots.dividend("X", date(2020, 6, 1), D("0.3333"))  # 99.99 in all: thirds do not divide evenly
+    taken = []
+    for n in (100, 100, 100):
+        taken += [c for p in lots.preview_sale("X", n) for _, c in p.dividends]
+        lots.sell("X", n)
+    assert taken == [D("33.3300")] * 3 and sum(taken) == D("99.99") and lots.quantity("X") == 0
+    lots.buy("X", date(2020, 1, 2), 3)
+    lots.dividend("X", date(2020, 6, 1), D("0.01"))  # 0.03 over 3 shares, taken 1 share at a time
+    parts = []
+    for _ in range(3):
+        parts += [c for p in lots.preview_sale("X", 1) for _, c in p.dividends]
+        lots.sell("X", 1)
+    assert sum(parts) == D("0.03")
