@@ -12,6 +12,7 @@ Rates live in ``tables/dividend_tax.csv`` (effective-dated, user-extendable); th
 * HK shares held through Southbound Stock Connect, individuals: Caishui [2014] No. 81 / [2016] No. 127:
   20% withheld at source, by the H-share company (H shares) or by ChinaClear (other shares).
 * ``institution``: nothing deducted (enterprises declare dividend income themselves).
+* A-share exchange-traded funds: distributions are not taxed (Caishui [2002] No. 128).
 
 Bonus shares paid out of profits are taxed at par value under the same notices; the data cannot tell
 them from capital-reserve conversions (not taxed), so no tax is computed on bonus shares.
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from nofx.domain.errors import ConfigError
-from nofx.domain.instruments import Instrument, Market
+from nofx.domain.instruments import Instrument, Market, SecurityType
 from nofx.domain.money import ZERO, round_cents
 from nofx.domain.tax_lots import LotSale
 from nofx.markets.hk import hk_key
@@ -99,7 +100,7 @@ class DividendTax:
         if inst.market is Market.HK:
             row = self._kinds.find(hk_key(inst.symbol), on=on)
             return row["kind"] if row is not None else "other"
-        return "stock"
+        return "fund" if inst.security_type is SecurityType.FUND else "stock"
 
     def _row(self, inst: Instrument, ex_date: date, months: int):
         market, kind = inst.market.value, self.kind(inst, ex_date)

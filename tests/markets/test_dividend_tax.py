@@ -111,3 +111,11 @@ def test_a_partly_sold_lot_keeps_exactly_the_rest_of_each_dividend():
         parts += [c for p in lots.preview_sale("X", 1) for _, c in p.dividends]
         lots.sell("X", 1)
     assert sum(parts) == D("0.03")
+
+
+def test_fund_distributions_are_not_taxed():
+    etf = parse_symbol("510300.SH")
+    tax = DividendTax("individual")
+    assert tax.kind(etf, date(2020, 1, 1)) == "fund"
+    assert tax.rate_at_sale(etf, date(2020, 1, 10), date(2020, 1, 2), date(2020, 1, 20)) == 0
+    assert tax.rate_at_sale(MOUTAI, date(2020, 1, 10), date(2020, 1, 2), date(2020, 1, 20)) == D("0.20")
