@@ -92,6 +92,8 @@ def paper(
                   f"({summary.slices}), {summary.fills} orders filled, {summary.refused} refused, "
                   f"equity {summary.equity:,.2f}, cash {summary.cash:,.2f}"
                   + (f", {summary.resumed_events} ledger events replayed" if resume else ""))
+    for note in session.action_plan.notes:  # raw or adjusted prices, and any dividend/split warnings
+        console.print(note, markup=False, highlight=False)
 
 
 def _pick_trader(store, trader: str | None):

@@ -16,6 +16,7 @@ def test_paper_on_adjusted_hk_bars_books_no_dividend(tmp_path, hk_daily_path):
             "--end", "2023-06-30", "--no-progress"]
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "prices: adjusted (documented default for hk_daily.parquet)" in " ".join(r.stdout.split())
     with SqlLedgerStore(db) as store:
         assert "corporate_action" not in [e.kind for e in store.events("hk")]
         fills = store.all_fills("hk")
