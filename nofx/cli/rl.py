@@ -59,7 +59,7 @@ def load_experiment(cfg: RLConfig) -> Experiment:
 
     bars = read_bars(cfg.data, symbols=[cfg.symbol])
     rules = build_rulebook(cfg.rules)
-    series = StockSeries.from_bars(bars, cfg.symbol, rules)
+    series = StockSeries.from_bars(bars, cfg.symbol, rules, prices=cfg.prices)
     whole = cfg.env.model_copy(update={"episode_bars": None, "random_start": False})
     p = cfg.periods
     return Experiment(

@@ -51,6 +51,8 @@ class RLConfig(BaseModel):
     data: Path
     symbol: str
     rules: Literal["auto", "cn", "hk", "none"] = "auto"
+    # raw / adjusted bars (auto: what the file declares); dividends and splits are booked on raw only
+    prices: Literal["auto", "raw", "adjusted"] = "auto"
     seed: int = 0
     model: Path = Path("runs/rl_dqn.pt")
     periods: Periods

@@ -76,8 +76,10 @@ class StockSeries:
         feats = finite_features(market_features(c, h, lo, pre if pre is not None else np.full(len(c), np.nan)))
         tradable = (np.nan_to_num(status, nan=1.0) > 0) & (vol > 0) & np.isfinite(o) & (o > 0)
         row_of = {d: k for k, d in enumerate(pd.DatetimeIndex(ts).date)}
+        # as in the backtest: none booked under the frictionless rules (``--rules none``)
+        plan = plan_actions(df, bars.attrs, prices, book=rules.name != "none")
         actions = {row_of[a.ex_date]: (float(a.cash_per_share), float(a.split_ratio))
-                   for a in plan_actions(df, bars.attrs, prices).actions if a.ex_date in row_of}
+                   for a in plan.actions if a.ex_date in row_of}
         return cls(
             inst=inst,
             timestamps=ts,
