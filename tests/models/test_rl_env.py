@@ -230,6 +230,10 @@ def test_holding_through_a_real_ex_dividend_date_gets_the_dividend(cn_daily_path
     assert env.index == ex
     assert info["equity"] - before == pytest.approx(100 * (s.close[ex] - s.close[ex - 1]) + 1454.0, abs=0.01)
     assert info["cash"] == pytest.approx(env.account.cash) and s.actions[ex] == (14.54, 1.0)
+    from nofx.markets.rulebook import build_rulebook
+
+    assert StockSeries.from_bars(bars, "600519.SH", build_rulebook("none")).actions == {}  # as the backtest
+    assert StockSeries.from_bars(bars, "600519.SH", ChinaRules(), prices="adjusted").actions == {}
 
 
 def test_fills_on_adjusted_hk_bars_are_on_the_spread_table(hk_daily_path):
