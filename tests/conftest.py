@@ -33,3 +33,37 @@ def hk_daily_path() -> Path:
 @pytest.fixture(scope="session")
 def cn_15min_path() -> Path:
     return shared_data_file("cn_15min.parquet")
+
+
+class CliResult:
+    """Exit code and captured output of one ``nofx`` command line run through the real entry point."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def error_line(self) -> str:
+        """The promise for bad input: exit code 2, no traceback, exactly one line on stderr."""
+        assert self.code == 2, f"exit {self.code}\nstdout: {self.out}\nstderr: {self.err}"
+        assert "Traceback" not in self.err + self.out, self.err
+        lines = [x for x in self.err.splitlines() if x.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error "), self.err
+        return lines[0]
+
+
+@pytest.fixture
+def nofx_cli(capsys):  # type: ignore[no-untyped-def]
+    """``nofx_cli("backtest", "--cash", "1e26")``: run ``nofx.cli.main.main`` (the console script) in this
+    process, as a shell would, and return a :class:`CliResult`."""
+    from nofx.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

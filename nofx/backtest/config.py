@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -10,13 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nofx.engine.matching import LimitFillPolicy
 
+from nofx.domain.bounds import BoundedDate
+from nofx.domain.money import check_cash_amount
+
+MAX_COMMISSION_RATE = Decimal("0.01")  # 1% of turnover: ten times any retail broker's A-share or HK rate
+MAX_COMMISSION_MIN = Decimal("1000")  # per order, in the market's currency
+
 
 class BacktestConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: inf/nan (TOML's inf, "nan" on the command line) are refused by every field
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    start: date | None = None
-    end: date | None = None
-    cash: Decimal = Field(default=Decimal("1000000"), gt=0)
+    start: BoundedDate | None = None
+    end: BoundedDate | None = None
+    cash: Decimal = Field(default=Decimal("1000000"))  # > 0, <= MAX_CASH, whole cents (check_cash_amount)
     rules: Literal["auto", "cn", "hk", "none"] = "auto"  # auto: from each symbol's market
     fees: Literal["default", "zero"] = "default"
     fill: Literal["next_open", "close"] = "next_open"
@@ -39,8 +45,9 @@ class BacktestConfig(BaseModel):
     # A-share dividend tax at sale by holding period and has 20% withheld on Southbound HK dividends;
     # an institution has nothing deducted
     investor: Literal["individual", "institution"] = "individual"
-    commission_rate: Decimal | None = None  # override the market's default broker commission
-    commission_min: Decimal | None = None
+    # override the market's default broker commission (a rate of turnover; a minimum per order, in cents)
+    commission_rate: Decimal | None = Field(default=None, ge=0, le=MAX_COMMISSION_RATE)
+    commission_min: Decimal | None = Field(default=None, ge=0, le=MAX_COMMISSION_MIN, decimal_places=2)
     # what the commission minimum applies to: once per order and trading day (brokers' billing), or to
     # every fill (see nofx.markets.fees.CommissionConfig); a TWAP child is its own exchange order
     commission_min_basis: Literal["per_order", "per_fill"] = "per_order"
@@ -52,6 +59,11 @@ class BacktestConfig(BaseModel):
     def _cash_exact(cls, v: Any) -> Any:
         # floats would carry binary noise into the ledger; go through their shortest repr
         return Decimal(repr(v)) if isinstance(v, float) else v
+
+    @field_validator("cash")
+    @classmethod
+    def _cash_usable(cls, v: Decimal) -> Decimal:
+        return check_cash_amount(v)
 
     @model_validator(mode="after")
     def _at_limit_pair(self) -> "BacktestConfig":

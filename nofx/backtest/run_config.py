@@ -13,15 +13,15 @@
 
 from __future__ import annotations
 
-import tomllib
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from nofx.backtest.config import BacktestConfig
-from nofx.domain.errors import ConfigError
+from nofx.data.config_file import read_config_mapping
+from nofx.domain.errors import ConfigError, validation_problem
 from nofx.engine.risk import RiskConfig
 
 
@@ -45,6 +45,22 @@ class StrategySection(BaseModel):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("params")
+    @classmethod
+    def _finite(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # checked here, not only by the strategy's Params: a NaN would otherwise become null (the default)
+        # when the config is stored as JSON for `paper --resume`
+        def check(key: str, value: Any) -> None:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"strategy parameter {key!r} must be a finite number, not {value}")
+            for k, x in (value.items() if isinstance(value, dict) else
+                         enumerate(value) if isinstance(value, list) else ()):
+                check(f"{key}.{k}", x)
+
+        for key, value in v.items():
+            check(key, value)
+        return v
+
 
 class OutputSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -66,21 +82,12 @@ class RunConfig(BaseModel):
 def load_run_config(path: str | Path) -> RunConfig:
     """Load and validate; errors name the file and the offending key."""
     p = Path(path)
-    if not p.exists():
-        raise ConfigError("config file not found", file=str(p))
-    text = p.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot parse config: {exc}", file=str(p)) from None
-    if not isinstance(raw, dict):
-        raise ConfigError("config must be a table/mapping at the top level", file=str(p))
+    raw = read_config_mapping(p)
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"invalid config value at {where!r}: {err['msg']}", file=str(p)) from None
+        where, what = validation_problem(exc)
+        raise ConfigError(f"invalid config value at {where}: {what}", file=str(p)) from None
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         cfg.data.path = str((p.parent / cfg.data.path).resolve()) if (p.parent / cfg.data.path).exists() \
             else cfg.data.path

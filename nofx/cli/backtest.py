@@ -15,10 +15,13 @@ from nofx.backtest.execute import execute
 from nofx.backtest.execute import load_bars as _load_bars
 from nofx.backtest.result import BacktestResult
 from nofx.backtest.run_config import RunConfig, load_run_config
+from nofx.cli.outputs import check_output_file, check_output_folder
+from nofx.domain.bounds import check_date
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import Market, parse_symbols
+from nofx.domain.money import check_cash_amount
 
-console = Console()
+console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 PRICES_HELP = "raw | adjusted: whether the bars already include dividends/splits (default: what the file declares)"
 INVESTOR_HELP = "individual | institution: dividend tax of the account holder (default individual)"
@@ -41,9 +44,9 @@ def _parse_date(text: str | None, what: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{what} must be a date like 2019-01-31", value=text) from None
+        return check_date(date.fromisoformat(text))
+    except ValueError as exc:
+        raise ConfigError(f"{what} must be a date like 2019-01-31 ({exc})", value=text) from None
 
 
 def _write_outputs(result: BacktestResult, json_path: str | None, report: str | None) -> None:
@@ -59,6 +62,16 @@ def _write_outputs(result: BacktestResult, json_path: str | None, report: str | 
         console.print(f"wrote {report}")
 
 
+def parse_cash_option(text: str) -> Decimal:
+    """``--cash``: a plain number of the currency, refused (never rounded) unless usable as an account."""
+    try:
+        return check_cash_amount(Decimal(text.strip()))
+    except InvalidOperation:
+        raise ConfigError("--cash must be a number", value=text) from None
+    except ValueError as exc:
+        raise ConfigError(f"--{exc}", value=text) from None
+
+
 def run_config_from_options(config: Path | str | None, **opts: str | None) -> RunConfig:
     """A validated run config: the file's (if any) with the command-line options laid over it.
     Shared by ``nofx backtest`` and ``nofx paper`` so both read options the same way."""
@@ -72,6 +85,9 @@ def run_config_from_options(config: Path | str | None, **opts: str | None) -> Ru
         if raw.get("strategy") is None:
             raise ConfigError("--params given without a strategy")
         raw["strategy"]["params"] = {**raw["strategy"]["params"], **parse_params_text(opts["params"])}
+    for key, value in opts.items():  # an empty option is a mistake, never "use the default"
+        if value is not None and not str(value).strip():
+            raise ConfigError(f"--{key} is empty")
     for key in ("data", "symbols"):
         if opts.get(key):
             raw["data"]["path" if key == "data" else "symbols"] = opts[key]
@@ -79,11 +95,8 @@ def run_config_from_options(config: Path | str | None, **opts: str | None) -> Ru
     for key in ("start", "end"):
         if opts.get(key):
             b[key] = _parse_date(opts[key], f"--{key}")
-    if opts.get("cash"):
-        try:
-            b["cash"] = Decimal(opts["cash"])
-        except InvalidOperation:
-            raise ConfigError("--cash must be a number", value=opts["cash"]) from None
+    if opts.get("cash") is not None:
+        b["cash"] = parse_cash_option(opts["cash"])
     for key in ("fees", "fill", "benchmark", "prices", "investor", "commission_min_basis", "at_limit"):
         if opts.get(key):
             b[key] = opts[key]
@@ -134,13 +147,15 @@ def backtest(
                                   benchmark=benchmark, prices=prices, investor=investor,
                                   commission_min_basis=commission_min_basis, at_limit=at_limit,
                                   at_limit_fraction=at_limit_fraction)
+    json_out = check_output_file(json_path if json_path is not None else cfg.output.json_path, "--json")
+    report_out = check_output_file(report if report is not None else cfg.output.report, "--report")
     result = execute(cfg, progress=progress)
-    print_metrics(result.metrics, title=f"{result.strategy} {result.params}")
+    print_metrics(result.metrics, title=f"{result.strategy} {result.params}", console=console)
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")
     for note in result.messages:
         if note.startswith(("prices:", "warning:", "dividend tax:")):
             console.print(note, markup=False, highlight=False)
-    _write_outputs(result, json_path or cfg.output.json_path, report or cfg.output.report)
+    _write_outputs(result, json_out and str(json_out), report_out and str(report_out))
 
 
 def demo(
@@ -151,6 +166,7 @@ def demo(
     CSI 300 benchmark), with a metrics table and HTML reports."""
     from nofx.data.bundled import bundled_bars_path
 
+    check_output_folder(out, "--out")
     runs = {
         "dual_ma": {"fast": 5, "slow": 20, "target_percent": 0.03},
         "buy_and_hold": {"percent": 0.98},

@@ -34,7 +34,7 @@ def info(
     """Summary of a bars file: span, symbols, suspended/ST days, missing trading days per symbol."""
     df = read_bars(file, symbols=symbol or None, start=start, end=end)
     summary = describe_bars(df)
-    console = Console()
+    console = Console(markup=False)  # file names and symbols are printed as is
 
     head = Table(title=f"{file}", show_header=False)
     head.add_column("what", style="bold")

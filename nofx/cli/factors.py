@@ -19,10 +19,14 @@ from typing import Any, Optional
 
 import numpy as np
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from nofx.domain.errors import ConfigError
+from nofx.cli.outputs import check_output_file
+from nofx.domain.bounds import check_date
+from nofx.domain.errors import ConfigError, validation_problem
 
 app = typer.Typer(help="Stock-selection factor research (IC, rank IC, quantile returns).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -54,9 +58,9 @@ def _parse_date(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError("dates look like 2019-01-31", value=text) from None
+        return check_date(date.fromisoformat(text))
+    except ValueError as exc:
+        raise ConfigError(f"--start/--end: dates look like 2019-01-31 ({exc})", value=text) from None
 
 
 def _fmt(v: float) -> str:
@@ -73,8 +77,8 @@ def report(
     start: Optional[str] = typer.Option(None, "--start", help="first date, e.g. 2019-01-01"),
     end: Optional[str] = typer.Option(None, "--end", help="last date"),
     weights: Optional[str] = typer.Option(None, "--weights", help="composite weights, e.g. roe=1,momentum_20=0.5"),
-    horizon: int = typer.Option(20, "--horizon", help="forward-return horizon and sampling step, trading days"),
-    quantiles: int = typer.Option(5, "--quantiles", help="number of composite quantiles"),
+    horizon: int = typer.Option(20, "--horizon", min=1, max=250, help="forward-return horizon and sampling step, trading days"),
+    quantiles: int = typer.Option(5, "--quantiles", min=2, max=100, help="number of composite quantiles"),
     html_path: Optional[Path] = typer.Option(None, "--html", help="write an HTML report here"),
 ) -> None:
     """Print each factor's IC, rank IC and ICIR (and the composite's) over the period."""
@@ -85,6 +89,7 @@ def report(
     from nofx.features.fundamentals import align_fundamentals, align_valuation, load_fundamentals, load_valuation
     from nofx.strategies.multi_factor import MultiFactorParams
 
+    check_output_file(html_path, "--html")
     params: dict[str, Any] = {}
     sym_list: list[str] | None = None
     first = last = None
@@ -109,11 +114,10 @@ def report(
     if not data:
         raise ConfigError("no bars file: give --data or a --config with [data] path")
     try:
-        p = MultiFactorParams(**params)
-    except Exception as exc:  # pydantic: name the key, no traceback
-        errors = getattr(exc, "errors", None)
-        where = ".".join(str(x) for x in errors()[0]["loc"]) if callable(errors) else ""
-        raise ConfigError(f"invalid multi_factor parameter {where!r}: {exc}".splitlines()[0]) from None
+        p = MultiFactorParams.model_validate(params)
+    except ValidationError as exc:
+        where, what = validation_problem(exc, "params")
+        raise ConfigError(f"invalid multi_factor parameter {where}: {what}", file=config or "--weights/--valuation/--fundamentals") from None
 
     bars = read_bars(data, symbols=sym_list, start=first, end=last)
     panel = BarPanel.from_frame(bars)
@@ -147,7 +151,7 @@ def report(
 
     if html_path is not None:
         _write_html(ev, html_path, title, p.weights)
-        console.print(f"wrote {html_path}")
+        console.print(f"wrote {escape(str(html_path))}")
 
 
 def _write_html(ev: Any, path: Path, title: str, weights: dict[str, float]) -> None:

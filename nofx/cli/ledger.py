@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +23,7 @@ from rich.table import Table
 
 from nofx.domain.errors import ConfigError
 from nofx.persistence import KeysetCursor, SqlLedgerStore, check_ledger, resolve_url
+from nofx.persistence.connection import database_errors
 from nofx.persistence.urls import sqlite_path
 
 app = typer.Typer(help="Inspect the trading ledger (orders, positions, trades) and check its consistency.",
@@ -44,6 +47,14 @@ def _open(db: str | None) -> SqlLedgerStore:
     if path is not None and not Path(path).exists():  # reading must not create an empty ledger
         raise ConfigError("no ledger database at this path (use --db or NOFX_DB_URL)", path=path)
     return SqlLedgerStore(url)
+
+
+@contextmanager
+def _ledger(db: str | None) -> Iterator[SqlLedgerStore]:
+    """The store, with failures of the database itself (corrupted file, lost server) as one clear line."""
+    url = resolve_url(db)
+    with database_errors(url), _open(url) as store:
+        yield store
 
 
 def _trader(store: SqlLedgerStore, trader: str | None) -> str:
@@ -101,14 +112,14 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], caption: str |
     for r in rows:
         table.add_row(*(_fmt(x) for x in r))
     # piped output (files, tests) gets a wide fixed width instead of rich's 80 columns
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    Console(width=None if sys.stdout.isatty() else 200, markup=False).print(table)
 
 
 @app.command()
 def orders(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, after: AfterOpt = None,
            as_json: JsonOpt = False) -> None:
     """List orders in submission order (keyset-paginated)."""
-    with _open(db) as store:
+    with _ledger(db) as store:
         tid = _trader(store, trader)
         page = store.list_orders(tid, after=_cursor(after), limit=limit)
     nxt = page.next_cursor.encode() if page.next_cursor else None
@@ -126,7 +137,7 @@ def orders(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
 @app.command()
 def positions(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = False) -> None:
     """Open positions and cash."""
-    with _open(db) as store:
+    with _ledger(db) as store:
         tid = _trader(store, trader)
         rows = store.list_positions(tid)
         cash = store.cash(tid)
@@ -142,7 +153,7 @@ def trades(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
            symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
            as_json: JsonOpt = False) -> None:
     """List fills in time order (keyset-paginated)."""
-    with _open(db) as store:
+    with _ledger(db) as store:
         tid = _trader(store, trader)
         page = store.list_fills(tid, after=_cursor(after), limit=limit, symbol=symbol)
     nxt = page.next_cursor.encode() if page.next_cursor else None
@@ -159,7 +170,7 @@ def trades(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
 def check(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = False) -> None:
     """Verify cash, positions, T+1, duplicate fills and order rows against the event stream.
     Prints each violation; exit code 1 if any."""
-    with _open(db) as store:
+    with _ledger(db) as store:
         tid = _trader(store, trader)
         violations = check_ledger(store, tid)
     if as_json:

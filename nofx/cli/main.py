@@ -8,10 +8,11 @@ import sys
 from typing import Optional
 
 import typer
+from typer.exceptions import Abort, TyperException
 from rich.console import Console
 
 from nofx import __version__
-from nofx.cli.errors import report_error
+from nofx.cli.errors import BUG_EXIT, USER_ERROR_EXIT, report_bug, report_error, user_error_text
 
 app = typer.Typer(
     name="nofx",
@@ -91,15 +92,40 @@ def mount_for(argv: list[str]) -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    """Run a command line. Exit codes: 0 done, 1 the command's own "found problems" (``data check``,
+    ``ledger check``), 2 bad input (one line on stderr), 70 an internal error (a bug: one line too)."""
     args = sys.argv[1:] if argv is None else argv
     try:
         mount_for(args)
-        app(args=args, prog_name="nofx")
+        # standalone_mode=False hands click's usage errors to the one error mapping (one line, exit 2)
+        code = app(args=args, prog_name="nofx", standalone_mode=False)
     except SystemExit:
         raise
-    except Exception as exc:  # user errors: one line, exit 2; anything else is a bug and shows
+    except Abort:  # Ctrl-C outside a command's own handling
+        sys.exit(130)
+    except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `nofx data` alone: the help text, as click shows it
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)
         report_error(exc)
-        sys.exit(2)
+        sys.exit(USER_ERROR_EXIT)
+    except Exception as exc:
+        if user_error_text(exc) is None:
+            report_bug(exc, " ".join(["nofx", *_command_words(args)]))
+            sys.exit(BUG_EXIT)
+        report_error(exc)
+        sys.exit(USER_ERROR_EXIT)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_words(args: list[str]) -> list[str]:
+    """The command (and sub-command) named on the line, without options and values."""
+    words: list[str] = []
+    for a in args:
+        if a.startswith("-") or len(words) == 2:
+            break
+        words.append(a)
+    return words
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
+from nofx.cli.outputs import check_output_file, check_output_folder
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer(help="Train, evaluate and apply return predictors (Transformer, BiLSTM, GAT, LightGBM, linear).",
                   no_args_is_help=True, add_completion=False)
-console = Console()
+console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 DEFAULT_DATA = "../shared/data/cn_daily.parquet"
 BENCHMARK = "000300.SH"
@@ -88,7 +89,7 @@ def train(
     train_seg: str = typer.Option("2017-01-01:2019-12-31", "--train", help="START:END"),
     valid_seg: str = typer.Option("2020-01-01:2020-12-31", "--valid", help="START:END"),
     out: Path = typer.Option(..., "--out", help="run directory to write"),
-    universe: int = typer.Option(300, help="number of most liquid stocks (by training-period amount)"),
+    universe: int = typer.Option(300, min=1, help="number of most liquid stocks (by training-period amount)"),
     seed: int = typer.Option(0),
     epochs: int = typer.Option(8),
     seq_len: int = typer.Option(60, help="window length in days"),
@@ -102,6 +103,7 @@ def train(
     """Train a model; writes config.json, scaler.json, weights and train_report.json to --out."""
     from nofx.models.run import load_frame
 
+    check_output_folder(out, "--out")
     frame = load_frame(data)
     cfg = build_run_config(model, data, train_seg, valid_seg, universe, seed, epochs, seq_len, features, hidden,
                            layers, day_stride, valid_stride, device, frame)
@@ -211,6 +213,8 @@ def eval_cmd(
     from nofx.models.run import TrainedRun, load_frame
 
     seg = Segment.parse(test, "--test")
+    check_output_file(report if report is not None else run_dir / "eval_report.html", "--report")
+    check_output_file(run_dir / "eval.json", "RUN_DIR")
     run = TrainedRun.load(run_dir)
     frame = load_frame(data or run.cfg.data)
     ev = evaluate_run(run, frame, seg.start, seg.end, topk, n_drop, benchmark, backtest, progress=True)
@@ -242,8 +246,12 @@ def predict(
     from nofx.domain.instruments import parse_symbol
     from nofx.models.run import TrainedRun, load_frame
 
+    check_output_file(out, "--out")
+    from nofx.models.config import Segment
+
+    seg = Segment.parse(f"{start}:{end}", "--start/--end")
     run = TrainedRun.load(run_dir)
-    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    s, e = pd.Timestamp(seg.start), pd.Timestamp(seg.end)
     frame = load_frame(data, start=s - pd.Timedelta(days=WARMUP_DAYS), end=e)
     stocks = [x for x in frame["symbol"].unique() if not _index(parse_symbol, x)]
     panel = BarPanel.from_frame(frame[frame["symbol"].isin(stocks)])
@@ -316,6 +324,7 @@ def results(
     from nofx.models.config import Segment
     from nofx.models.run import load_frame
 
+    check_output_folder(out, "--out")
     frame = load_frame(data)
     seg = Segment.parse(test, "--test")
     names = [m.strip() for m in models.split(",") if m.strip()]

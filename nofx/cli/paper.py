@@ -13,7 +13,7 @@ from nofx.cli.backtest import COMMISSION_BASIS_HELP, INVESTOR_HELP, PRICES_HELP
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer()
-console = Console()
+console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 
 def _open_store(db: str | None):
@@ -52,25 +52,35 @@ def paper(
     """Paper-trade a strategy by replaying bars; every order, fill and snapshot is persisted."""
     import nofx.strategies.builtin  # noqa: F401
     from nofx.cli.backtest import _load_bars, run_config_from_options
-    from nofx.live.paper import PaperSession
+    from nofx.live.paper import PaperSession, check_paper_pacing
+    from nofx.persistence.connection import database_errors
+    from nofx.persistence.schema import check_trader_id
+    from nofx.persistence.urls import resolve_url
     from nofx.strategies.registry import REGISTRY
 
-    store = _open_store(db)
-    try:
-        if resume:
-            rec = _pick_trader(store, trader)
-            raw = json.loads(rec.config_json)
-            trader_id = rec.trader_id
-        else:
-            cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
+    # every option is checked before the ledger is opened or a bar is read
+    check_paper_pacing(speed, latency_ms)
+    if trader is not None:
+        check_trader_id(trader)
+    url = resolve_url(db)
+    new_cfg = None
+    if not resume:
+        new_cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
                                           start=start, end=end, cash=cash, rules=rules, fees=fees,
                                           prices=prices, investor=investor,
                                           commission_min_basis=commission_min_basis,
                                           at_limit=at_limit, at_limit_fraction=at_limit_fraction)
-            if cfg.strategy is None:
-                raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
-            raw = cfg.model_dump(by_alias=True, mode="json")
-            trader_id = trader or f"paper-{raw['strategy']['name']}"
+        if new_cfg.strategy is None:
+            raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
+    store = _open_store(url)
+    try:
+        if new_cfg is None:
+            rec = _pick_trader(store, trader)
+            raw = json.loads(rec.config_json)
+            trader_id = rec.trader_id
+        else:
+            raw = new_cfg.model_dump(by_alias=True, mode="json")
+            trader_id = trader if trader is not None else f"paper-{raw['strategy']['name']}"
         cfg = RunConfig.model_validate(raw)
         strat = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
         syms = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
@@ -79,7 +89,8 @@ def paper(
         session = PaperSession(bars, strat, bt, store, trader_id, symbols=syms, speed=speed, risk=cfg.risk,
                                latency_ms=latency_ms, run_config=cfg.model_dump(by_alias=True, mode="json"))
         try:
-            summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
+            with database_errors(url):  # a disk that fills up or a server that goes away mid-run
+                summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
         except KeyboardInterrupt:
             # nothing acknowledged is lost: the ledger holds every committed slice
             console.print(f"interrupted; continue with: nofx paper --resume --trader {trader_id}"

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
+from nofx.cli.outputs import check_output_file
 
 # torch, stable-baselines3 and the backtester are imported inside the commands: the CLI mounts this
 # module for every `nofx ...` call, and importing torch costs seconds that other commands should not pay.
@@ -33,7 +35,7 @@ DATA_OPT = typer.Option(None, "--data", help="bars file (overrides the config)")
 SYMBOL_OPT = typer.Option(None, "--symbol", help="instrument, e.g. 600036.SH (overrides the config)")
 MODEL_OPT = typer.Option(None, "--model", help="checkpoint path (overrides the config)")
 SEED_OPT = typer.Option(None, "--seed", help="random seed (overrides the config)")
-THREADS_OPT = typer.Option(1, "--threads", help="torch CPU threads (1 keeps runs reproducible and light)")
+THREADS_OPT = typer.Option(1, "--threads", min=1, max=256, help="torch CPU threads (1 keeps runs reproducible and light)")
 
 
 @dataclass(frozen=True)
@@ -89,21 +91,24 @@ def train(
     symbol: Optional[str] = SYMBOL_OPT,
     model: Optional[Path] = MODEL_OPT,
     seed: Optional[int] = SEED_OPT,
-    steps: Optional[int] = typer.Option(None, "--steps", help="environment steps (overrides [dqn].total_steps)"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="environment steps (overrides [dqn].total_steps)"),
     sb3: bool = typer.Option(True, "--sb3/--no-sb3", help="also train stable-baselines3's DQN as the reference"),
     threads: int = THREADS_OPT,
 ) -> None:
     """Train on the train period, keep the weights best on the validation period, report the test period."""
-    import torch
-
     from nofx.models.rl.baselines import save_sb3_policy, train_sb3_dqn
     from nofx.models.rl.dqn import DQNAgent
     from nofx.models.rl.env import ACTIONS, TradingEnv
     from nofx.models.rl.evaluate import log_return_score
     from nofx.models.rl.observation import OBS_NAMES, OBS_SIZE
 
-    torch.set_num_threads(threads)
     cfg = _config(config, data, symbol, model, seed, steps)
+    check_output_file(cfg.model, "--model")
+    if sb3:
+        check_output_file(sb3_path(cfg.model), "--model (SB3 weights beside it)")
+    import torch
+
+    torch.set_num_threads(threads)
     ex = load_experiment(cfg)
     p = cfg.periods
     console.print(f"[bold]DQN[/] {cfg.symbol}  train {p.train.start}..{p.train.end}  "
@@ -116,7 +121,7 @@ def train(
     log = agent.train(ex.train, validate=lambda a: log_return_score(ex.validation, a.act), progress=True)
     agent.save(cfg.model)
     console.print(f"nofx DQN: {log.episodes} episodes, {log.gradient_steps} gradient steps, "
-                  f"best validation at step {log.best_step}; saved {cfg.model}")
+                  f"best validation at step {log.best_step}; saved {escape(str(cfg.model))}")
     if sb3:
         sb3_train_env = TradingEnv(ex.series, ex.train.rules, p.train.start, p.train.end, cfg.env)
         with _bar("SB3 DQN", cfg.dqn.total_steps) as tick:
@@ -124,7 +129,7 @@ def train(
                                             validate=lambda pol: log_return_score(ex.validation, pol),
                                             progress=tick)
         save_sb3_policy(model_sb3, sb3_path(cfg.model))
-        console.print(f"SB3 DQN: best validation at step {best}; saved {sb3_path(cfg.model)}")
+        console.print(f"SB3 DQN: best validation at step {best}; saved {escape(str(sb3_path(cfg.model)))}")
     _report(ex, cfg.model)
 
 
@@ -140,10 +145,10 @@ def evaluate(
     threads: int = THREADS_OPT,
 ) -> None:
     """Out-of-sample table on the test period: nofx DQN, SB3 DQN, buy-and-hold."""
+    cfg = _config(config, data, symbol, model, None)  # a bad file is reported before torch is imported
     import torch
 
     torch.set_num_threads(threads)
-    cfg = _config(config, data, symbol, model, None)
     _report(load_experiment(cfg), cfg.model, backtester)
 
 

@@ -13,16 +13,23 @@ from rich.console import Console
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
+from nofx.cli.outputs import check_output_file
+from nofx.domain.errors import ConfigError
 
 # Ray and the backtester are imported inside the command: the CLI mounts this module for every
 # `nofx ...` call, and importing Ray costs seconds that other commands should not pay.
 
 app = typer.Typer(help="Parameter sweeps and symbol screens on Ray.")
-console = Console()
+console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 
-def _day(text: Optional[str]) -> Optional[date]:
-    return None if text is None else datetime.strptime(text, "%Y-%m-%d").date()
+def _day(text: Optional[str], option: str) -> Optional[date]:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise ConfigError(f"{option} must be a date like 2019-01-31", value=text) from None
 
 
 @app.command("sweep")
@@ -45,9 +52,9 @@ def sweep(
     metric: str = typer.Option("sharpe", "--metric", "-m", help="rank by: total_return, annual_return, sharpe, sortino, max_drawdown, calmar, "
                               "win_rate, n_trades, fees_paid, final_equity"),
     ascending: bool = typer.Option(False, "--ascending", help="lower is better for --metric"),
-    top: int = typer.Option(20, "--top", help="rows to print (all are written to --output)"),
+    top: int = typer.Option(20, "--top", min=1, help="rows to print (all are written to --output)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster (ray://host:10001 or auto)"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="local Ray CPUs (default 2)"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="local Ray CPUs (default 2)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write the full table (.csv or .parquet)"),
 ) -> None:
     """Run every combination as an independent backtest in parallel and rank the results."""
@@ -57,13 +64,15 @@ def sweep(
     from nofx.domain.instruments import parse_symbols
     from nofx.strategies.base import parse_params_text
 
+    check_output_file(output, "--output")
     universe = [i.symbol for i in parse_symbols(symbols)] if symbols else None
     sets = [[i.symbol for i in parse_symbols(s)] for s in symbol_set] or None
     wanted = sorted(set(universe or []) | {s for ss in sets or [] for s in ss}) or None
-    bars = read_bars(data, symbols=wanted, start=start, end=end)
-    config = BacktestConfig(start=_day(start), end=_day(end), cash=Decimal(repr(cash)), rules=rules,
+    first, last = _day(start, "--start"), _day(end, "--end")
+    config = BacktestConfig(start=first, end=last, cash=Decimal(repr(cash)), rules=rules,
                             fees=fees, fill=fill)
     jobs = expand_jobs(parse_grid(grid), sets, parse_params_text(params))
+    bars = read_bars(data, symbols=wanted, start=first, end=last)
     console.print(f"sweep {strategy}: {len(jobs)} backtests on "
                   f"{'Ray at ' + address if address else f'local Ray ({workers or 2} CPUs)'}")
     table = run_sweep(bars, strategy, jobs, config, symbols=universe, address=address, workers=workers,

@@ -169,8 +169,13 @@ def _as_timestamp(value: Any, name: str, path: Path) -> pd.Timestamp | None:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
         raise DataError(f"{name} is not a date/time", file=str(path), value=repr(value)) from None
+    if ts is pd.NaT:
+        raise DataError(f"{name} is not a date/time", file=str(path), value=repr(value))
     if ts.tzinfo is not None:
         ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
+    if not pd.Timestamp.min <= ts <= pd.Timestamp.max:  # beyond nanoseconds: an OverflowError later
+        raise DataError(f"{name} is not a date/time from {pd.Timestamp.min.date()} to {pd.Timestamp.max.date()}",
+                        file=str(path), value=repr(value))
     return ts
 
 

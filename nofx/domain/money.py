@@ -29,3 +29,25 @@ def ceil_to(value: Decimal, step: Decimal) -> Decimal:
 
 def round_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
     return (value / step).to_integral_value(rounding=rounding) * step
+
+
+# The largest cash amount a user may enter (run configs, --cash). The ledger stores NUMERIC(20,4), that is
+# 16 integer digits; Decimal's default context computes with 28 significant digits; metrics and reports
+# use binary floats (15 significant digits). Ten trillion (above any fund's size) keeps every sum of cash,
+# fills and fees exact in all three, with room for a thousand-fold gain. Larger amounts are refused, never
+# rounded or reported as "n/a".
+MAX_CASH = Decimal("1e13")
+
+
+def check_cash_amount(value: Decimal) -> Decimal:
+    """``value`` if it is a usable account amount: finite, above zero, at most :data:`MAX_CASH`, and a
+    whole number of cents (a sub-cent balance cannot be paid out). Raises ``ValueError`` saying which."""
+    if not value.is_finite():
+        raise ValueError("cash must be a finite number")
+    if value <= 0:
+        raise ValueError("cash must be above 0")
+    if value > MAX_CASH:
+        raise ValueError(f"cash must be at most {MAX_CASH:,.0f} (1e13)")
+    if value != value.quantize(CENT):
+        raise ValueError("cash must be a whole number of cents")
+    return value

@@ -28,7 +28,7 @@ _EPOCH = datetime(1970, 1, 1)
 class RiskConfig(BaseModel):
     """Per-trader limits. ``None`` disables a limit. Loaded from TOML/YAML and validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_orders_per_window: int | None = Field(default=None, gt=0)  # per trader
     max_orders_per_symbol_window: int | None = Field(default=None, gt=0)

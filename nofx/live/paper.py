@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nofx.data.corporate_actions import plan_actions
-from nofx.domain.errors import ConfigError
+from nofx.domain.errors import ConfigError, check_range
 from nofx.domain.money import round_cents
 from nofx.domain.orders import OrderRequest
 from nofx.engine.clock import SimClock
@@ -51,6 +51,16 @@ class PaperSummary:
     resumed_events: int
 
 
+MAX_SPEED = 1e6  # x real time; a day of minute bars then takes under a tenth of a second
+MAX_LATENCY_MS = 60_000.0  # a simulated venue that answers after more than a minute is a typo
+
+
+def check_paper_pacing(speed: float, latency_ms: float) -> None:
+    """Refuse a pace or latency that is not finite, negative or absurd (ConfigError naming the option)."""
+    check_range("--speed", speed, 0, MAX_SPEED)
+    check_range("--latency-ms", latency_ms, 0, MAX_LATENCY_MS)
+
+
 class PaperSession:
     """One trader's paper run. ``speed`` 0 replays as fast as possible; N paces bars at N x real time."""
 
@@ -59,8 +69,7 @@ class PaperSession:
                  latency_ms: float = 0.0, split: SplitConfig | None = None, run_config: dict | None = None,
                  group_commit: bool = True, corporate_actions: bool | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if speed < 0:
-            raise ConfigError("--speed must be >= 0", speed=speed)
+        check_paper_pacing(speed, latency_ms)
         universe, _ = select_bars(bars, config, symbols)
         self.market = prepare_market(universe, config)
         self.strategy = strategy

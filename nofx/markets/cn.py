@@ -314,8 +314,8 @@ class ChinaRules(MarketRules):
     def fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
         _require_stock(inst)
         if quantity <= 0 or price <= 0:
-            raise OrderError("fees need a positive quantity and price", symbol=inst.symbol, quantity=quantity,
-                             price=price)
+            raise OrderError("fees need a positive quantity and price (a bar with a non-positive price?)",
+                             symbol=inst.symbol, day=on, quantity=quantity, price=price)
         turnover = price * quantity
         if inst.security_type is SecurityType.FUND:
             # funds are not stocks: no securities stamp duty and no share transfer fee (commission only)

@@ -220,8 +220,8 @@ class HongKongRules(MarketRules):
         if inst.market is not Market.HK:
             raise ConfigError(f"HK rules asked about a non-HK symbol {inst.symbol}", symbol=inst.symbol)
         if quantity <= 0 or price <= 0:
-            raise OrderError("fees need a positive quantity and price", symbol=inst.symbol, quantity=quantity,
-                             price=price)
+            raise OrderError("fees need a positive quantity and price (a bar with a non-positive price?)",
+                             symbol=inst.symbol, day=on, quantity=quantity, price=price)
         turnover = price * quantity
         stamp, sfc, afrc, trading = (_charge(turnover, rate, rounding) for rate, rounding in self._fee_rates(on))
         # Each levy is charged (and rounded) on its own, then reported together as ``levies``.

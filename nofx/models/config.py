@@ -7,9 +7,10 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nofx.domain.errors import ConfigError
+from nofx.domain.bounds import BoundedDate
+from nofx.domain.errors import ConfigError, validation_problem
 from nofx.models.dataset import FeatureConfig, LabelConfig
 
 ModelKind = Literal["transformer", "lstm", "gat", "lightgbm", "linear"]
@@ -18,10 +19,10 @@ CONFIG_FILE = "config.json"
 
 
 class Segment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    start: date
-    end: date
+    start: BoundedDate
+    end: BoundedDate
 
     @model_validator(mode="after")
     def _ordered(self) -> "Segment":
@@ -35,6 +36,9 @@ class Segment(BaseModel):
         try:
             a, b = text.split(":")
             return cls(start=date.fromisoformat(a.strip()), end=date.fromisoformat(b.strip()))
+        except ValidationError as exc:
+            where, problem = validation_problem(exc)
+            raise ConfigError(f"{what}: {problem}", value=text) from None
         except ValueError as exc:
             raise ConfigError(f"{what} must look like YYYY-MM-DD:YYYY-MM-DD ({exc})", value=text) from None
 
@@ -43,7 +47,7 @@ class Segment(BaseModel):
 
 
 class ModelConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: ModelKind
     hidden: int = Field(default=32, ge=4)
@@ -64,7 +68,7 @@ class ModelConfig(BaseModel):
 
 
 class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     epochs: int = Field(default=8, ge=1)
     patience: int = Field(default=3, ge=1)  # epochs without a better validation rank IC before stopping
@@ -84,7 +88,7 @@ class TrainConfig(BaseModel):
 
 
 class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     data: str
     universe: tuple[str, ...]

@@ -16,19 +16,32 @@ upgrade a read lock mid-transaction.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError
 
-from nofx.persistence.urls import is_sqlite
+from nofx.persistence.errors import DatabaseUnavailableError
+from nofx.persistence.urls import display_url, is_sqlite, sqlite_path
 
 SqliteSync = Literal["NORMAL", "FULL"]
 WRITE_OPTION = "nofx_write"  # execution option marking a connection whose transactions write
 
 
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is reported after this long, not after the OS's minutes
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
 def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "NORMAL", echo: bool = False) -> Engine:
+    """An engine for ``url``. A SQLite file is checked first (its folder exists; an existing file is a
+    SQLite database), so those mistakes get a clear DatabaseUnavailableError before any connection."""
     if not is_sqlite(url):
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return create_engine(url, echo=echo, pool_pre_ping=True,
+                             connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
+    check_sqlite_file(url)
     if sqlite_synchronous not in ("NORMAL", "FULL"):
         raise ValueError(f"sqlite_synchronous must be NORMAL or FULL, not {sqlite_synchronous!r}")
     engine = create_engine(url, echo=echo)
@@ -52,3 +65,46 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "NORMAL", echo: bo
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
     return engine
+
+
+def check_sqlite_file(url: str) -> None:
+    """Refuse a SQLite target that cannot be a ledger: a path in a folder that does not exist (SQLite would
+    only say "unable to open database file"), a folder, or a file that is not a SQLite database (another
+    file, or one truncated before its header). Damage past the header shows on first use and is mapped by
+    :func:`database_errors`."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise DatabaseUnavailableError("the folder of the SQLite database does not exist", folder=folder)
+    if os.path.isdir(path):
+        raise DatabaseUnavailableError("the SQLite database path is a folder", path=path)
+    if not os.access(folder, os.W_OK | os.X_OK):  # false on a read-only filesystem, even for root
+        raise DatabaseUnavailableError("the folder of the SQLite database is read-only (the ledger writes its "
+                                       "WAL journal beside the file)", folder=folder)
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseUnavailableError(f"cannot read the SQLite database: {exc.strerror}", path=path) from None
+    if head and head != SQLITE_HEADER:  # an empty file is a new database to SQLite
+        raise DatabaseUnavailableError("not a SQLite database (another kind of file, or truncated/corrupted)",
+                                       path=path)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn failures of the database itself into one DatabaseUnavailableError naming the database (password
+    masked): an unreachable server, a read-only or full disk, a corrupted file. Constraint violations pass
+    through unchanged (the store maps them to their own codes)."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise DatabaseUnavailableError(f"database error: {reason[0] if reason else type(exc).__name__}",
+                                       db=display_url(url)) from exc

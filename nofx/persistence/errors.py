@@ -50,3 +50,14 @@ class LedgerIntegrityError(LedgerError):
 
 class DatabaseUrlError(LedgerError):
     code = "LEDGER_BAD_URL"
+
+
+class InvalidTraderIdError(LedgerError):
+    code = "LEDGER_BAD_TRADER_ID"
+
+
+class DatabaseUnavailableError(LedgerError):
+    """The database cannot be opened or used: missing folder, unreachable server, read-only or full disk,
+    a file that is not (or no longer) a SQLite database."""
+
+    code = "LEDGER_DB_UNAVAILABLE"

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from nofx.persistence.errors import InvalidTraderIdError
 from nofx.persistence.types import Money, Precise
 
 metadata = MetaData()
@@ -31,6 +32,22 @@ SeqType = BigInteger().with_variant(Integer(), "sqlite")
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 ID = 64  # length of trader / order / fill id columns
+
+
+def check_trader_id(trader_id: str) -> str:
+    """``trader_id`` if every backend can store it unchanged: 1 to :data:`ID` printable characters, no
+    space at either end. PostgreSQL would refuse a longer id, SQLite would silently keep it: the same limit
+    on both. Raises :class:`InvalidTraderIdError`."""
+    if not trader_id or trader_id != trader_id.strip():
+        raise InvalidTraderIdError("trader id must be non-empty, without spaces at either end",
+                                   trader=repr(trader_id))
+    if len(trader_id) > ID:
+        raise InvalidTraderIdError(f"trader id is longer than {ID} characters", trader=trader_id[:ID] + "...",
+                                   length=len(trader_id))
+    if not trader_id.isprintable():
+        raise InvalidTraderIdError("trader id holds control characters", trader=repr(trader_id))
+    return trader_id
+
 
 traders = Table(
     "traders", metadata,

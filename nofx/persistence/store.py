@@ -45,7 +45,7 @@ from nofx.domain.fills import Fill
 from nofx.engine.store import EquitySnapshot, TraderRecord
 from nofx.persistence import bulk, daily_stats, queries
 from nofx.persistence import schema as t
-from nofx.persistence.connection import WRITE_OPTION, SqliteSync, make_engine
+from nofx.persistence.connection import WRITE_OPTION, SqliteSync, database_errors, make_engine
 from nofx.persistence.errors import DuplicateTraderError, LedgerError
 from nofx.persistence.migrate import upgrade_engine
 from nofx.persistence.projection import Projector
@@ -96,7 +96,8 @@ class SqlLedgerStore:
         self.max_buffered = max_buffered
         self._engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
         if migrate:
-            upgrade_engine(self._engine)
+            with database_errors(self.url):  # the first connection: unreachable, read-only, corrupted
+                upgrade_engine(self._engine)
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._leader_active = False
@@ -120,6 +121,7 @@ class SqlLedgerStore:
 
     # ------------------------------------------------------------------ traders
     def create_trader(self, trader: TraderRecord) -> None:
+        t.check_trader_id(trader.trader_id)
         with self._write() as conn:
             if queries.get_trader(conn, trader.trader_id) is not None:
                 raise DuplicateTraderError("trader already exists", trader_id=trader.trader_id)

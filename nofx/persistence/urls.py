@@ -18,6 +18,7 @@ from nofx.persistence.errors import DatabaseUrlError
 
 ENV_VAR = "NOFX_DB_URL"
 DEFAULT_URL = "sqlite:///nofx.db"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 # driver names mapped to the synchronous driver the store uses
 _SYNC_DRIVER = {
@@ -35,9 +36,17 @@ _SYNC_DRIVER = {
 def resolve_url(url: str | None = None) -> str:
     """The URL to use: ``url`` if given, else ``$NOFX_DB_URL``, else ``sqlite:///nofx.db``.
 
-    A bare filesystem path (no ``://``) means a SQLite file. Async drivers are mapped to sync ones."""
-    raw = url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    A bare filesystem path (no ``://``) means a SQLite file when it names one: an existing file, or a name
+    ending in .db, .sqlite or .sqlite3 (``--db notaurl`` is a mistake, not a new file called ``notaurl``).
+    Async drivers are mapped to sync ones. Raises DatabaseUrlError."""
+    raw = url if url is not None else (os.environ.get(ENV_VAR) or DEFAULT_URL)
+    if not raw.strip():
+        raise DatabaseUrlError("empty database URL: use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB")
     if "://" not in raw:
+        if not (raw.lower().endswith(SQLITE_SUFFIXES) or os.path.isfile(raw)):
+            raise DatabaseUrlError(
+                "not a database URL or SQLite file: use sqlite:///PATH, a PATH ending in .db/.sqlite/.sqlite3, "
+                "or postgresql+psycopg://USER@HOST:PORT/DB", url=raw)
         raw = f"sqlite:///{raw}"
     try:
         parsed: URL = make_url(raw)
@@ -50,6 +59,14 @@ def resolve_url(url: str | None = None) -> str:
             url=parsed.render_as_string(hide_password=True),
         )
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def display_url(url: str) -> str:
+    """``url`` with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def is_sqlite(url: str) -> bool:

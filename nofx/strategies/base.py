@@ -28,7 +28,7 @@ from nofx.domain.orders import OrderRequest
 class StrategyParams(BaseModel):
     """Base of every strategy's parameter model; unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from typing import Any, Callable, TypeVar
 
 from pydantic import ValidationError
 
-from nofx.domain.errors import ConfigError, UnknownStrategyError
+from nofx.domain.errors import ConfigError, UnknownStrategyError, validation_problem
 from nofx.strategies.base import Strategy
 
 S = TypeVar("S", bound=type[Strategy])
@@ -48,10 +48,8 @@ class StrategyRegistry:
         try:
             p = cls.Params(**(params or {}))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            raise ConfigError(f"invalid parameter {where!r} for strategy {name}: {first['msg']}",
-                              strategy=name) from None
+            where, what = validation_problem(exc, "params")
+            raise ConfigError(f"invalid strategy parameter {where}: {what}", strategy=name) from None
         return cls(p)
 
 

@@ -6,23 +6,23 @@ not overlap (train < validation < test), so the test period stays out of sample.
 
 from __future__ import annotations
 
-import tomllib
-from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nofx.domain.errors import ConfigError
+from nofx.data.config_file import read_config_mapping
+from nofx.domain.bounds import BoundedDate
+from nofx.domain.errors import ConfigError, validation_problem
 from nofx.models.rl.dqn import DQNConfig
 from nofx.models.rl.env import EnvConfig
 
 
 class Period(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    start: date
-    end: date
+    start: BoundedDate
+    end: BoundedDate
 
     @model_validator(mode="after")
     def _ordered(self) -> "Period":
@@ -32,7 +32,7 @@ class Period(BaseModel):
 
 
 class Periods(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     train: Period
     validation: Period
@@ -46,7 +46,7 @@ class Periods(BaseModel):
 
 
 class RLConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     data: Path
     symbol: str
@@ -64,12 +64,7 @@ def load_rl_config(path: str | Path, **overrides: object) -> RLConfig:
     """Read a TOML experiment file; ``overrides`` (not None) replace top-level keys. A relative
     ``data`` path is taken relative to the file's folder when it exists there."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError("config file not found", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    raw = read_config_mapping(path, yaml_allowed=False)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     data = Path(str(raw.get("data", "")))
     if raw.get("data") and not data.is_absolute() and not data.exists() and (path.parent / data).exists():
@@ -77,6 +72,5 @@ def load_rl_config(path: str | Path, **overrides: object) -> RLConfig:
     try:
         return RLConfig(**raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"invalid RL config at {where!r}: {first['msg']}", file=str(path)) from None
+        where, what = validation_problem(exc)
+        raise ConfigError(f"invalid RL config value at {where}: {what}", file=str(path)) from None

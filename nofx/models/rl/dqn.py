@@ -31,7 +31,7 @@ CHECKPOINT_FORMAT = "nofx-dqn/1"
 class DQNConfig(BaseModel):
     """Hyper-parameters (the ``[dqn]`` table of an RL config file)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     total_steps: int = Field(default=30_000, gt=0)
     learning_rate: float = Field(default=5e-4, gt=0)

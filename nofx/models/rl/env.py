@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from nofx.domain.errors import ConfigError
+from nofx.domain.money import MAX_CASH
 from nofx.markets.base import MarketRules
 from nofx.models.rl.market import Account, StockSeries, TradeOutcome, minimum_lot
 from nofx.models.rl.observation import OBS_CLIP, OBS_SIZE, WARMUP_BARS, observation
@@ -36,9 +37,9 @@ ACTION_LOTS: tuple[int, ...] = (0, 1, 2, -1, -2)  # signed lots of each action
 class EnvConfig(BaseModel):
     """Settings of :class:`TradingEnv` (the ``[env]`` table of an RL config file)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    cash: float = Field(default=100_000.0, gt=0)
+    cash: float = Field(default=100_000.0, gt=0, le=float(MAX_CASH))
     lot: int | None = Field(default=None, gt=0)  # None: the market's minimum buy for the instrument
     cost_weight: float = Field(default=1.0, ge=0)
     risk_weight: float = Field(default=1.0, ge=0)
