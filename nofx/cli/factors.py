@@ -117,7 +117,8 @@ def report(
         p = MultiFactorParams.model_validate(params)
     except ValidationError as exc:
         where, what = validation_problem(exc, "params")
-        raise ConfigError(f"invalid multi_factor parameter {where}: {what}", file=config or "--weights/--valuation/--fundamentals") from None
+        raise ConfigError(f"invalid multi_factor parameter {where}: {what}",
+                          file=config or "--weights/--valuation/--fundamentals") from None
 
     bars = read_bars(data, symbols=sym_list, start=first, end=last)
     panel = BarPanel.from_frame(bars)

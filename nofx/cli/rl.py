@@ -35,7 +35,8 @@ DATA_OPT = typer.Option(None, "--data", help="bars file (overrides the config)")
 SYMBOL_OPT = typer.Option(None, "--symbol", help="instrument, e.g. 600036.SH (overrides the config)")
 MODEL_OPT = typer.Option(None, "--model", help="checkpoint path (overrides the config)")
 SEED_OPT = typer.Option(None, "--seed", help="random seed (overrides the config)")
-THREADS_OPT = typer.Option(1, "--threads", min=1, max=256, help="torch CPU threads (1 keeps runs reproducible and light)")
+THREADS_OPT = typer.Option(1, "--threads", min=1, max=256,
+                           help="torch CPU threads (1 keeps runs reproducible and light)")
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ def read_config_mapping(path: str | Path, *, yaml_allowed: bool = True) -> dict[
         what = " ".join(x for x in (exc.context, exc.problem) if x)
         raise ConfigError(f"cannot parse config (YAML): {one_line(what)}", file=source, **where) from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: YAML's bad timestamps/ints
-        raise ConfigError(f"cannot parse config ({'YAML' if is_yaml else 'TOML'}): {one_line(exc)}", file=source) from None
+        kind = "YAML" if is_yaml else "TOML"
+        raise ConfigError(f"cannot parse config ({kind}): {one_line(exc)}", file=source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -64,8 +64,10 @@ def validation_problem(exc: Any, section: str = "") -> tuple[str, str]:
     where = ".".join(x for x in (section, loc) if x) or "the whole value"
     msg = str(err.get("msg", exc)).removeprefix("Value error, ")
     given = err.get("input")
-    if loc and isinstance(given, (str, int, float, Decimal)) and not isinstance(given, bool) and err["type"] != "missing":
-        msg = f"{msg} (got {given!r})" if isinstance(given, str) else f"{msg} (got {given})"
+    scalar = isinstance(given, (str, int, float, Decimal)) and not isinstance(given, bool)
+    if loc and scalar and err["type"] != "missing":
+        shown = repr(given) if isinstance(given, str) else str(given)
+        msg = f"{msg} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     return where, one_line(msg)
 
 
