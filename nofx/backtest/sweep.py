@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping, Sequence
@@ -31,8 +32,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import nofx.strategies.builtin  # noqa: F401  (registers the built-in strategies in every Ray worker)
 from nofx.backtest.config import BacktestConfig
 from nofx.backtest.runner import run_backtest
-from nofx.domain.errors import ConfigError, NofxError
+from nofx.domain.errors import ConfigError, NofxError, one_line
 from nofx.strategies.registry import REGISTRY
+
+RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9.\-]+:\d{1,5}")  # what ray.init(address=...) accepts
 
 # Metrics copied into the results table (the full dict stays available from run_backtest).
 TABLE_METRICS: tuple[str, ...] = (
@@ -165,10 +168,15 @@ def run_sweep(
     if workers is not None and workers < 1:
         raise ConfigError("workers must be at least 1", workers=workers)
 
+    if address is not None and not RAY_ADDRESS.fullmatch(address):
+        raise ConfigError("--address must be auto, ray://HOST:PORT or HOST:PORT", address=address)
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            try:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+                raise ConfigError(f"cannot join the Ray cluster: {one_line(exc)}", address=address) from None
         else:
             ray.init(num_cpus=workers or 2, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING)

@@ -238,3 +238,11 @@ def test_an_internal_error_names_the_command_and_asks_for_a_report(nofx_cli, mon
     assert r.code == 70 and "Traceback" not in r.err
     lines = [x for x in r.err.splitlines() if x.strip()]
     assert len(lines) == 1 and "`nofx backtest`" in lines[0] and "bug" in lines[0] and "KeyError" in lines[0]
+
+
+def test_sweep_ray_address_is_checked_before_joining(nofx_cli):
+    from nofx.data.bundled import bundled_bars_path
+
+    line = nofx_cli("sweep", "-s", "dual_ma", "-d", str(bundled_bars_path()), "--symbols", "600519.SH",
+                    "--grid", "fast=5", "--address", "nowhere").error_line()
+    assert "--address" in line and "nowhere" in line
