@@ -7,10 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nofx.engine.matching import LimitFillPolicy
-
 from nofx.domain.bounds import BoundedDate
 from nofx.domain.money import check_cash_amount
+from nofx.engine.matching import LimitFillPolicy
 
 MAX_COMMISSION_RATE = Decimal("0.01")  # 1% of turnover: ten times any retail broker's A-share or HK rate
 MAX_COMMISSION_MIN = Decimal("1000")  # per order, in the market's currency
