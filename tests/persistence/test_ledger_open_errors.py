@@ -105,3 +105,18 @@ def test_trader_id_limits_are_the_same_on_every_backend(db_url):
             assert store.get_trader(bad) is None
     finally:
         store.close()
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs `unshare -m` to mount a small tmpfs")
+@pytest.mark.parametrize("size", ["96k", pytest.param("600k", marks=pytest.mark.slow)])  # full at open / mid-run
+def test_a_full_disk(tmp_path, size):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    args = ["paper", "-s", "dual_ma", "--symbols", "600519.SH,000001.SZ", "--start", "2019-01-01", "--end",
+            "2021-12-31", "--no-progress", "--db", str(folder / "l.db")]
+    cmd = " ".join(["mount -t tmpfs -o size=" + size, "tmpfs", str(folder), "&&", "exec", sys.executable, "-m",
+                    "nofx.cli.main", *args])
+    r = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True, text=True, timeout=300)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(lines) == 1 and "disk is full" in lines[0]
