@@ -276,3 +276,53 @@ def test_fuzz_helpers_write_what_they_were_given():
     assert math.isnan(back["backtest"]["participation"])
     assert back["strategy"] == {"name": "a\"b", "params": {"fast": 3}}
     assert yaml.safe_load(to_yaml(cfg))["strategy"]["params"] == {"fast": 3}
+
+
+@pytest.fixture(scope="module")
+def paper_ledger(tmp_path_factory) -> Path:
+    """A real ledger written by a short paper run (module scope: the fuzz below only reads it)."""
+    from nofx.cli.main import main
+
+    db = tmp_path_factory.mktemp("ledger") / "l.db"
+    with pytest.raises(SystemExit) as exc:
+        main(["paper", "-s", "dual_ma", "--symbols", "600519.SH", "--start", "2020-01-02", "--end", "2020-03-31",
+              "--no-progress", "--db", str(db), "--trader", "fuzz"])
+    assert exc.value.code == 0
+    return db
+
+
+@FUZZ
+@given(command=st.sampled_from([("orders",), ("positions",), ("trades",), ("ledger", "check")]),
+       db=st.sampled_from(["LEDGER", "LEDGER", "notaurl", "missing.db", ""]),
+       trader=st.one_of(st.none(), st.just("fuzz"), st.text(max_size=70)),
+       after=st.one_of(st.none(), st.text(max_size=30), st.just("2020-01-02T00:00:00|1")),
+       limit=st.one_of(st.none(), st.integers(-5, 20_000).map(str), st.text(max_size=4)),
+       as_json=st.booleans())
+def test_fuzz_ledger_reading_options(nofx_cli, paper_ledger, command, db, trader, after, limit, as_json):
+    args = [*command, "--db", str(paper_ledger) if db == "LEDGER" else db]
+    if trader is not None:
+        args += ["--trader", trader]
+    if after is not None and command[0] in ("orders", "trades"):
+        args += ["--after", after]
+    if limit is not None and command[0] in ("orders", "trades"):
+        args += ["--limit", limit]
+    if as_json:
+        args.append("--json")
+    r = nofx_cli(*args)
+    _assert_contract(r)
+    if r.code == 0 and as_json:  # the trader shown is the one asked for (or the only one), never another
+        assert json.loads(r.out)["trader_id"] == "fuzz"
+
+
+@FUZZ
+@given(start=st.one_of(st.none(), wrong_date.map(_text), valid_start.map(_text), st.text(max_size=12)),
+       end=st.one_of(st.none(), wrong_date.map(_text), valid_end.map(_text), st.text(max_size=12)),
+       symbol=st.one_of(st.none(), st.sampled_from(["600519.SH", "XYZ", "", "0700.HK"])))
+def test_fuzz_data_info_options(nofx_cli, start, end, symbol):
+    from nofx.data.bundled import bundled_bars_path
+
+    args = ["data", "info", str(bundled_bars_path())]
+    for opt, value in (("--start", start), ("--end", end), ("--symbol", symbol)):
+        if value is not None:
+            args += [opt, value]
+    _assert_contract(nofx_cli(*args))
