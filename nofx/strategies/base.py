@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from nofx.data.panel import BarPanel
-from nofx.domain.errors import DataError
+from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.fills import Fill
 from nofx.domain.orders import OrderRequest
 
@@ -185,8 +185,10 @@ def parse_params_text(text: str | None) -> dict[str, Any]:
         part = part.strip()
         if not part:
             continue
-        if "=" not in part:
-            raise DataError("strategy parameter must look like key=value", param=part)
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
+        k, sep, v = (x.strip() for x in part.partition("="))
+        if not sep or not k:
+            raise ConfigError("--params: each parameter must look like key=value", param=part)
+        if k in out:  # the later one would silently win
+            raise ConfigError("--params: parameter given twice", param=k)
+        out[k] = v
     return out

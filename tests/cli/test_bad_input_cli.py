@@ -246,3 +246,10 @@ def test_sweep_ray_address_is_checked_before_joining(nofx_cli):
     line = nofx_cli("sweep", "-s", "dual_ma", "-d", str(bundled_bars_path()), "--symbols", "600519.SH",
                     "--grid", "fast=5", "--address", "nowhere").error_line()
     assert "--address" in line and "nowhere" in line
+
+
+@pytest.mark.parametrize("text,needle", [("fast", "key=value"), ("=5", "key=value"),
+                                         ("fast=5,fast=6", "given twice")])
+def test_params_text_is_never_guessed(nofx_cli, text, needle):
+    line = nofx_cli(*BT, "--params", text).error_line()
+    assert "--params" in line and needle in line and "CONFIG_ERROR" in line
