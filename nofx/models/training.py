@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nofx.domain.errors import ConfigError
 from nofx.models.config import ModelConfig, TrainConfig
 from nofx.models.dataset import DayBatch, FeatureConfig, PanelDataset
 from nofx.models.graph import GraphSchedule, GraphSpec
@@ -31,6 +32,8 @@ def seed_everything(seed: int, threads: int = 2) -> None:
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():  # torch would fail deep in training instead
+        raise ConfigError("--device cuda: no CUDA device is available here (use auto or cpu)")
     return torch.device(name)
 
 

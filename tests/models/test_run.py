@@ -110,3 +110,16 @@ def test_alpha158_feature_set_trains_and_stays_causal(synth_frame, kind, seq_len
     s = run.predict_panel(panel)
     assert np.isfinite(s[-20:]).mean() > 0.9
     assert_causal(lambda p: run.predict_panel(p), panel, n_checks=1, atol=1e-6, min_cut=80)
+
+
+def test_device_cuda_without_cuda_is_a_config_error():
+    import torch
+
+    from nofx.domain.errors import ConfigError
+    from nofx.models.training import pick_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="--device cuda"):
+        pick_device("cuda")
+    assert pick_device("cpu").type == "cpu"
