@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from nofx.backtest.result import BacktestResult
 from nofx.backtest.run_config import RunConfig
 from nofx.domain.errors import ConfigError
 from nofx.domain.instruments import parse_symbols
+
+if TYPE_CHECKING:
+    from nofx.strategies.base import Strategy
 
 
 def load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
@@ -26,16 +29,19 @@ def load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None
 
 
 def execute(cfg: RunConfig, progress: bool = True,
-            on_progress: Callable[[int, int], None] | None = None) -> BacktestResult:
-    """Run a validated :class:`RunConfig` (the CLI, sweeps and the API all come through here).
-    ``on_progress(done, total)`` is called as slices are processed."""
+            on_progress: Callable[[int, int], None] | None = None, strategy: Strategy | None = None) -> BacktestResult:
+    """Run a validated :class:`RunConfig` (the CLI, sweeps, ``nofx rl eval`` and the API all come through
+    here). ``on_progress(done, total)`` is called as slices are processed. ``strategy``: an instance to
+    run instead of creating ``cfg.strategy`` from the registry (a policy that is not a registered
+    checkpoint, e.g. SB3's), with everything else from ``cfg``."""
     import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
     from nofx.backtest.runner import run_backtest
     from nofx.strategies.registry import REGISTRY
 
-    if cfg.strategy is None:
-        raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
-    strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+    if strategy is None:
+        if cfg.strategy is None:
+            raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
+        strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
     symbols = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
     if symbols:
         parse_symbols(",".join(symbols))  # clear error on a bad symbol before reading data

@@ -5,23 +5,38 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from nofx.backtest.execute import execute
-from nofx.backtest.execute import load_bars as _load_bars
-from nofx.backtest.result import BacktestResult
-from nofx.backtest.run_config import RunConfig, load_run_config
+from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file, check_output_folder
 from nofx.domain.bounds import check_date
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import Market, parse_symbols
 from nofx.domain.money import check_cash_amount
 
-console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
+if TYPE_CHECKING:  # imported where used: `nofx --help` must not pay for pandas (see tests/cli/test_startup.py)
+    from nofx.backtest.result import BacktestResult
+    from nofx.backtest.run_config import RunConfig
+
+console = output_console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
+
+
+def execute(cfg: RunConfig, progress: bool = True, strategy: Any = None) -> BacktestResult:
+    """:func:`nofx.backtest.execute.execute`, imported when a command runs (it needs pandas)."""
+    from nofx.backtest.execute import execute as run
+
+    return run(cfg, progress=progress, strategy=strategy)
+
+
+def _load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
+               end: date | None):
+    from nofx.backtest.execute import load_bars
+
+    return load_bars(path, symbols, benchmark, start, end)
+
 
 PRICES_HELP = "raw | adjusted: whether the bars already include dividends/splits (default: what the file declares)"
 INVESTOR_HELP = "individual | institution: dividend tax of the account holder (default individual)"
@@ -75,6 +90,7 @@ def parse_cash_option(text: str) -> Decimal:
 def run_config_from_options(config: Path | str | None, **opts: str | None) -> RunConfig:
     """A validated run config: the file's (if any) with the command-line options laid over it.
     Shared by ``nofx backtest`` and ``nofx paper`` so both read options the same way."""
+    from nofx.backtest.run_config import RunConfig, load_run_config
     from nofx.strategies.base import parse_params_text
 
     cfg = load_run_config(config) if config else RunConfig()
@@ -150,7 +166,9 @@ def backtest(
     json_out = check_output_file(json_path if json_path is not None else cfg.output.json_path, "--json")
     report_out = check_output_file(report if report is not None else cfg.output.report, "--report")
     result = execute(cfg, progress=progress)
-    print_metrics(result.metrics, title=f"{result.strategy} {result.params}", console=console)
+    # one line naming the run (a parameter dict printed raw spreads over a dozen lines)
+    console.print(f"{result.strategy}: {params_text(result.params)}", markup=False, highlight=False, soft_wrap=True)
+    print_metrics(result.metrics, title="Backtest metrics", console=console)
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")
     for note in result.messages:
         if note.startswith(("prices:", "warning:", "dividend tax:")):
@@ -164,6 +182,7 @@ def demo(
 ) -> None:
     """The quick-start job: dual MA versus buy-and-hold on the bundled real A-share slice (2019-2021,
     CSI 300 benchmark), with a metrics table and HTML reports."""
+    from nofx.backtest.run_config import RunConfig
     from nofx.data.bundled import bundled_bars_path
 
     check_output_folder(out, "--out")
@@ -186,7 +205,7 @@ def demo(
 
 
 def comparison_table(results: dict[str, BacktestResult]) -> Table:
-    from nofx.report.format import format_metric, metric_label
+    from nofx.report.format import metric_label, metric_text
 
     t = Table(title="nofx demo: bundled A-share slice 2019-2021, A-share rules and fees, benchmark CSI 300")
     t.add_column("metric")
@@ -194,23 +213,47 @@ def comparison_table(results: dict[str, BacktestResult]) -> Table:
         t.add_column(name, justify="right")
     keys = [k for k in next(iter(results.values())).metrics]
     for k in keys:
-        t.add_row(metric_label(k), *[format_metric(k, r.metrics.get(k)) for r in results.values()])
+        t.add_row(metric_label(k), *[metric_text(r.metrics, k) for r in results.values()])
     return t
 
 
 def strategies() -> None:
     """List registered strategies and their parameters."""
-    import nofx.strategies.builtin  # noqa: F401
+    import nofx.strategies.builtin  # noqa: F401  (declares them: no strategy module is imported)
     from nofx.strategies.registry import REGISTRY
 
-    t = Table(title="strategies")
-    t.add_column("name")
+    t = Table(title="strategies", show_lines=True)
+    t.add_column("name", no_wrap=True)
+    t.add_column("what it does")
     t.add_column("parameters (default)")
     for name in REGISTRY.names():
-        cls = REGISTRY.get(name)
-        fields = ", ".join(f"{k}={v.default}" for k, v in cls.Params.model_fields.items())
-        t.add_row(name, fields)
+        t.add_row(name, REGISTRY.summary(name), "\n".join(param_defaults(REGISTRY.params_model(name))))
     console.print(t)
+
+
+def param_defaults(model: Any) -> list[str]:
+    """``name=default`` per field of a pydantic model: a default factory is called, a field without a
+    default reads ``(required)`` (never pydantic's internal ``PydanticUndefined``)."""
+    out = []
+    for key, field in model.model_fields.items():
+        if field.is_required():
+            out.append(f"{key} (required)")
+        else:
+            out.append(f"{key}={_default_text(field.get_default(call_default_factory=True))}")
+    return out
+
+
+def params_text(params: Any) -> str:
+    """``key=value, ...`` of a run's strategy parameters, on one line."""
+    return ", ".join(f"{k}={_default_text(v)}" for k, v in dict(params or {}).items()) or "(default parameters)"
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_default_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_default_text(v) for v in value) + "]"
+    return str(value)
 
 
 __all__ = ["backtest", "demo", "strategies", "execute", "DataError"]

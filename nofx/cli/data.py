@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from nofx.data.bars import read_bars, row_location
-from nofx.data.checks import check_bars
-from nofx.data.describe import describe_bars
+from nofx.cli.output import output_console
 
 app = typer.Typer(help="Inspect and validate bars files (Parquet or CSV).", no_args_is_help=True)
 
@@ -32,9 +29,12 @@ def info(
     end: Optional[str] = typer.Option(None, help="last date/time to include"),
 ) -> None:
     """Summary of a bars file: span, symbols, suspended/ST days, missing trading days per symbol."""
+    from nofx.data.bars import TIME_COLUMN_ATTR, read_bars
+    from nofx.data.describe import describe_bars
+
     df = read_bars(file, symbols=symbol or None, start=start, end=end)
     summary = describe_bars(df)
-    console = Console(markup=False)  # file names and symbols are printed as is
+    console = output_console(markup=False)  # file names and symbols are printed as is
 
     head = Table(title=f"{file}", show_header=False)
     head.add_column("what", style="bold")
@@ -46,7 +46,8 @@ def info(
     head.add_row("suspended days", f"{summary.suspended_days:,}")
     head.add_row("ST days", f"{summary.st_days:,}")
     head.add_row("missing trading days", f"{summary.missing_days:,} (vs {summary.calendar})")
-    head.add_row("columns", ", ".join(df.columns))
+    time_column = df.attrs.get(TIME_COLUMN_ATTR, "datetime")  # named as in the file, not as read
+    head.add_row("columns", ", ".join(time_column if c == "datetime" else str(c) for c in df.columns))
     console.print(head)
 
     table = Table(title="per symbol")
@@ -65,9 +66,12 @@ def info(
 @app.command()
 def check(file: Path = typer.Argument(..., help="bars file (.parquet or .csv)")) -> None:
     """List every bad row (location, symbol, time, problem); exit 1 if there is any."""
+    from nofx.data.bars import read_bars, row_location
+    from nofx.data.checks import check_bars
+
     df = read_bars(file, validate=False)
     issues = check_bars(df)
-    console = Console(highlight=False, soft_wrap=True)  # one line per bad row, greppable
+    console = output_console(highlight=False, soft_wrap=True)  # one line per bad row, greppable
     for issue in issues:
         when = _day(issue.datetime) if issue.datetime is not None else "?"
         console.print(

@@ -17,20 +17,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file
 from nofx.domain.bounds import check_date
 from nofx.domain.errors import ConfigError, validation_problem
 
 app = typer.Typer(help="Stock-selection factor research (IC, rank IC, quantile returns).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
+console = output_console()
 
 
 @app.callback()
@@ -64,6 +63,8 @@ def _parse_date(text: str | None) -> date | None:
 
 
 def _fmt(v: float) -> str:
+    import numpy as np
+
     return "-" if not np.isfinite(v) else f"{v:+.4f}"
 
 

@@ -8,23 +8,22 @@ top level (as nofx.cli.main does) gives ``nofx orders``, ``nofx positions``, ``n
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from nofx.cli.output import output_console
 from nofx.domain.errors import ConfigError
-from nofx.persistence import KeysetCursor, SqlLedgerStore, check_ledger, resolve_url
-from nofx.persistence.connection import database_errors
-from nofx.persistence.urls import sqlite_path
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a command runs, not for `nofx --help`
+    from nofx.persistence import KeysetCursor, SqlLedgerStore
 
 app = typer.Typer(help="Inspect the trading ledger (orders, positions, trades) and check its consistency.",
                   no_args_is_help=True)
@@ -42,6 +41,9 @@ AfterOpt = Annotated[str | None, typer.Option("--after", help="Page cursor print
 def _open(db: str | None) -> SqlLedgerStore:
     from pathlib import Path
 
+    from nofx.persistence import SqlLedgerStore, resolve_url
+    from nofx.persistence.urls import sqlite_path
+
     url = resolve_url(db)
     path = sqlite_path(url)
     if path is not None and not Path(path).exists():  # reading must not create an empty ledger
@@ -52,6 +54,9 @@ def _open(db: str | None) -> SqlLedgerStore:
 @contextmanager
 def _ledger(db: str | None) -> Iterator[SqlLedgerStore]:
     """The store, with failures of the database itself (corrupted file, lost server) as one clear line."""
+    from nofx.persistence import resolve_url
+    from nofx.persistence.connection import database_errors
+
     url = resolve_url(db)
     with database_errors(url), _open(url) as store:
         yield store
@@ -87,6 +92,8 @@ def _echo_json(obj: Any) -> None:
 
 
 def _cursor(after: str | None) -> KeysetCursor | None:
+    from nofx.persistence import KeysetCursor
+
     return None if after is None else KeysetCursor.decode(after)
 
 
@@ -111,8 +118,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], caption: str |
                                                        "avg cost", "realised", "quantity"} else "left")
     for r in rows:
         table.add_row(*(_fmt(x) for x in r))
-    # piped output (files, tests) gets a wide fixed width instead of rich's 80 columns
-    Console(width=None if sys.stdout.isatty() else 200, markup=False).print(table)
+    output_console(markup=False).print(table)
 
 
 @app.command()
@@ -172,6 +178,8 @@ def check(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = False) 
     Prints each violation; exit code 1 if any."""
     with _ledger(db) as store:
         tid = _trader(store, trader)
+        from nofx.persistence import check_ledger
+
         violations = check_ledger(store, tid)
     if as_json:
         _echo_json({"trader_id": tid, "ok": not violations, "violations": [v.to_dict() for v in violations]})

@@ -9,10 +9,10 @@ from typing import Optional
 
 import typer
 from typer.exceptions import Abort, TyperException
-from rich.console import Console
 
 from nofx import __version__
 from nofx.cli.errors import BUG_EXIT, USER_ERROR_EXIT, report_bug, report_error, user_error_text
+from nofx.cli.output import output_console
 
 app = typer.Typer(
     name="nofx",
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = output_console()
 
 
 def _version(value: bool) -> None:

@@ -12,20 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
+from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file, check_output_folder
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer(help="Train, evaluate and apply return predictors (Transformer, BiLSTM, GAT, LightGBM, linear).",
                   no_args_is_help=True, add_completion=False)
-console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
+console = output_console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 DEFAULT_DATA = "../shared/data/cn_daily.parquet"
 BENCHMARK = "000300.SH"
@@ -68,6 +66,8 @@ def build_run_config(model: str, data: str, train: str, valid: str, universe: in
 
 
 def train_and_save(cfg: Any, frame: pd.DataFrame, out: Path, show_progress: bool = True) -> Any:
+    import pandas as pd
+
     from nofx.models.run import train_run
 
     if show_progress:
@@ -131,6 +131,9 @@ class Evaluation:
 def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int = 50, n_drop: int = 5,
                  benchmark: str | None = BENCHMARK, backtest: bool = True, progress: bool = False) -> Evaluation:
     """IC statistics of ``run`` on [start, end] and a costed top-k backtest of its scores."""
+    import numpy as np
+    import pandas as pd
+
     from nofx.data.panel import BarPanel
     from nofx.features.adjusted import adjust_panel
     from nofx.features.labels import forward_return
@@ -179,6 +182,8 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
 def _equal_weight_annual_return(close: np.ndarray, a: int, b: int) -> float:
     """Annualised return of holding the whole universe equally weighted (daily rebalanced, no costs) over
     rows a..b: the reference that separates stock picking from the universe's tilt against the index."""
+    import numpy as np
+
     with np.errstate(invalid="ignore", divide="ignore"):
         r = close[a + 1: b + 1] / close[a: b] - 1.0
     daily = np.nanmean(np.where(np.isfinite(r), r, np.nan), axis=1)
@@ -242,6 +247,9 @@ def predict(
 ) -> None:
     """One score per (datetime, symbol) from --start to --end, each from data available at that datetime.
     Works on any bars file with the shared schema (stocks and dates the model never saw included)."""
+    import numpy as np
+    import pandas as pd
+
     from nofx.data.panel import BarPanel
     from nofx.domain.instruments import parse_symbol
     from nofx.models.run import TrainedRun, load_frame
@@ -281,6 +289,8 @@ RESULT_COLUMNS = ("ic", "icir", "rank_ic", "rank_icir", "excess_return", "max_dr
 
 def results_table(rows: list[dict[str, Any]], models: list[str]) -> str:
     """Markdown table: mean ± std over seeds per model."""
+    import numpy as np
+
     head = ("| model | seeds | IC | ICIR | rank IC | rank ICIR | ann. excess return vs CSI 300 (after costs) "
             "| max drawdown | ann. return (after costs) | universe equal-weight ann. return |")
     lines = [head, "|" + " --- |" * 10]

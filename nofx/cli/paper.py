@@ -6,14 +6,13 @@ import json
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from nofx.backtest.run_config import RunConfig
 from nofx.cli.backtest import COMMISSION_BASIS_HELP, INVESTOR_HELP, PRICES_HELP
+from nofx.cli.output import output_console
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer()
-console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
+console = output_console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 
 def _open_store(db: str | None):
@@ -51,6 +50,7 @@ def paper(
 ) -> None:
     """Paper-trade a strategy by replaying bars; every order, fill and snapshot is persisted."""
     import nofx.strategies.builtin  # noqa: F401
+    from nofx.backtest.run_config import RunConfig
     from nofx.cli.backtest import _load_bars, run_config_from_options
     from nofx.live.paper import PaperSession, check_paper_pacing
     from nofx.persistence.connection import database_errors

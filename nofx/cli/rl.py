@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
+from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file
 
 # torch, stable-baselines3 and the backtester are imported inside the commands: the CLI mounts this
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from nofx.models.rl.market import StockSeries
 
 app = typer.Typer(help="Reinforcement learning: train and evaluate the DQN trading agent.", no_args_is_help=True)
-console = Console()
+console = output_console()
 
 CONFIG_OPT = typer.Option(Path("examples/rl_dqn.toml"), "--config", "-c", help="RL experiment TOML file")
 DATA_OPT = typer.Option(None, "--data", help="bars file (overrides the config)")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
+from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file
 from nofx.domain.errors import ConfigError
 
@@ -20,7 +20,7 @@ from nofx.domain.errors import ConfigError
 # `nofx ...` call, and importing Ray costs seconds that other commands should not pay.
 
 app = typer.Typer(help="Parameter sweeps and symbol screens on Ray.")
-console = Console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
+console = output_console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 
 def _day(text: Optional[str], option: str) -> Optional[date]:

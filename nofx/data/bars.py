@@ -46,6 +46,7 @@ _CANONICAL = (*REQUIRED_COLUMNS, *OPTIONAL_FLOAT_COLUMNS, *OPTIONAL_FLAG_COLUMNS
 # attrs keys that carry provenance through to check_bars / the CLI
 SOURCE_ATTR = "nofx_source"
 FORMAT_ATTR = "nofx_format"
+TIME_COLUMN_ATTR = "nofx_time_column"  # the file's name for the "datetime" column (e.g. "date")
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.zst")
@@ -311,6 +312,7 @@ def read_bars(
 
     declared = declared_prices(path, fmt)
     df.attrs[PRICES_ATTR] = None if declared is None else declared.to_attrs()
+    df.attrs[TIME_COLUMN_ATTR] = tcol
     return df
 
 

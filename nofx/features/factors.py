@@ -38,12 +38,14 @@ from nofx.data.panel import BarPanel
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import parse_symbol
 from nofx.features.adjusted import adjustment_factor
-
-TECHNICAL_FACTORS = ("momentum_20", "low_volatility_20")
-VALUE_FACTORS = ("earnings_yield", "book_yield")
-FUNDAMENTAL_FACTORS = ("ni_growth", "equity_growth", "roe", "net_margin", "gross_margin")
-FACTOR_NAMES = VALUE_FACTORS + FUNDAMENTAL_FACTORS + TECHNICAL_FACTORS
-DEFAULT_WEIGHTS: dict[str, float] = {name: 1.0 for name in FACTOR_NAMES}
+from nofx.features.factor_names import (  # noqa: F401  (re-exported)
+    DEFAULT_WEIGHTS,
+    FACTOR_NAMES,
+    FUNDAMENTAL_FACTORS,
+    TECHNICAL_FACTORS,
+    VALUE_FACTORS,
+    check_weights,
+)
 
 # source column of each fundamental factor in the fundamentals table
 FUNDAMENTAL_SOURCE = {"ni_growth": "yoy_ni", "equity_growth": "yoy_equity", "roe": "roe_avg",
@@ -153,14 +155,6 @@ def zscore(x: np.ndarray) -> np.ndarray:
     safe = np.where(sd > 0, sd, 1.0)
     return np.where(np.isfinite(x), np.where(sd > 0, (x - mu) / safe, 0.0), np.nan)
 
-
-def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    unknown = sorted(set(weights) - set(FACTOR_NAMES))
-    if unknown:
-        raise ConfigError(f"unknown factor {unknown[0]!r}; known: {', '.join(FACTOR_NAMES)}", factor=unknown[0])
-    if not any(w != 0 for w in weights.values()):
-        raise ConfigError("all factor weights are zero")
-    return dict(weights)
 
 
 @dataclass(frozen=True)

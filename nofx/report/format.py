@@ -50,6 +50,7 @@ METRIC_LABELS: dict[str, str] = {
 }
 
 MISSING = "n/a"
+NOT_RECOVERED = "not recovered"
 
 
 def metric_label(key: str) -> str:
@@ -76,13 +77,16 @@ def format_metric(key: str, value: object) -> str:
     return f"{number:.4g}"
 
 
+def metric_text(metrics: Mapping[str, object], key: str) -> str:
+    """``metrics[key]`` as text, read in the context of the other metrics: a drawdown with a peak but no
+    recovery date reads "not recovered" rather than "n/a". Every table (console, HTML, comparisons)
+    formats through here so that one figure reads the same everywhere."""
+    value = metrics.get(key)
+    if key == "max_drawdown_end" and value is None and metrics.get("max_drawdown_start") is not None:
+        return NOT_RECOVERED
+    return format_metric(key, value)
+
+
 def formatted_metrics(metrics: Mapping[str, object]) -> list[tuple[str, str, str]]:
-    """(key, label, text) for each metric in order; a drawdown with a peak but no recovery date
-    reads "not recovered" rather than "n/a"."""
-    rows = []
-    for key, value in metrics.items():
-        text = format_metric(key, value)
-        if key == "max_drawdown_end" and value is None and metrics.get("max_drawdown_start") is not None:
-            text = "not recovered"
-        rows.append((key, metric_label(key), text))
-    return rows
+    """(key, label, text) for each metric in order (see :func:`metric_text`)."""
+    return [(key, metric_label(key), metric_text(metrics, key)) for key in metrics]

@@ -17,18 +17,12 @@ from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from nofx.data.panel import BarPanel
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.fills import Fill
 from nofx.domain.orders import OrderRequest
-
-
-class StrategyParams(BaseModel):
-    """Base of every strategy's parameter model; unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+from nofx.strategies.params import StrategyParams
 
 
 @dataclass(frozen=True, slots=True)

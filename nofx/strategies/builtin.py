@@ -1,8 +1,19 @@
-"""Importing this module registers every built-in strategy by name."""
+"""The built-in strategies, declared by name, module and parameter model (:mod:`nofx.strategies.params`).
 
-from nofx.strategies import buy_and_hold, dual_ma, multi_factor, pairs  # noqa: F401
+Importing this module imports no strategy implementation: each is imported when first asked for, so
+listing strategies or validating a config costs pydantic only (never numpy, statsmodels or torch).
+"""
+
+from nofx.strategies import params as _p
 from nofx.strategies.registry import REGISTRY
 
-# strategies built on torch models register on first use
-REGISTRY.register_lazy("rl_dqn", "nofx.strategies.rl_dqn")
-REGISTRY.register_lazy("ml_topk", "nofx.strategies.ml_topk")
+_BUILTIN = {
+    "buy_and_hold": ("nofx.strategies.buy_and_hold", _p.BuyAndHoldParams),
+    "dual_ma": ("nofx.strategies.dual_ma", _p.DualMAParams),
+    "ml_topk": ("nofx.strategies.ml_topk", _p.MLTopKParams),
+    "multi_factor": ("nofx.strategies.multi_factor", _p.MultiFactorParams),
+    "pairs": ("nofx.strategies.pairs", _p.PairsParams),
+    "rl_dqn": ("nofx.strategies.rl_dqn", _p.RLDQNParams),
+}
+for _name, (_module, _params) in _BUILTIN.items():
+    REGISTRY.declare(_name, _module, _params)

@@ -6,17 +6,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from pydantic import Field
 
 from nofx.domain.enums import Side
 from nofx.domain.orders import OrderRequest
-from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyParams
+from nofx.strategies.base import MarketView, PortfolioView, Strategy
+from nofx.strategies.params import BuyAndHoldParams
 from nofx.strategies.registry import register_strategy
 from nofx.strategies.sizing import shares_for_value
-
-
-class BuyAndHoldParams(StrategyParams):
-    percent: float = Field(default=0.98, gt=0, le=1)  # keep a little cash for fees
 
 
 @register_strategy

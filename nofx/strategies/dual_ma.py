@@ -7,29 +7,14 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
 from nofx.domain.orders import OrderRequest
-from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
+from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
+from nofx.strategies.params import DualMAParams
 from nofx.strategies.registry import register_strategy
 from nofx.strategies.sizing import shares_for_value
-
-
-class DualMAParams(StrategyParams):
-    fast: int = Field(default=5, ge=1)
-    slow: int = Field(default=20, ge=2)
-    size: int | None = Field(default=None, gt=0)  # shares per buy
-    target_percent: float | None = Field(default=None, gt=0, le=1)  # or: this fraction of equity per buy
-
-    @model_validator(mode="after")
-    def _check(self) -> "DualMAParams":
-        if self.fast >= self.slow:
-            raise ValueError(f"fast ({self.fast}) must be shorter than slow ({self.slow})")
-        if self.size is not None and self.target_percent is not None:
-            raise ValueError("give size or target_percent, not both")
-        return self
 
 
 def exact_sma(x: np.ndarray, n: int) -> np.ndarray:

@@ -13,27 +13,17 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import OrderType, Side
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.orders import OrderRequest
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
+from nofx.strategies.params import MLTopKParams
 from nofx.strategies.registry import register_strategy
 
 # price move to the next open plus fees that a buy's cash must cover (risk rejects a buy it can't pay)
 _BUY_SLACK = 0.03
-
-
-class MLTopKParams(StrategyParams):
-    model: str | None = None  # a run directory written by `nofx model train`, or
-    preds: str | None = None  # a predictions file written by `nofx model predict` (datetime, symbol, score)
-    topk: int = Field(default=50, ge=1)
-    n_drop: int = Field(default=5, ge=1)
-    lot: int = Field(default=100, ge=1)  # buys are rounded down to whole lots
-    cash_buffer: float = Field(default=0.02, ge=0, lt=1)  # share of equity kept back for fees and gaps
-    device: str = "cpu"
 
 
 def topk_dropout(scores: np.ndarray, held: np.ndarray, buyable: np.ndarray, sellable: np.ndarray,

@@ -19,10 +19,9 @@ composite is built from those. The shared data's stock list is survivor-biased
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
-from pydantic import Field, field_validator
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
@@ -30,43 +29,21 @@ from nofx.domain.errors import NofxError
 from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import OrderRequest
 from nofx.features.factors import (
-    DEFAULT_WEIGHTS,
     FUNDAMENTAL_SOURCE,
     VALUATION_SOURCE,
-    check_weights,
     compute_factors,
     eligible_mask,
     process_cross_section,
 )
 from nofx.features.fundamentals import align_fundamentals, align_valuation, load_fundamentals, load_valuation
 from nofx.markets.base import MarketRules
-from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
+from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
 from nofx.strategies.pairs import strategy_rules
+from nofx.strategies.params import MultiFactorParams
 from nofx.strategies.registry import register_strategy
 
 COMPOSITE = "multi_factor.composite"
 ELIGIBLE = "multi_factor.eligible"
-
-
-class MultiFactorParams(StrategyParams):
-    valuation_path: str | None = None  # cn_valuation-like file: symbol, date, pe_ttm, pb_mrq
-    fundamentals_path: str | None = None  # cn_fundamentals-like file: symbol, pub_date, stat_date, ...
-    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    top_n: int = Field(default=30, ge=1)
-    rebalance: Literal["monthly", "weekly"] = "monthly"
-    invest_fraction: float = Field(default=0.97, gt=0, le=1)  # the rest stays as cash for fees
-    n_mad: float = Field(default=3.0, gt=0)  # winsorise at median +- n_mad scaled MADs
-    min_coverage: float = Field(default=0.75, ge=0, le=1)  # share of the weight a stock must have data for
-    min_listed_days: int = Field(default=60, ge=0)  # newly listed stocks are left out until then
-    window: int = Field(default=20, ge=2)  # momentum / volatility window, trading days
-    trim_tolerance: float = Field(default=0.25, ge=0)  # resize a kept holding only beyond this drift
-    rules: Literal["auto", "cn", "hk", "none"] = "auto"  # lot sizes for sizing (the backtester enforces its own)
-    hk_lot_tables: list[str] = Field(default_factory=list)
-
-    @field_validator("weights")
-    @classmethod
-    def _known_factors(cls, v: dict[str, float]) -> dict[str, float]:
-        return check_weights(v)
 
 
 def _period_key(ts: np.datetime64, rebalance: str) -> int:

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from nofx.domain.enums import Side
 from nofx.domain.errors import ConfigError, NofxError
@@ -42,7 +41,8 @@ from nofx.markets.hk import HongKongRules
 from nofx.markets.none import NoRules
 from nofx.markets.rulebook import RuleBook
 from nofx.models.cointegration import screen_pairs
-from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
+from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
+from nofx.strategies.params import PairsParams
 from nofx.strategies.registry import register_strategy
 
 ADJ_CLOSE = "pairs.adj_close"
@@ -74,34 +74,6 @@ def strategy_rules(
     if not by_market:
         raise ConfigError(f"unknown rules mode {mode!r}", rules=mode)
     return RuleBook(by_market, name=mode)
-
-
-class PairsParams(StrategyParams):
-    formation_days: int = Field(default=252, ge=30)
-    reform_every: int = Field(default=63, ge=1)  # slices between two screens
-    max_universe: int = Field(default=300, ge=2)  # most traded stocks screened (300 -> 44,850 pairs)
-    universe: list[str] | None = None  # screen only these symbols (default: every stock of the data)
-    min_traded_fraction: float = Field(default=0.95, ge=0, le=1)  # of formation days; long suspensions
-    # repeat one close for weeks and would look like a stationary spread
-    max_pairs: int = Field(default=5, ge=1)
-    pvalue_max: float = Field(default=0.05, gt=0, le=1)
-    maxlag: int | None = Field(default=None, ge=0)
-    autolag: Literal["aic", "bic"] | None = "aic"
-    z_window: int = Field(default=20, ge=3)
-    entry_z: float = Field(default=2.0, gt=0)
-    exit_z: float = Field(default=0.5, ge=0)
-    stop_z: float = Field(default=4.0, gt=0)
-    capital_per_pair: float = Field(default=0.18, gt=0, le=1)  # gross value of both legs / equity
-    rules: Literal["auto", "cn", "hk", "none"] = "auto"
-    marginable_tables: list[str] = Field(default_factory=list)  # extra A-share short-sellable CSVs
-    hk_short_tables: list[str] = Field(default_factory=list)  # extra HK designated short-sell CSVs
-    hk_lot_tables: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _thresholds_ordered(self) -> "PairsParams":
-        if not self.exit_z < self.entry_z < self.stop_z:
-            raise ValueError("need exit_z < entry_z < stop_z")
-        return self
 
 
 @dataclass

@@ -9,12 +9,10 @@ the market rules (T+1, limits, lots, fees) are enforced there, not here.
 
 from __future__ import annotations
 
-from datetime import date
 from functools import partial
 from typing import Sequence
 
 import numpy as np
-from pydantic import Field
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import Side
@@ -22,20 +20,13 @@ from nofx.domain.orders import OrderRequest
 from nofx.models.rl.dqn import DQNAgent
 from nofx.models.rl.env import ACTION_LOTS, ACTIONS
 from nofx.models.rl.observation import MARKET_FEATURES, observation, panel_market_features
-from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
+from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
+from nofx.strategies.params import RLDQNParams
 from nofx.strategies.registry import register_strategy
 
 FEATURE_PREFIX = "rl_dqn."
 # Cash kept aside per buy for fees when sizing (the exchange's fee model decides the real amount).
 _FEE_RESERVE = 0.002
-
-
-class RLDQNParams(StrategyParams):
-    model: str  # checkpoint written by `nofx rl train`
-    lot: int | None = Field(default=None, gt=0)  # default: the lot the agent was trained with
-    # hold until this date: lets a backtest start earlier so the features are warm on the first
-    # traded day, as they are in the environment (which computes them on the whole history)
-    trade_from: date | None = None
 
 
 def _feature_column(panel: BarPanel, k: int) -> np.ndarray:
