@@ -7,20 +7,32 @@ peers measured in the same run: the linear baseline's inference, and the vectori
 graph against a naive pair-by-pair loop. Medians over repeats; the CPU is shared, so absolute
 figures move with its load: compare ratios within one run.
 
-    .venv/bin/python benchmarks/bench_models.py [--threads 1] [--device cpu|cuda] [--seq-len 60]
+Then the peak resident memory of every model command the README documents, each run as its own process
+on the shared data (goal < 4 GB; issue 9 saw LightGBM on Alpha158 killed at 23.7 GB). To keep the run
+short the LSTM trains one epoch on every 20th day: the peak comes from loading the data and building
+features, which do not depend on the number of epochs.
+
+    .venv/bin/python benchmarks/bench_models.py [--threads 1] [--device cpu|cuda] [--seq-len 60] [--no-memory]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
+from common import REPO, SHARED, line  # noqa: E402  (puts the repository on sys.path)
 from nofx.data.panel import BarPanel
 from nofx.features.adjusted import adjust_panel
 from nofx.features.normalize import RobustScaler
@@ -71,6 +83,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--seq-len", type=int, default=60, help="window length (the results table uses 30)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the README commands' peak memory")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -139,5 +152,56 @@ def main() -> None:
           f"naive pair loop ~{naive:.0f} ms (measured on {n_naive}, scaled by n^2): {naive / vec:.0f}x faster")
 
 
+MEMORY_GOAL_MB = 4096
+
+
+def peak_memory_of(argv: list[str]) -> tuple[float, float, int]:
+    """(peak resident MB, seconds, exit code) of ``argv`` run as a child process (``wait4`` reports the
+    child's own peak, independent of this process and of the other children)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        print(proc.stderr.read().decode()[-500:], file=sys.stderr)
+    return usage.ru_maxrss / 1024.0, time.perf_counter() - t, proc.returncode
+
+
+def readme_command_peaks() -> None:
+    data = SHARED / "cn_daily.parquet"
+    if not data.exists():
+        print(f"\npeak memory of the README model commands: skipped ({data} absent)")
+        return
+    work = Path(tempfile.mkdtemp(prefix="nofx-bench-models-"))
+    run, lgb = work / "run", work / "lgb158"
+    nofx = [sys.executable, "-m", "nofx.cli.main"]
+    commands = [
+        ("model train --model lstm (README; 1 epoch, every 20th day)",
+         [*nofx, "model", "train", "--model", "lstm", "--data", str(data), "--train", "2017-01-01:2019-12-31",
+          "--valid", "2020-01-01:2020-12-31", "--out", str(run), "--epochs", "1", "--day-stride", "20",
+          "--valid-stride", "10"]),
+        ("model eval run/ --test 2021 (README)", [*nofx, "model", "eval", str(run), "--test", "2021-01-01:2021-12-31"]),
+        ("model predict run/ 2021 (docs/models.md)",
+         [*nofx, "model", "predict", str(run), "--data", str(data), "--start", "2021-01-01", "--end", "2021-12-31",
+          "--out", str(work / "preds.parquet")]),
+        ("backtest --strategy ml_topk model=run/ (README)",
+         [*nofx, "backtest", "--strategy", "ml_topk", "--params", f"model={run},topk=50,n_drop=5", "--no-progress"]),
+        ("model train --model lightgbm --features alpha158 (issue 9)",
+         [*nofx, "model", "train", "--model", "lightgbm", "--features", "alpha158", "--data", str(data),
+          "--train", "2017-01-01:2019-12-31", "--valid", "2020-01-01:2020-06-30", "--out", str(lgb)]),
+    ]
+    print(f"\npeak resident memory of the README model commands, 300 stocks of {data.name} "
+          f"(goal < {MEMORY_GOAL_MB:,} MB)")
+    try:
+        for label, argv in commands:
+            mb, secs, rc = peak_memory_of(argv)
+            verdict = "FAILED" if rc else ("ok" if mb < MEMORY_GOAL_MB else "OVER GOAL")
+            line(f"  {label}", f"{mb:,.0f} MB  ({mb / MEMORY_GOAL_MB:.2f}x goal, {secs:.0f} s, {verdict})")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main()
+    if "--no-memory" not in sys.argv:
+        readme_command_peaks()

@@ -25,6 +25,7 @@ from nofx.engine.market_data import prepare_market, select_bars
 from nofx.engine.portfolio import Portfolio
 from nofx.engine.risk import RiskConfig, RiskEngine
 from nofx.engine.router import Router
+from nofx.progress import Progress
 from nofx.strategies.base import MarketView, Strategy, StrategyContext
 
 
@@ -74,7 +75,7 @@ def run_backtest(
     wake = ctx.active.get(strategy.wake_on) if strategy.wake_on else None
     wake_rows = wake.tolist() if wake is not None else [True] * n
     cash_at = np.full(n, np.nan)
-    task = _progress(progress, n, strategy.name)
+    bar = Progress(f"backtest {strategy.name}", n, enabled=progress).start()
     submit = engine.submit
     on_slice = strategy.on_slice
     match = exchange.match
@@ -111,13 +112,11 @@ def run_backtest(
         if len(qty_changes) != nf:
             cash_at[i] = float(portfolio.cash)
         if (i & 63) == 0:
-            if task is not None:
-                task[0].update(task[1], completed=i + 1)
+            bar.update(i + 1)
             if on_progress is not None:
                 on_progress(i + 1, n)
-    if task is not None:
-        task[0].update(task[1], completed=n)
-        task[0].stop()
+    bar.update(n)
+    bar.stop()
     if on_progress is not None:
         on_progress(n, n)
     for order in list(engine.oms.open_orders.values()):  # orders waiting for a bar that never came
@@ -182,16 +181,6 @@ def _metrics(result: BacktestResult) -> dict:
         result.messages.append(f"metrics not computed: {exc}")
         return {"final_equity": float(result.equity["equity"].iloc[-1]), "n_trades": len(result.trades),
                 "fees_paid": float(result.fees_paid)}
-
-
-def _progress(enabled: bool, total: int, name: str):
-    if not enabled:
-        return None
-    from rich.progress import Progress
-
-    p = Progress(transient=True)
-    p.start()
-    return p, p.add_task(f"backtest {name}", total=total)
 
 
 __all__ = ["run_backtest", "prepare_market", "select_bars"]

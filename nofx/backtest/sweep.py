@@ -27,12 +27,12 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 import ray
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import nofx.strategies.builtin  # noqa: F401  (registers the built-in strategies in every Ray worker)
 from nofx.backtest.config import BacktestConfig
 from nofx.backtest.runner import run_backtest
 from nofx.domain.errors import ConfigError, NofxError, one_line
+from nofx.progress import Progress
 from nofx.strategies.registry import REGISTRY
 
 RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9.\-]+:\d{1,5}")  # what ray.init(address=...) accepts
@@ -189,15 +189,13 @@ def run_sweep(
             for job in jobs
         }
         rows: list[dict[str, Any]] = []
-        with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      disable=not progress, transient=True) as bar:
-            task = bar.add_task("sweep", total=len(jobs))
+        with Progress("sweep", len(jobs), enabled=progress) as bar:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     job = pending.pop(ref)
                     rows.append(_row(job, _result(ref), symbols))
-                    bar.advance(task)
+                    bar.advance(note=f"job {job.index}")
     finally:
         if started_here:
             ray.shutdown()

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
@@ -30,14 +29,10 @@ BENCHMARK = "000300.SH"
 WARMUP_DAYS = 200  # calendar days of history loaded before a test/predict start (windows + graphs)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=console, transient=True)
-
-
-def _step_callback(progress: Progress, task: Any) -> Callable[[str], None]:
+def _step_callback(progress: Any) -> Callable[[str], None]:
+    """One step of ``progress`` (a :class:`nofx.progress.Progress`) per call, noting what was done."""
     def cb(msg: str) -> None:
-        progress.update(task, advance=1, description=msg)
+        progress.advance(note=msg)
     return cb
 
 
@@ -46,11 +41,13 @@ def _step_callback(progress: Progress, task: Any) -> Callable[[str], None]:
 # ---------------------------------------------------------------------------------------------
 
 def build_run_config(model: str, data: str, train: str, valid: str, universe: int, seed: int, epochs: int,
-                     seq_len: int, features: str, hidden: int, layers: int, day_stride: int, valid_stride: int,
+                     seq_len: int | None, features: str, hidden: int, layers: int, day_stride: int, valid_stride: int,
                      device: str, frame: pd.DataFrame) -> Any:
     from nofx.models.config import ModelConfig, RunConfig, Segment, TrainConfig
     from nofx.models.dataset import FeatureConfig
     from nofx.models.run import select_universe
+
+    from nofx.models.config import default_seq_len
 
     tr, va = Segment.parse(train, "--train"), Segment.parse(valid, "--valid")
     symbols = select_universe(frame, tr.start, tr.end, universe)
@@ -58,7 +55,7 @@ def build_run_config(model: str, data: str, train: str, valid: str, universe: in
         raise ConfigError("no stocks in the training period", data=data, train=train)
     return RunConfig(
         data=str(data), universe=tuple(symbols), train=tr, valid=va,
-        features=FeatureConfig(set=features, seq_len=seq_len),
+        features=FeatureConfig(set=features, seq_len=seq_len or default_seq_len(model, features)),
         model=ModelConfig(kind=model, hidden=hidden, layers=layers),
         training=TrainConfig(epochs=epochs, day_stride=day_stride, valid_stride=valid_stride, device=device), seed=seed,
         universe_rule=f"top {universe} stocks by average traded amount over the training period",
@@ -70,13 +67,18 @@ def train_and_save(cfg: Any, frame: pd.DataFrame, out: Path, show_progress: bool
 
     from nofx.models.run import train_run
 
-    if show_progress:
-        with _progress() as p:
-            n_days = len(pd.bdate_range(cfg.train.start, cfg.train.end))
-            task = p.add_task(f"train {cfg.model.kind}", total=cfg.training.epochs * n_days // cfg.training.day_stride)
-            run = train_run(cfg, frame, _step_callback(p, task))
-    else:
-        run = train_run(cfg, frame)
+    from nofx.models.config import TABULAR_KINDS
+    from nofx.progress import Progress
+
+    tc = cfg.training
+    n_days = len(pd.bdate_range(cfg.train.start, cfg.train.end)) // tc.day_stride
+    if cfg.model.kind in TABULAR_KINDS:  # stack the training and validation days, then boosting rounds
+        n_valid = len(pd.bdate_range(cfg.valid.start, cfg.valid.end)) // tc.valid_stride
+        total = n_days + n_valid + (cfg.model.num_rounds if cfg.model.kind == "lightgbm" else 0)
+    else:  # training days per epoch (a rough count: early stopping may end sooner)
+        total = tc.epochs * n_days
+    with Progress(f"train {cfg.model.kind}", total, enabled=show_progress) as p:
+        run = train_run(cfg, frame, _step_callback(p))
     run.save(out)
     return run
 
@@ -92,7 +94,8 @@ def train(
     universe: int = typer.Option(300, min=1, help="number of most liquid stocks (by training-period amount)"),
     seed: int = typer.Option(0),
     epochs: int = typer.Option(8),
-    seq_len: int = typer.Option(60, help="window length in days"),
+    seq_len: Optional[int] = typer.Option(
+        None, help="window length in days [default: 60; 1 for lightgbm/linear on alpha158: one day's 158 features]"),
     features: str = typer.Option("alpha360", help="alpha360 (raw window) | alpha158"),
     hidden: int = typer.Option(32),
     layers: int = typer.Option(1),
@@ -139,6 +142,7 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
     from nofx.features.labels import forward_return
     from nofx.models.metrics import daily_ic, ic_summary, quantile_returns
     from nofx.models.run import row_range
+    from nofx.progress import Progress
 
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     present = set(frame["symbol"].unique())
@@ -149,7 +153,10 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
     f = frame[frame["symbol"].isin(symbols) & (frame["datetime"] >= lo)]
     # rows after `end` are loaded only for the labels of the last test days; scores never read them
     panel = BarPanel.from_frame(f)
-    scores = run.predict_panel(panel, start, end)
+    with Progress(f"score {run.kind}", int(np.count_nonzero((panel.timestamps >= np.datetime64(start))
+                                                            & (panel.timestamps <= np.datetime64(end)))),
+                  enabled=progress) as p:
+        scores = run.predict_panel(panel, start, end, _step_callback(p))
     label = forward_return(adjust_panel(panel).close, run.cfg.label.horizon, run.cfg.label.delay)
     a, b = row_range(panel.timestamps, start, end)
     s, y = scores[a:b + 1], label[a:b + 1]
@@ -263,10 +270,11 @@ def predict(
     frame = load_frame(data, start=s - pd.Timedelta(days=WARMUP_DAYS), end=e)
     stocks = [x for x in frame["symbol"].unique() if not _index(parse_symbol, x)]
     panel = BarPanel.from_frame(frame[frame["symbol"].isin(stocks)])
-    with _progress() as p:
-        in_range = (panel.timestamps >= np.datetime64(s)) & (panel.timestamps <= np.datetime64(e))
-        task = p.add_task("predict", total=int(in_range.sum()))
-        preds = run.predict_frame(panel, s, e, _step_callback(p, task))
+    from nofx.progress import Progress
+
+    in_range = (panel.timestamps >= np.datetime64(s)) & (panel.timestamps <= np.datetime64(e))
+    with Progress("predict", int(in_range.sum())) as p:
+        preds = run.predict_frame(panel, s, e, _step_callback(p))
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_parquet(out, index=False)
     console.print(f"wrote {len(preds)} scores for {preds['symbol'].nunique()} stocks to {out}")
@@ -340,9 +348,13 @@ def results(
     names = [m.strip() for m in models.split(",") if m.strip()]
     rows: list[dict[str, Any]] = []
     out.mkdir(parents=True, exist_ok=True)
+    from nofx.progress import Progress
+
     t_all = time.perf_counter()
+    seed_list = [int(s) for s in seeds.split(",")]
+    overall = Progress("model results", len(names) * len(seed_list)).start()
     for m in names:
-        for seed in (int(s) for s in seeds.split(",")):
+        for seed in seed_list:
             t0 = time.perf_counter()
             cfg = build_run_config(m, data, train_seg, valid_seg, universe, seed, epochs, seq_len, "alpha360",
                                    hidden, 1, day_stride if m != "lightgbm" else 2, valid_stride, "auto", frame)
@@ -354,6 +366,8 @@ def results(
             rows.append(row)
             console.print(json.dumps(row, default=str))
             (out / "results.json").write_text(json.dumps(rows, indent=1, default=str))
+            overall.advance(note=f"{m} seed {seed}")
+    overall.stop()
     table = results_table(rows, names)
     (out / "results.md").write_text(table + "\n")
     console.print(table)

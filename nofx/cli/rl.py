@@ -4,13 +4,11 @@ out of sample with buy-and-hold and stable-baselines3's DQN (same environment, b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
@@ -24,7 +22,6 @@ if TYPE_CHECKING:
 
     from nofx.models.rl.config import RLConfig
     from nofx.models.rl.env import TradingEnv
-    from nofx.models.rl.evaluate import PolicyRun
     from nofx.models.rl.market import StockSeries
 
 app = typer.Typer(help="Reinforcement learning: train and evaluate the DQN trading agent.", no_args_is_help=True)
@@ -141,8 +138,6 @@ def evaluate(
     data: Optional[Path] = DATA_OPT,
     symbol: Optional[str] = SYMBOL_OPT,
     model: Optional[Path] = MODEL_OPT,
-    backtester: bool = typer.Option(True, "--backtester/--no-backtester",
-                                    help="also run the agent as the rl_dqn strategy in the backtester"),
     threads: int = THREADS_OPT,
 ) -> None:
     """Out-of-sample table on the test period: nofx DQN, SB3 DQN, buy-and-hold."""
@@ -150,89 +145,93 @@ def evaluate(
     import torch
 
     torch.set_num_threads(threads)
-    _report(load_experiment(cfg), cfg.model, backtester)
+    _report(load_experiment(cfg), cfg.model)
 
 
 class _bar:
-    """A rich progress bar whose ``tick`` advances one step (for SB3's callback)."""
+    """Progress whose ``tick`` advances one step (for SB3's callback)."""
 
     def __init__(self, label: str, total: int) -> None:
-        self._progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                  transient=True, console=console)
-        self._task = self._progress.add_task(label, total=total)
+        from nofx.progress import Progress
+
+        self._progress = Progress(label, total)
 
     def __enter__(self):
         self._progress.start()
-        return lambda: self._progress.advance(self._task)
+        return self._progress.advance
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
 
-def _periods_per_year(series: StockSeries) -> int:
-    import numpy as np
-
-    days = series.timestamps.astype("datetime64[D]")
-    return int(round(252 * len(days) / len(np.unique(days))))
+# Bars of history before the test period that the backtest loads to warm the agent's features, as in
+# examples/rl_dqn_backtest.toml: `nofx rl eval` runs exactly what `nofx backtest --strategy rl_dqn` runs.
+RL_WARMUP_BARS = 60
 
 
-def _row(table: Table, name: str, equity: pd.Series, ppy: int, run: PolicyRun | None = None,
-         trades: int | None = None, fees: float | None = None) -> dict:
-    from nofx.backtest.metrics import compute_metrics
+def backtest_run_config(cfg: RLConfig, model_path: Path, strategy: str = "rl_dqn") -> Any:
+    """The run config of the test period: the same data, symbol, cash, rules and price basis as the
+    experiment, the same warm-up as ``examples/rl_dqn_backtest.toml``."""
+    from nofx.backtest.run_config import RunConfig
 
-    m = compute_metrics(equity, periods_per_year=ppy)
+    p = cfg.periods.test
+    params = {"model": str(model_path)} if strategy == "rl_dqn" else {}
+    return RunConfig.model_validate({
+        "data": {"path": str(cfg.data), "symbols": [cfg.symbol]},
+        "backtest": {"start": p.start, "end": p.end, "cash": cfg.env.cash, "rules": cfg.rules,
+                     "prices": cfg.prices, "warmup_bars": RL_WARMUP_BARS},
+        "strategy": {"name": strategy, "params": params},
+    })
+
+
+def _row(table: Table, name: str, result: Any) -> None:
+    """One policy's figures, all from the backtester's result and metrics (the numbers `nofx backtest`
+    prints for the same run)."""
+    m = result.metrics
 
     def pct(v: object) -> str:
         return "-" if v is None else f"{float(v):+.2%}"
 
-    sharpe = "-" if m["sharpe"] is None else f"{m['sharpe']:.2f}"
-    n_tr = run.n_trades if run is not None else trades
-    fee = run.fees if run is not None else fees
-    table.add_row(name, pct(m["total_return"]), sharpe, pct(m["max_drawdown"]),
-                  "-" if n_tr is None else str(n_tr), "-" if fee is None else f"{fee:,.2f}",
-                  "-" if run is None else str(run.refused))
-    return m
+    sharpe = "-" if m.get("sharpe") is None else f"{m['sharpe']:.2f}"
+    table.add_row(name, pct(m.get("total_return")), sharpe, pct(m.get("max_drawdown")), str(len(result.trades)),
+                  f"{float(result.fees_paid):,.2f}", str(len(result.rejections)))
 
 
-def _report(ex: Experiment, model_path: Path, backtester: bool = False) -> None:
+def _report(ex: Experiment, model_path: Path) -> None:
+    """The test-period table. Every policy runs through the backtester (one order path: risk, OMS, the
+    exchange's rules, fees, corporate actions), so the agent's figures are those of `nofx backtest
+    --strategy rl_dqn`; the training environment is for learning and model selection only."""
     import numpy as np
-    import pandas as pd
 
-    from nofx.backtest.config import BacktestConfig
-    from nofx.backtest.runner import run_backtest
+    from nofx.cli.backtest import execute
     from nofx.models.rl.baselines import load_sb3_policy, sb3_policy
     from nofx.models.rl.dqn import DQNAgent
     from nofx.models.rl.env import ACTIONS
-    from nofx.models.rl.evaluate import buy_and_hold, run_policy
+    from nofx.models.rl.evaluate import run_policy
     from nofx.strategies.rl_dqn import RLDQNStrategy
 
     cfg = ex.cfg
     p = cfg.periods.test
-    ppy = _periods_per_year(ex.series)
-    table = Table(title=f"{cfg.symbol} test period {p.start}..{p.end} (out of sample, rules {cfg.rules}, "
+    table = Table(title=f"{cfg.symbol} test period {p.start}..{p.end} (out of sample, backtester, rules {cfg.rules}, "
                         f"cash {cfg.env.cash:,.0f})")
     for col in ("policy", "return", "sharpe", "max dd", "trades", "fees", "refused"):
         table.add_column(col, justify="left" if col == "policy" else "right")
-    agent = DQNAgent.load(model_path)
-    run = run_policy(ex.test, agent.act)
-    _row(table, "nofx DQN", run.equity, ppy, run)
+    run_cfg = backtest_run_config(cfg, model_path)
+    agent_result = execute(run_cfg, progress=False)
+    _row(table, "nofx DQN", agent_result)
     sb3_file = sb3_path(model_path)
     if sb3_file.exists():
         sb3_model = load_sb3_policy(sb3_file, ex.test, cfg.dqn)
-        sb3_run = run_policy(ex.test, sb3_policy(sb3_model))
-        _row(table, "SB3 DQN", sb3_run.equity, ppy, sb3_run)
-    _row(table, "buy-and-hold", buy_and_hold(ex.test), ppy, trades=1)
-    if backtester:
-        # start at the first bar, as the environment's features do (EWMs remember their start), and
-        # let the strategy hold until the test period: its observations are then the env's exactly
-        first = ex.series.dates[0]
-        bt_cfg = BacktestConfig(start=first, end=p.end, cash=cfg.env.cash, rules=cfg.rules)
-        strategy = RLDQNStrategy(RLDQNStrategy.Params(model=str(model_path), trade_from=p.start + timedelta(0)))
-        res = run_backtest(ex.bars, strategy, bt_cfg, symbols=[cfg.symbol])
-        eq = res.equity["equity"]
-        eq = eq[eq.index >= pd.Timestamp(ex.series.timestamps[ex.test.period[0]])]
-        _row(table, "nofx DQN (backtester)", eq, ppy, trades=len(res.trades), fees=float(res.fees_paid))
+        sb3 = RLDQNStrategy(RLDQNStrategy.Params(model=str(sb3_file)), policy=sb3_policy(sb3_model), lot=ex.test.lot)
+        _row(table, "SB3 DQN", execute(run_cfg, progress=False, strategy=sb3))
+    _row(table, "buy-and-hold", execute(backtest_run_config(cfg, model_path, "buy_and_hold"), progress=False))
     console.print(table)
-    counts = np.bincount(run.actions, minlength=len(ACTIONS))
+    console.print(f"same run: nofx backtest --strategy rl_dqn --data {cfg.data} --symbols {cfg.symbol} "
+                  f"--start {p.start} --end {p.end} --cash {cfg.env.cash:g} --rules {cfg.rules} "
+                  f"--params model={model_path} (warm-up {RL_WARMUP_BARS} bars)", markup=False, highlight=False,
+                  soft_wrap=True)
+    # the agent's decisions, counted in its environment (the same observations, so the same actions)
+    counts = np.bincount(run_policy(ex.test, DQNAgent.load(model_path).act).actions, minlength=len(ACTIONS))
     console.print("nofx DQN actions on the test period: "
                   + ", ".join(f"{a} {c}" for a, c in zip(ACTIONS, counts)))
+

@@ -7,6 +7,7 @@ leaks into the features through the scale.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,12 +49,19 @@ class RobustScaler:
     @classmethod
     def fit(cls, x: np.ndarray, clip: float = 3.0) -> "RobustScaler":
         """``x``: (..., F) training samples; statistics per last-axis column."""
-        flat = x.reshape(-1, x.shape[-1]).astype("float64")
+        flat = x.reshape(-1, x.shape[-1])
         if flat.shape[0] == 0:
             raise DataError("cannot fit a scaler on no training rows")
-        with np.errstate(invalid="ignore"):
-            med = np.nanmedian(flat, axis=0)
-            mad = np.nanmedian(np.abs(flat - med), axis=0) * 1.4826
+        # column blocks of ~16M float64 cells: the medians' copies stay small whatever the width
+        step = max(1, 16_000_000 // flat.shape[0])
+        med = np.empty(flat.shape[1])
+        mad = np.empty(flat.shape[1])
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gets the neutral scale
+            for lo in range(0, flat.shape[1], step):
+                block = flat[:, lo: lo + step].astype("float64")
+                med[lo: lo + step] = np.nanmedian(block, axis=0)
+                mad[lo: lo + step] = np.nanmedian(np.abs(block - med[lo: lo + step]), axis=0) * 1.4826
         med = np.where(np.isfinite(med), med, 0.0)
         mad = np.where(np.isfinite(mad) & (mad > 1e-12), mad, 1.0)
         return cls(med.astype("float32"), mad.astype("float32"), clip)

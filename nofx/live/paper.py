@@ -35,6 +35,7 @@ from nofx.engine.portfolio import Portfolio
 from nofx.engine.risk import RiskConfig, RiskEngine
 from nofx.engine.router import Router, SplitConfig
 from nofx.engine.store import EquitySnapshot, LedgerStore, TraderRecord
+from nofx.progress import Progress
 from nofx.strategies.base import MarketView, Strategy, StrategyContext
 
 
@@ -165,7 +166,7 @@ class PaperSession:
         lower, upper = self.market.lower, self.market.upper
         fills_before = self._fill_count()
         refused_before = len(self.engine.rejections)
-        bar_progress = _Progress(progress, end - start, f"paper {self.trader_id}")
+        bar_progress = Progress(f"paper {self.trader_id}", end - start, enabled=progress and end > start).start()
         wait = stop.wait if stop is not None else self._sleep
         for i in range(start, end):
             if stop is not None and stop.is_set():
@@ -224,22 +225,3 @@ class PaperSession:
         equity = self._equity()
         self.store.snapshot(EquitySnapshot(self.trader_id, now, equity, self.portfolio.cash, i))
         return equity
-
-
-class _Progress:
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self._p = None
-        if enabled and total > 0:
-            from rich.progress import Progress
-
-            self._p = Progress(transient=False)
-            self._p.start()
-            self._task = self._p.add_task(label, total=total)
-
-    def advance(self) -> None:
-        if self._p is not None:
-            self._p.advance(self._task)
-
-    def stop(self) -> None:
-        if self._p is not None:
-            self._p.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -19,9 +20,13 @@ class TabularData:
     col: np.ndarray  # (S,) column index of each sample
 
 
-def stack_days(ds: PanelDataset, days: np.ndarray, need_label: bool = True) -> TabularData:
+def stack_days(ds: PanelDataset, days: np.ndarray, need_label: bool = True,
+               progress: Callable[[str], None] | None = None) -> TabularData:
+    """One row per (day, scored stock): the day's features flattened; ``progress`` is called per day."""
     xs, ys, ds_, cs = [], [], [], []
     for t in days:
+        if progress is not None:
+            progress(f"features of row {int(t)}")
         b = ds.batch(int(t), need_label=need_label)
         if b is None:
             continue
@@ -93,7 +98,8 @@ class LightGBMModel:
 
     @classmethod
     def fit(cls, tr: TabularData, va: TabularData, label: np.ndarray, num_leaves: int, learning_rate: float,
-            num_rounds: int, patience: int, seed: int, threads: int) -> tuple["LightGBMModel", list[dict]]:
+            num_rounds: int, patience: int, seed: int, threads: int,
+            progress: Callable[[str], None] | None = None) -> tuple["LightGBMModel", list[dict]]:
         import lightgbm as lgb
 
         params = {"objective": "regression", "num_leaves": num_leaves, "learning_rate": learning_rate,
@@ -107,6 +113,8 @@ class LightGBMModel:
         def rank_ic(pred: np.ndarray, _ds) -> tuple[str, float, bool]:
             ric = rank_ic_of(pred, va, label)
             hist.append({"round": len(hist) + 1, "valid_rank_ic": ric})
+            if progress is not None:
+                progress(f"round {len(hist)}, validation rank IC {ric:.4f}")
             return "rank_ic", ric, True
 
         booster = lgb.train(params, dtr, num_boost_round=num_rounds, valid_sets=[dva], feval=rank_ic,

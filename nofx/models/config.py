@@ -15,7 +15,18 @@ from nofx.models.dataset import FeatureConfig, LabelConfig
 
 ModelKind = Literal["transformer", "lstm", "gat", "lightgbm", "linear"]
 DEEP_KINDS: tuple[str, ...] = ("transformer", "lstm", "gat")
+TABULAR_KINDS: tuple[str, ...] = ("lightgbm", "linear")
 CONFIG_FILE = "config.json"
+
+
+def default_seq_len(kind: str, feature_set: str) -> int:
+    """Rows of features one sample holds. Deep models read a window (60 days); a tree or linear model
+    reads one day's Alpha158 row (158 engineered features, as in Qlib's LightGBM benchmark) -- 60 days of
+    them would be 9,480 columns, 60 times the memory (23.7 GB for 300 stocks over 3.5 years) for
+    features that already summarise the past. Alpha360 is by definition a 60-day raw window."""
+    if kind in TABULAR_KINDS and feature_set == "alpha158":
+        return 1
+    return 60
 
 
 class Segment(BaseModel):

@@ -88,17 +88,25 @@ class FeatureSource:
         return self.bars.traded[t]
 
 
+# Elements of the sample the scaler is fitted on (float32: 400 MB). A deep model on 60-day Alpha158
+# windows has 9,480 columns per stock, so 120 days of 300 stocks would hold 1.4 GB before the median's
+# float64 copies; fewer days are sampled instead (thousands of rows per column still fix a median).
+SCALER_SAMPLE_ELEMENTS = 100_000_000
+
+
 def fit_scaler(src: FeatureSource, days: np.ndarray, max_days: int = 120, seed: int = 0) -> RobustScaler:
     """Fit the per-column (lag x feature) robust scaler on a sample of training days only."""
     if len(days) == 0:
         raise ConfigError("no training days to fit the feature scaler on")
+    per_day = src.bars.traded.shape[1] * src.cfg.seq_len * src.cfg.n_features
+    max_days = max(1, min(max_days, SCALER_SAMPLE_ELEMENTS // max(per_day, 1)))
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(days, size=min(max_days, len(days)), replace=False))
     rows = []
     for t in pick:
         win, _ = src.raw(int(t))
         ok = src.scorable(int(t))
-        rows.append(win[ok].reshape(int(ok.sum()), -1))
+        rows.append(win[ok].reshape(int(ok.sum()), -1).astype("float32", copy=False))
     return RobustScaler.fit(np.concatenate(rows, axis=0))
 
 

@@ -179,12 +179,12 @@ def train_run(cfg: RunConfig, frame: pd.DataFrame, progress: ProgressFn | None =
         report.update(history=fit.history, best_epoch=fit.best_epoch, best_valid_rank_ic=fit.best_valid_rank_ic)
         model: Any = runner
     else:
-        tr = stack_days(ds, train_days[:: tc.day_stride])
-        va = stack_days(ds, valid_days)
+        tr = stack_days(ds, train_days[:: tc.day_stride], progress=progress)
+        va = stack_days(ds, valid_days, progress=progress)
         if kind == "lightgbm":
             m = cfg.model
             model, hist = LightGBMModel.fit(tr, va, labels["ret"], m.num_leaves, m.learning_rate, m.num_rounds,
-                                            tc.patience, cfg.seed, tc.threads)
+                                            tc.patience, cfg.seed, tc.threads, progress)
             report.update(best_iteration=int(model.booster.best_iteration),
                           best_valid_rank_ic=max(h["valid_rank_ic"] for h in hist))
         else:

@@ -10,7 +10,7 @@ the market rules (T+1, limits, lots, fees) are enforced there, not here.
 from __future__ import annotations
 
 from functools import partial
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -40,11 +40,17 @@ class RLDQNStrategy(Strategy):
     name = "rl_dqn"
     Params = RLDQNParams
 
-    def __init__(self, params: RLDQNParams | None = None) -> None:
+    def __init__(self, params: RLDQNParams | None = None, policy: Callable[[np.ndarray], int] | None = None,
+                 lot: int | None = None) -> None:
+        """``policy``: another agent's greedy action for an observation (e.g. the SB3 reference trained on
+        the same environment), run instead of loading ``params.model``; ``lot``: its training lot."""
         super().__init__(params)
-        # weights-only load: a model file can never run code
-        self.agent = DQNAgent.load(self.params.model)
-        self.lot = self.params.lot or int(self.agent.metadata.get("lot", 100))
+        if policy is None:
+            # weights-only load: a model file can never run code
+            agent = DQNAgent.load(self.params.model)
+            policy, lot = agent.act, int(agent.metadata.get("lot", 100))
+        self.act = policy
+        self.lot = self.params.lot or lot or 100
 
     def on_start(self, ctx: StrategyContext) -> None:
         for k, name in enumerate(MARKET_FEATURES):
@@ -67,7 +73,7 @@ class RLDQNStrategy(Strategy):
             price = float(close[j])
             if not np.isfinite(price) or price <= 0:
                 continue
-            action = self.agent.act(self.observation(view, portfolio, j))
+            action = self.act(self.observation(view, portfolio, j))
             lots = ACTION_LOTS[action]
             if lots > 0:
                 qty = lots * self.lot

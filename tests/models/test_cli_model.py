@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -56,3 +60,31 @@ def test_results_table_mean_and_spread():
     assert line.startswith("| gat | 2 | 0.0300 ± 0.0141 |") and "20.0% ± 14.1%" in line
     assert line.endswith("| n/a | n/a |")  # columns the rows lack
     assert "lstm" not in t and np.isclose(0.0141, np.std([0.02, 0.04], ddof=1), atol=1e-4)
+
+
+def run_to_files(tmp_path, *args: str) -> tuple[int, str, str]:
+    """``nofx ARGS`` with stdout and stderr written to files, progress lines at every step."""
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    env = {**os.environ, "NOFX_PROGRESS_SECONDS": "0"}
+    with out.open("w") as o, err.open("w") as e:
+        rc = subprocess.run([sys.executable, "-m", "nofx.cli.main", *args], stdout=o, stderr=e, env=env,
+                            timeout=600).returncode
+    return rc, out.read_text(), err.read_text()
+
+
+STATUS = re.compile(r"\d[\d,]*/[\d,]+ \(\d+%\), elapsed \d+:\d\d:\d\d, ETA \d+:\d\d:\d\d")
+
+
+def test_model_train_off_a_terminal_prints_progress_lines(tmp_path, synth_frame):
+    data = tmp_path / "bars.parquet"
+    synth_frame.to_parquet(data)
+    rc, out, err = run_to_files(tmp_path, "model", "train", "--model", "lightgbm", "--features", "alpha158",
+                                 "--data", str(data), "--train", "2019-01-01:2019-06-30", "--valid",
+                                 "2019-07-01:2019-09-30", "--out", str(tmp_path / "run"), "--universe", "20")
+    assert rc == 0, err
+    assert err.splitlines()[0].startswith("train lightgbm: started (")
+    assert any(STATUS.search(ln) and "round " in ln for ln in err.splitlines()), err
+    assert "train lightgbm: done" in err.splitlines()[-1]
+    # a tree model reads each day's 158 features, not 60-day windows of them (9,480 columns)
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["features"] == {"set": "alpha158", "seq_len": 1}

@@ -20,10 +20,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from nofx.domain.errors import ConfigError
+from nofx.progress import Progress
 
 CHECKPOINT_FORMAT = "nofx-dqn/1"
 
@@ -185,9 +185,7 @@ class DQNAgent:
         best_score, best_state = -np.inf, None
         obs, _ = env.reset(seed=self.seed)
         ep_return = 0.0
-        with Progress(TextColumn("DQN"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      disable=not progress, transient=True) as bar:
-            task = bar.add_task("train", total=cfg.total_steps)
+        with Progress("DQN train", cfg.total_steps, enabled=progress) as bar:
             for step in range(1, cfg.total_steps + 1):
                 if rng.random() < linear_epsilon(cfg, step - 1):
                     action = int(rng.integers(self.n_actions))
@@ -212,7 +210,7 @@ class DQNAgent:
                     log.validation.append((step, score))
                     if score > best_score:
                         best_score, best_state, log.best_step = score, copy.deepcopy(self.q.state_dict()), step
-                bar.advance(task)
+                bar.advance()
         log.steps = cfg.total_steps
         if best_state is not None:
             self.q.load_state_dict(best_state)
