@@ -132,18 +132,20 @@ def report(
                                  fields=tuple(FUNDAMENTAL_SOURCE.values()))
     factors = compute_factors(panel, val, fun, window=p.window)
     ev = evaluate_factors(panel, factors, p.weights, horizon=horizon, quantiles=quantiles, n_mad=p.n_mad,
-                          min_coverage=p.min_coverage, min_listed_days=p.min_listed_days, start_row=p.window + 1)
+                          min_coverage=p.min_coverage, min_listed_days=p.min_listed_days, start_row=p.window + 1,
+                          weighting=p.weighting, ic_horizon=p.ic_horizon, ic_lookback=p.ic_lookback)
 
     span = f"{panel.timestamps[0].astype('datetime64[D]')} .. {panel.timestamps[-1].astype('datetime64[D]')}"
     title = f"Factor IC, {len(panel.symbols)} symbols, {span}, {horizon}-day forward returns"
     table = Table(title=title)
-    for col in ("factor", "weight", "IC", "rank IC", "ICIR", "rank ICIR", "periods"):
+    for col in ("factor", "sign", "weight", "IC", "rank IC", "ICIR", "rank ICIR", "periods"):
         table.add_column(col, justify="left" if col == "factor" else "right", no_wrap=True)
     for name, row in ev.summary.iterrows():
-        w = "" if name == "composite" else f"{p.weights.get(str(name), 0.0):g}"
-        table.add_row(str(name), w, _fmt(row["ic"]), _fmt(row["rank_ic"]), _fmt(row["icir"]),
+        sign, w = _sign_and_weight(name, row)
+        table.add_row(str(name), sign, w, _fmt(row["ic"]), _fmt(row["rank_ic"]), _fmt(row["icir"]),
                       _fmt(row["rank_icir"]), str(int(row["periods"])))
     console.print(table)
+    console.print(_weighting_note(p), markup=False, highlight=False, soft_wrap=True)
     console.print("[dim]IC: cross-sectional Pearson correlation of the winsorised z-score with the next "
                   f"{horizon}-day total return, on non-overlapping dates; ICIR = mean / std over dates. "
                   "The shared stock list is survivor-biased.[/dim]")
@@ -156,24 +158,47 @@ def report(
         console.print(f"wrote {escape(str(html_path))}")
 
 
+def _sign_and_weight(name: Any, row: Any) -> tuple[str, str]:
+    """The factor's direction in the composite and its mean weight there (absolute weights sum to 1)."""
+    import numpy as np
+
+    if name == "composite" or not np.isfinite(row["weight"]):
+        return "", ""
+    w = float(row["weight"])
+    return ("+" if w > 0 else "-" if w < 0 else "0"), f"{w:+.3f}"
+
+
+def _weighting_note(p: Any) -> str:
+    if p.weighting == "ic":
+        return (f"Composite weights learned point in time: each factor's mean daily rank IC against the "
+                f"{p.ic_horizon}-day forward return over the trailing {p.ic_lookback} rows whose returns are "
+                "already known (sign and size from the data; the configured weights until then). "
+                "weight: mean over the sampled dates, absolute weights summing to 1.")
+    return "Composite weights as configured (weighting = \"static\"), absolute weights summing to 1."
+
+
 def _write_html(ev: Any, path: Path, title: str, weights: dict[str, float]) -> None:
     from nofx.report.figures import cumulative_ic_figure, quantile_returns_figure, write_html_report
 
     rows = "".join(
-        f"<tr><td>{html.escape(str(name))}</td><td class='num'>{'' if name == 'composite' else weights.get(str(name), 0.0)}</td>"
+        f"<tr><td>{html.escape(str(name))}</td>"
+        + "".join(f"<td class='num'>{html.escape(x)}</td>" for x in _sign_and_weight(name, r))
         + "".join(f"<td class='num'>{_fmt(r[c])}</td>" for c in ("ic", "rank_ic", "icir", "rank_icir"))
         + f"<td class='num'>{int(r['periods'])}</td></tr>"
         for name, r in ev.summary.iterrows())
-    table = ("<table class='nofx'><tr><th>factor</th><th>weight</th><th>IC</th><th>rank IC</th><th>ICIR</th>"
+    table = ("<table class='nofx'><tr><th>factor</th><th>sign</th><th>weight</th><th>IC</th><th>rank IC</th><th>ICIR</th>"
              f"<th>rank ICIR</th><th>periods</th></tr>{rows}</table>"
              "<p class='note'>Winsorised z-scores of eligible stocks (traded, not ST, listed long enough) against "
              f"the next {ev.horizon}-day total return, non-overlapping dates. Survivor-biased stock list.</p>")
+    # each period's outcome is plotted when it is known, at the end of its holding period, and the
+    # compounded curves start from 0 at the first formation date
     sections = [
         ("Information coefficients", table),
         ("Composite: cumulative return by quantile", quantile_returns_figure(
-            ev.quantiles, title=f"Composite quantiles, {ev.horizon}-day returns compounded")),
+            ev.by_realisation(ev.quantiles), title=f"Composite quantiles, {ev.horizon}-day returns compounded")),
         ("Composite: mean return by quantile", quantile_returns_figure(
             ev.quantiles, title="Mean return per period by quantile", cumulative=False)),
-        ("Composite: rank IC", cumulative_ic_figure(ev.rank_ic["composite"], title="Composite rank IC")),
+        ("Composite: rank IC", cumulative_ic_figure(ev.by_realisation(ev.rank_ic[["composite"]])["composite"],
+                                                    title="Composite rank IC")),
     ]
     write_html_report(sections, path, title)

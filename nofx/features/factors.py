@@ -195,6 +195,110 @@ def process_cross_section(
     return CrossSection(z, np.where(ok, score, np.nan))
 
 
+def composite_from_row_weights(
+    z: Mapping[str, np.ndarray], mask: np.ndarray, row_weights: Mapping[str, np.ndarray], min_coverage: float = 0.75,
+) -> np.ndarray:
+    """(T, N) composite ``sum_k w_k[t] * z_k[t]`` with weights that change by row (``row_weights``: name ->
+    (T,)); coverage as in :func:`process_cross_section`, against the row's total absolute weight."""
+    score = np.zeros(np.shape(mask))
+    covered = np.zeros(np.shape(mask))
+    total = np.zeros(np.shape(mask)[0])
+    for name, zn in z.items():
+        w = np.asarray(row_weights[name], dtype="float64")[:, None]
+        have = np.isfinite(zn)
+        score += np.where(have, w * zn, 0.0)
+        covered += np.where(have, np.abs(w), 0.0)
+        total += np.abs(w[:, 0])
+    ok = mask & (covered >= min_coverage * total[:, None] - 1e-12) & (covered > 0)
+    return np.where(ok, score, np.nan)
+
+
+def daily_rank_ic(score: np.ndarray, fwd: np.ndarray, min_count: int = 10) -> np.ndarray:
+    """(T,) Spearman correlation of ``score[t]`` and ``fwd[t]`` over the stocks where both exist (NaN
+    where fewer than ``min_count`` do), vectorised over rows."""
+    both = np.isfinite(score) & np.isfinite(fwd)
+    ra = pd.DataFrame(np.where(both, score, np.nan)).rank(axis=1).to_numpy()
+    rb = pd.DataFrame(np.where(both, fwd, np.nan)).rank(axis=1).to_numpy()
+    n = both.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet_nan_warnings():
+        xa = ra - np.nanmean(ra, axis=1, keepdims=True)
+        xb = rb - np.nanmean(rb, axis=1, keepdims=True)
+        num = np.nansum(xa * xb, axis=1)
+        den = np.sqrt(np.nansum(xa * xa, axis=1) * np.nansum(xb * xb, axis=1))
+        ic = num / den
+    return np.where((n >= min_count) & (den > 0), ic, np.nan)
+
+
+def point_in_time_ic_weights(
+    z: Mapping[str, np.ndarray],
+    fwd: np.ndarray,
+    horizon: int,
+    lookback: int,
+    prior: Mapping[str, float],
+    min_ics: int = 20,
+) -> dict[str, np.ndarray]:
+    """Weight of each factor at each row t, learned from its trailing rank IC (IC weighting: sign and
+    size from the data, e.g. Grinold & Kahn's IC-weighted composite).
+
+    ``w_k[t]`` is the mean daily rank IC of ``z_k`` against ``fwd`` (``horizon``-row forward returns)
+    over rows ``s`` in ``[t - horizon - lookback + 1, t - horizon]``: the forward return of row ``s``
+    ends at ``s + horizon <= t``, so every IC used at ``t`` is known at ``t`` (no look-ahead). The
+    weights of a row are scaled to a sum of absolute values of 1. A row with fewer than ``min_ics``
+    ICs for a factor uses the ``prior`` (configured) weights, scaled the same way.
+    """
+    names = list(z)
+    T = fwd.shape[0]
+    prior_total = sum(abs(prior.get(n, 0.0)) for n in names) or 1.0
+    raw: dict[str, np.ndarray] = {}
+    enough = np.ones(T, dtype=bool)
+    for name in names:
+        ic = daily_rank_ic(z[name], fwd)
+        have = np.isfinite(ic)
+        csum = np.concatenate([[0.0], np.cumsum(np.where(have, ic, 0.0))])
+        ccount = np.concatenate([[0], np.cumsum(have)])
+        hi = np.arange(T) - horizon + 1  # exclusive end: rows s <= t - horizon
+        lo = np.maximum(hi - lookback, 0)
+        hi = np.maximum(hi, 0)
+        count = ccount[hi] - ccount[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            raw[name] = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), 0.0)
+        enough &= count >= min_ics
+    total = np.sum([np.abs(v) for v in raw.values()], axis=0) if raw else np.zeros(T)
+    learned = enough & (total > 0)
+    out = {}
+    for name in names:
+        fallback = prior.get(name, 0.0) / prior_total
+        out[name] = np.where(learned, raw[name] / np.where(total > 0, total, 1.0), fallback)
+    return out
+
+
+def build_composite(
+    panel: BarPanel,
+    factors: Mapping[str, np.ndarray],
+    mask: np.ndarray,
+    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    n_mad: float = 3.0,
+    min_coverage: float = 0.75,
+    weighting: str = "static",
+    ic_horizon: int = 20,
+    ic_lookback: int = 240,
+) -> tuple[CrossSection, dict[str, np.ndarray] | None]:
+    """The composite the strategy ranks on and the factor report evaluates (one definition for both).
+
+    ``weighting="static"``: ``weights`` as given (:func:`process_cross_section`). ``"ic"``: weights learned
+    point in time from each factor's trailing rank IC (:func:`point_in_time_ic_weights`; ``weights`` is
+    the prior until enough ICs are known); returns the per-row weights too (None when static)."""
+    cs = process_cross_section(factors, mask, weights, n_mad, min_coverage)
+    if weighting == "static":
+        return cs, None
+    if weighting != "ic":
+        raise ConfigError("weighting must be static or ic", weighting=weighting)
+    used = {k: w for k, w in check_weights(weights).items() if w != 0 and k in factors}
+    fwd = forward_returns(adjusted_close(panel), ic_horizon)  # used only where known: see the weights
+    row_weights = point_in_time_ic_weights(cs.z, fwd, ic_horizon, ic_lookback, used)
+    return CrossSection(cs.z, composite_from_row_weights(cs.z, mask, row_weights, min_coverage)), row_weights
+
+
 # --- evaluation ---------------------------------------------------------------------------------
 def forward_returns(adj_close: np.ndarray, horizon: int) -> np.ndarray:
     """``adj[t+horizon] / adj[t] - 1`` (look-ahead on purpose: the *label* of row t, for IC only)."""
@@ -275,10 +379,26 @@ def _quiet_nan_warnings() -> Iterator[None]:
 class FactorEvaluation:
     """IC statistics of each processed factor and of the composite over sampled dates."""
 
-    summary: pd.DataFrame  # index: factor names + "composite"; columns: ic, rank_ic, icir, rank_icir, periods
-    rank_ic: pd.DataFrame  # per-period rank IC (index: date), one column per factor + "composite"
-    quantiles: pd.DataFrame  # per-period forward return of each composite quantile (columns 1..q)
+    summary: pd.DataFrame  # index: factor names + "composite"; columns: ic, rank_ic, icir, rank_icir, periods,
+    # weight (the composite's mean weight over the sampled dates; its sign is the factor's direction)
+    rank_ic: pd.DataFrame  # per-period rank IC (index: formation date), one column per factor + "composite"
+    quantiles: pd.DataFrame  # per-period forward return of each composite quantile (columns 1..q; index: formation)
     horizon: int
+    realised: pd.DatetimeIndex | None = None  # per period: the date its forward return is known (formation + horizon)
+    weighting: str = "static"
+
+    def by_realisation(self, frame: pd.DataFrame, start_at_zero: bool = True) -> pd.DataFrame:
+        """``frame`` (per formation date) re-indexed to the end of each holding period, when its return
+        (or IC) is known: a period's outcome belongs there, not at its formation one period early. With
+        ``start_at_zero`` a row of zeros at the first formation date starts a cumulative curve at 0."""
+        if self.realised is None:
+            raise DataError("evaluation has no realisation dates")
+        out = frame.set_axis(self.realised, axis=0)
+        if start_at_zero and len(frame):
+            zero = pd.DataFrame(0.0, index=pd.DatetimeIndex([frame.index[0]], name=out.index.name),
+                                columns=frame.columns)
+            out = pd.concat([zero, out])
+        return out
 
 
 def evaluate_factors(
@@ -291,24 +411,38 @@ def evaluate_factors(
     min_coverage: float = 0.75,
     min_listed_days: int = 60,
     start_row: int = 21,
+    weighting: str = "static",
+    ic_horizon: int = 20,
+    ic_lookback: int = 240,
 ) -> FactorEvaluation:
     """Evaluate factors as the strategy uses them: on each sampled date (every ``horizon`` rows from
     ``start_row``, non-overlapping so the IR is not inflated by overlap) the eligible stocks' winsorised
-    z-scores are correlated with the next ``horizon``-day total return (close to close)."""
+    z-scores are correlated with the next ``horizon``-day total return (close to close).
+
+    ``weighting="ic"``: the composite's weights are learned point in time from each factor's trailing
+    rank IC (:func:`point_in_time_ic_weights`, ``ic_horizon``/``ic_lookback`` rows), with ``weights``
+    as the prior; ``"static"``: ``weights`` as given."""
     if horizon < 1 or quantiles < 2:
         raise ConfigError("horizon must be >= 1 and quantiles >= 2", horizon=horizon, quantiles=quantiles)
     mask = eligible_mask(panel, min_listed_days)
-    cs = process_cross_section(factors, mask, weights, n_mad, min_coverage)
+    cs, row_weights = build_composite(panel, factors, mask, weights, n_mad, min_coverage, weighting, ic_horizon,
+                                      ic_lookback)
+    composite = cs.composite
     fwd = forward_returns(adjusted_close(panel), horizon)
     rows = list(range(start_row, panel.shape[0] - horizon, horizon))
     if not rows:
         raise DataError("period too short for one IC sample", rows=panel.shape[0], horizon=horizon)
     stamps = pd.DatetimeIndex(panel.timestamps[rows], name="datetime")
     stats, ric_cols = {}, {}
-    for name, score in [*cs.z.items(), ("composite", cs.composite)]:
+    total = sum(abs(weights.get(k, 0.0)) for k in cs.z) or 1.0
+    for name, score in [*cs.z.items(), ("composite", composite)]:
         ic, ric = information_coefficients(score, fwd, rows)
         stats[name] = ic_summary(ic, ric)
+        if name != "composite":
+            w = row_weights[name][rows] if row_weights is not None else np.full(len(rows), weights.get(name, 0.0) / total)
+            stats[name]["weight"] = float(np.mean(w))
         ric_cols[name] = ric
-    summary = pd.DataFrame.from_dict(stats, orient="index")[["ic", "rank_ic", "icir", "rank_icir", "periods"]]
-    q = quantile_returns(cs.composite, fwd, rows, panel.timestamps, quantiles)
-    return FactorEvaluation(summary, pd.DataFrame(ric_cols, index=stamps), q, horizon)
+    summary = pd.DataFrame.from_dict(stats, orient="index")[["ic", "rank_ic", "icir", "rank_icir", "periods", "weight"]]
+    q = quantile_returns(composite, fwd, rows, panel.timestamps, quantiles)
+    realised = pd.DatetimeIndex(panel.timestamps[[t + horizon for t in rows]], name="datetime")
+    return FactorEvaluation(summary, pd.DataFrame(ric_cols, index=stamps), q, horizon, realised, weighting)

@@ -129,17 +129,20 @@ def quantile_returns_figure(
 
 
 def cumulative_ic_figure(ic: pd.Series, *, title: str = "Information coefficient") -> go.Figure:
-    """Per-period IC (``ic``: index datetime, values rank or Pearson IC) as faint bars on the right
-    axis and its running sum as a line on the left: a steady slope means a steady signal."""
+    """Per-period IC (``ic``: index datetime, values rank or Pearson IC; date each period where its IC
+    is known; a leading 0 starts the running sum at 0) as faint bars on the right axis, labelled "IC per
+    period", and its running sum as a line on the left axis, "cumulative IC": a steady slope means a
+    steady signal."""
     values = ic.astype("float64")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=values.index, y=values.to_numpy(), name="IC", opacity=0.35,
+    fig.add_trace(go.Bar(x=values.index, y=values.to_numpy(), name="IC per period", opacity=0.35,
                          marker_color="#7f7f7f"), secondary_y=True)
-    fig.add_trace(go.Scatter(x=values.index, y=values.fillna(0.0).cumsum().to_numpy(), mode="lines",
+    cumulative = values.fillna(0.0).cumsum()
+    fig.add_trace(go.Scatter(x=cumulative.index, y=cumulative.to_numpy(), mode="lines",
                              name="cumulative IC", line=dict(width=2)), secondary_y=False)
     _layout(fig, title)
     fig.update_yaxes(title_text="cumulative IC", secondary_y=False)
-    fig.update_yaxes(title_text="IC", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text="IC per period", secondary_y=True, showgrid=False)
     return fig
 
 

@@ -31,9 +31,9 @@ from nofx.domain.orders import OrderRequest
 from nofx.features.factors import (
     FUNDAMENTAL_SOURCE,
     VALUATION_SOURCE,
+    build_composite,
     compute_factors,
     eligible_mask,
-    process_cross_section,
 )
 from nofx.features.fundamentals import align_fundamentals, align_valuation, load_fundamentals, load_valuation
 from nofx.markets.base import MarketRules
@@ -84,7 +84,9 @@ class MultiFactor(Strategy):
                                                   panel.symbols, fields=tuple(FUNDAMENTAL_SOURCE.values()))
             factors = compute_factors(panel, valuation, fundamentals, window=p.window)
             mask = eligible_mask(panel, p.min_listed_days)
-            return process_cross_section(factors, mask, p.weights, p.n_mad, p.min_coverage).composite
+            cs, _ = build_composite(panel, factors, mask, p.weights, p.n_mad, p.min_coverage, p.weighting,
+                                    p.ic_horizon, p.ic_lookback)
+            return cs.composite
 
         ctx.add_feature(COMPOSITE, composite)
         ctx.add_feature(ELIGIBLE, lambda panel: eligible_mask(panel, p.min_listed_days).astype("float64"))

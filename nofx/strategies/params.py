@@ -72,6 +72,11 @@ class MultiFactorParams(StrategyParams):
     trim_tolerance: float = Field(default=0.25, ge=0)  # resize a kept holding only beyond this drift
     rules: Literal["auto", "cn", "hk", "none"] = "auto"  # lot sizes for sizing (the backtester enforces its own)
     hk_lot_tables: list[str] = Field(default_factory=list)
+    # "ic": learn each factor's sign and weight point in time from its trailing rank IC (``weights`` is the
+    # prior until ``ic_lookback`` rows of known ICs exist); "static": ``weights`` as given
+    weighting: Literal["static", "ic"] = "static"
+    ic_horizon: int = Field(default=20, ge=1)  # forward-return horizon of those ICs, trading days
+    ic_lookback: int = Field(default=240, ge=20)  # rows of trailing ICs averaged (about a year)
 
     @field_validator("weights")
     @classmethod
