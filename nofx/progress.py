@@ -2,8 +2,9 @@
 
 On a terminal it is a rich progress bar on stderr. Off a terminal (output to a file or a pipe, a job
 under a scheduler) a bar draws nothing, and a run of many minutes would print nothing at all; there it
-is a plain line on stderr when the work starts, every ``interval`` seconds (``NOFX_PROGRESS_SECONDS``,
-default 15) with the elapsed time and an ETA, and when it ends.
+is a plain line on stderr every ``interval`` seconds (``NOFX_PROGRESS_SECONDS``, default 15) with the
+elapsed time and an ETA, and a last line when work that printed any ends. Work shorter than the
+interval prints nothing, so quick commands stay quiet in pipes.
 
 This module sits outside the layers (like the standard library): every layer that runs long loops
 uses it, and it depends on nothing of nofx.
@@ -51,6 +52,7 @@ class Progress:
         self._last = 0.0
         self._note = ""
         self._started = False
+        self._printed = False
 
     # ---- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Progress":
@@ -70,9 +72,6 @@ class Progress:
                                      console=Console(file=stream), transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total)
-        else:
-            size = f" ({self.total:,} steps)" if self.total else ""
-            self._line(f"started{size}")
         return self
 
     def stop(self) -> None:
@@ -82,7 +81,7 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-        else:
+        elif self._printed:
             done = f"{self.completed:,}/{self.total:,}" if self.total else f"{self.completed:,} steps"
             self._line(f"done {done} in {_clock(time.monotonic() - self._t0)}")
 
@@ -128,4 +127,5 @@ class Progress:
 
     def _line(self, text: str) -> None:
         stream = self._stream or sys.stderr
+        self._printed = True
         print(f"{self.label}: {text}", file=stream, flush=True)

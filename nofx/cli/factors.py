@@ -88,7 +88,8 @@ def report(
     from nofx.data.panel import BarPanel
     from nofx.features.factors import FUNDAMENTAL_SOURCE, VALUATION_SOURCE, compute_factors, evaluate_factors
     from nofx.features.fundamentals import align_fundamentals, align_valuation, load_fundamentals, load_valuation
-    from nofx.strategies.multi_factor import MultiFactorParams
+    from nofx.progress import Progress
+    from nofx.strategies.params import MultiFactorParams
 
     check_output_file(html_path, "--html")
     params: dict[str, Any] = {}
@@ -121,19 +122,25 @@ def report(
         raise ConfigError(f"invalid multi_factor parameter {where}: {what}",
                           file=config or "--weights/--valuation/--fundamentals") from None
 
-    bars = read_bars(data, symbols=sym_list, start=first, end=last)
-    panel = BarPanel.from_frame(bars)
-    val = fun = None
-    if p.valuation_path:
-        val = align_valuation(load_valuation(p.valuation_path), panel.timestamps, panel.symbols,
-                              fields=tuple(VALUATION_SOURCE.values()))
-    if p.fundamentals_path:
-        fun = align_fundamentals(load_fundamentals(p.fundamentals_path), panel.timestamps, panel.symbols,
-                                 fields=tuple(FUNDAMENTAL_SOURCE.values()))
-    factors = compute_factors(panel, val, fun, window=p.window)
-    ev = evaluate_factors(panel, factors, p.weights, horizon=horizon, quantiles=quantiles, n_mad=p.n_mad,
-                          min_coverage=p.min_coverage, min_listed_days=p.min_listed_days, start_row=p.window + 1,
-                          weighting=p.weighting, ic_horizon=p.ic_horizon, ic_lookback=p.ic_lookback)
+    with Progress("factors report", 4) as bar:  # stages: a line with elapsed time and ETA off a terminal
+        bars = read_bars(data, symbols=sym_list, start=first, end=last)
+        panel = BarPanel.from_frame(bars)
+        bar.advance(note="bars read")
+        val = fun = None
+        if p.valuation_path:
+            val = align_valuation(load_valuation(p.valuation_path), panel.timestamps, panel.symbols,
+                                  fields=tuple(VALUATION_SOURCE.values()))
+        if p.fundamentals_path:
+            fun = align_fundamentals(load_fundamentals(p.fundamentals_path), panel.timestamps, panel.symbols,
+                                     fields=tuple(FUNDAMENTAL_SOURCE.values()))
+        bar.advance(note="valuation and fundamentals aligned")
+        factors = compute_factors(panel, val, fun, window=p.window)
+        bar.advance(note="factors computed")
+        ev = evaluate_factors(panel, factors, p.weights, horizon=horizon, quantiles=quantiles, n_mad=p.n_mad,
+                              min_coverage=p.min_coverage, min_listed_days=p.min_listed_days,
+                              start_row=p.window + 1, weighting=p.weighting, ic_horizon=p.ic_horizon,
+                              ic_lookback=p.ic_lookback)
+        bar.advance(note="evaluated")
 
     span = f"{panel.timestamps[0].astype('datetime64[D]')} .. {panel.timestamps[-1].astype('datetime64[D]')}"
     title = f"Factor IC, {len(panel.symbols)} symbols, {span}, {horizon}-day forward returns"

@@ -74,3 +74,14 @@ def test_declared_parameter_models_are_the_strategies_own():
 
     for name in REGISTRY.names():
         assert REGISTRY.get(name).Params is REGISTRY.params_model(name), name
+
+
+def test_a_backtest_imports_only_what_it_uses():
+    # dual_ma on the bundled slice needs pandas, not the model, RL, Ray, plotting or statistics stacks
+    heavy, out = _imported_after(
+        "from nofx.cli.main import main\ntry:\n    main(['backtest', '--strategy', 'dual_ma', '--symbols', "
+        "'600519.SH', '--start', '2020-01-01', '--end', '2020-03-31', '--no-progress'])\nexcept SystemExit:\n"
+        "    pass")
+    assert "Total return" in out
+    assert set(heavy) & {"torch", "ray", "lightgbm", "plotly", "statsmodels", "torch_geometric",
+                         "stable_baselines3", "gymnasium"} == set()
