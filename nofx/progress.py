@@ -16,12 +16,12 @@ import os
 import sys
 import time
 from types import TracebackType
-from typing import TextIO
+from typing import Callable, TextIO
 
 DEFAULT_INTERVAL_S = 15.0
 
 
-def _clock(seconds: float) -> str:
+def _hms(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
@@ -38,12 +38,13 @@ class Progress:
     the ``with`` block) at the end. ``enabled=False`` makes every call a no-op."""
 
     def __init__(self, label: str, total: int | None, enabled: bool = True, stream: TextIO | None = None,
-                 interval: float | None = None) -> None:
+                 interval: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.label = label
         self.total = total
         self.enabled = enabled
         self.completed = 0
         self._stream = stream
+        self._clock = clock
         env = os.environ.get("NOFX_PROGRESS_SECONDS")
         self._interval = interval if interval is not None else float(env) if env else DEFAULT_INTERVAL_S
         self._bar = None
@@ -53,13 +54,14 @@ class Progress:
         self._note = ""
         self._started = False
         self._printed = False
+        self._pace_from: tuple[float, int] | None = None  # (time, steps) of the first update
 
     # ---- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Progress":
         if not self.enabled or self._started:
             return self
         self._started = True
-        self._t0 = self._last = time.monotonic()
+        self._t0 = self._last = self._clock()
         stream = self._stream or sys.stderr
         if _is_terminal(stream):
             from rich.console import Console
@@ -83,7 +85,7 @@ class Progress:
             self._bar = None
         elif self._printed:
             done = f"{self.completed:,}/{self.total:,}" if self.total else f"{self.completed:,} steps"
-            self._line(f"done {done} in {_clock(time.monotonic() - self._t0)}")
+            self._line(f"done {done} in {_hms(self._clock() - self._t0)}")
 
     def __enter__(self) -> "Progress":
         return self.start()
@@ -100,6 +102,9 @@ class Progress:
         """Set the number of completed steps (``note``: what is being done, e.g. the current date)."""
         if not self._started:
             return
+        now = self._clock()
+        if self._pace_from is None:  # the pace is measured from here: set-up before the first step
+            self._pace_from = (now, completed)  # (reading data, building features) is not a step
         self.completed = completed
         if note is not None:
             self._note = note
@@ -107,23 +112,33 @@ class Progress:
             self._bar.update(self._task, completed=completed,
                              description=f"{self.label} {self._note}" if self._note else self.label)
             return
-        now = time.monotonic()
         if now - self._last >= self._interval:
             self._last = now
-            self._line(self.status(now - self._t0))
+            self._line(self.status(now - self._t0, now))
 
-    def status(self, elapsed: float) -> str:
-        """``1,234/10,000 (12%), elapsed 0:01:02, ETA 0:07:30``: the ETA assumes the pace so far."""
+    def status(self, elapsed: float, now: float | None = None) -> str:
+        """``1,234/10,000 (12%), elapsed 0:01:02, ETA 0:07:30``: the ETA assumes the pace since the first
+        step was reported (``now``: the monotonic clock; by default the pace over ``elapsed``)."""
         parts = []
         if self.total:
             parts.append(f"{self.completed:,}/{self.total:,} ({100 * self.completed / self.total:.0f}%)")
         else:
             parts.append(f"{self.completed:,} steps")
-        parts.append(f"elapsed {_clock(elapsed)}")
-        if self.total and self.completed:
-            parts.append(f"ETA {_clock(elapsed * (self.total - self.completed) / self.completed)}")
+        parts.append(f"elapsed {_hms(elapsed)}")
+        rate = self._pace(elapsed, now)
+        if self.total and rate:
+            parts.append(f"ETA {_hms((self.total - self.completed) / rate)}")
         text = ", ".join(parts)
         return f"{text} [{self._note}]" if self._note else text
+
+    def _pace(self, elapsed: float, now: float | None) -> float | None:
+        """Steps per second since the first reported step (None until there is a pace to speak of)."""
+        if now is not None and self._pace_from is not None:
+            t, n = self._pace_from
+            if self.completed > n and now > t:
+                return (self.completed - n) / (now - t)
+            return None
+        return self.completed / elapsed if self.completed and elapsed > 0 else None
 
     def _line(self, text: str) -> None:
         stream = self._stream or sys.stderr

@@ -31,7 +31,8 @@ def test_backtest_off_a_terminal_prints_progress_lines_with_eta(tmp_path):
                                  "--start", "2019-01-01", "--end", "2019-12-31", "--params", "fast=5,slow=20,size=100")
     assert rc == 0, err
     lines = err.splitlines()
-    assert lines[0].startswith("backtest dual_ma: ") and STATUS.search(lines[0]), err
+    assert lines[0].startswith("backtest dual_ma: 1/")
+    assert any(STATUS.search(ln) for ln in lines), err
     assert re.match(r"backtest dual_ma: done [\d,]+/[\d,]+ in \d+:\d\d:\d\d", lines[-1])
     assert "Total return" in out and "ETA" not in out  # the results stay clean on stdout
 
@@ -53,5 +54,15 @@ def test_status_eta_follows_the_pace_so_far():
     p.update(100)
     p.stop()
     lines = buf.getvalue().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("job: 100/400 (25%), elapsed 0:00:00, ETA ")
+    assert len(lines) == 2 and lines[0].startswith("job: 100/400 (25%), elapsed 0:00:00")
     assert lines[1].startswith("job: done 100/400 in ")
+
+
+def test_eta_ignores_the_set_up_before_the_first_step():
+    now = [1000.0]
+    p = Progress("job", 1000, stream=io.StringIO(), interval=3600, clock=lambda: now[0]).start()
+    now[0] += 300  # five minutes reading data and building features before the first step
+    p.update(10)
+    now[0] += 10  # then 100 steps in 10 s
+    p.update(110)
+    assert p.status(310.0, now[0]) == "110/1,000 (11%), elapsed 0:05:10, ETA 0:01:29"
