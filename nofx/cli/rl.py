@@ -226,12 +226,11 @@ def _report(ex: Experiment, model_path: Path) -> None:
         _row(table, "SB3 DQN", execute(run_cfg, progress=False, strategy=sb3))
     _row(table, "buy-and-hold", execute(backtest_run_config(cfg, model_path, "buy_and_hold"), progress=False))
     console.print(table)
-    console.print(f"same run: nofx backtest --strategy rl_dqn --data {cfg.data} --symbols {cfg.symbol} "
-                  f"--start {p.start} --end {p.end} --cash {cfg.env.cash:g} --rules {cfg.rules} "
-                  f"--params model={model_path} (warm-up {RL_WARMUP_BARS} bars)", markup=False, highlight=False,
-                  soft_wrap=True)
-    # the agent's decisions, counted in its environment (the same observations, so the same actions)
+    console.print(f"Every row is a backtest of the test period through the engine (fills, fees, dividends, "
+                  f"T+1 and limits as `nofx backtest` applies them), {RL_WARMUP_BARS} bars of warm-up: the agent's "
+                  "row is what `nofx backtest --strategy rl_dqn` reports for a config like "
+                  "examples/rl_dqn_backtest.toml.", markup=False, highlight=False, soft_wrap=True)
+    # what the agent chose in its training environment (which books no dividends: a diagnostic only)
     counts = np.bincount(run_policy(ex.test, DQNAgent.load(model_path).act).actions, minlength=len(ACTIONS))
-    console.print("nofx DQN actions on the test period: "
+    console.print("nofx DQN actions on the test period, in the training environment: "
                   + ", ".join(f"{a} {c}" for a, c in zip(ACTIONS, counts)))
-

@@ -41,7 +41,7 @@ def _pct(text: str) -> float:
     return float(text.replace("%", "").replace(",", ""))
 
 
-@pytest.mark.shared_data
+@pytest.mark.slow  # rl eval (three backtests) and a backtest in fresh processes: ~40 s, more on a busy machine
 def test_rl_eval_reports_what_the_backtester_runs(tmp_path, cn_daily_path):
     config = tmp_path / "rl.toml"
     model = tmp_path / "agent.pt"
