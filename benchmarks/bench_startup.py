@@ -22,7 +22,7 @@ HELP_COMMANDS = [
     [], ["backtest"], ["demo"], ["strategies"], ["paper"], ["sweep"], ["orders"], ["positions"], ["trades"],
     ["ledger"], ["ledger", "check"], ["data"], ["data", "info"], ["data", "check"], ["factors"],
     ["factors", "report"], ["model"], ["model", "train"], ["model", "eval"], ["model", "predict"],
-    ["model", "results"], ["rl"], ["rl", "train"], ["rl", "eval"],
+    ["model", "results"], ["rl"], ["rl", "train"], ["rl", "eval"], ["serve"], ["user", "create"],
 ]
 HELP_GOAL_S, STRATEGIES_GOAL_S = 0.5, 1.0
 

@@ -40,7 +40,8 @@ def test_top_level_help_mounts_every_command_without_heavy_imports():
 
 @pytest.mark.parametrize("argv", [["backtest", "--help"], ["model", "train", "--help"], ["rl", "eval", "--help"],
                                   ["factors", "report", "--help"], ["data", "info", "--help"], ["sweep", "--help"],
-                                  ["paper", "--help"], ["orders", "--help"], ["ledger", "check", "--help"]])
+                                  ["paper", "--help"], ["orders", "--help"], ["ledger", "check", "--help"],
+                                  ["serve", "--help"], ["user", "create", "--help"]])
 def test_each_command_help_imports_nothing_heavy(argv):
     heavy, out = _imported_after(
         f"from nofx.cli.main import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass")
