@@ -6,6 +6,7 @@ same specifiers as requirements.txt, which scripts/setup.sh installs after the C
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -44,8 +45,13 @@ def _requirements() -> dict[str, str]:
     return {_name(ln): ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")}
 
 
+@functools.cache
+def _module_owners() -> dict[str, list[str]]:
+    return packages_distributions()  # scans every installed distribution: once per session
+
+
 def _distribution(module: str) -> str | None:
-    dists = packages_distributions().get(module)
+    dists = _module_owners().get(module)
     return _name(dists[0]) if dists else None
 
 
