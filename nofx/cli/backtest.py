@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.table import Table
 
-from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file, check_output_folder
+from nofx.cli.terminal import output_console
 from nofx.domain.bounds import check_date
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import Market, parse_symbols

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from nofx.cli.output import output_console
+from nofx.cli.terminal import output_console
 
 app = typer.Typer(help="Inspect and validate bars files (Parquet or CSV).", no_args_is_help=True)
 

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file
+from nofx.cli.terminal import output_console
 from nofx.domain.bounds import check_date
 from nofx.domain.errors import ConfigError, validation_problem
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from nofx.cli.output import output_console
+from nofx.cli.terminal import output_console
 from nofx.domain.errors import ConfigError
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when a command runs, not for `nofx --help`

@@ -12,7 +12,7 @@ from typer.exceptions import Abort, TyperException
 
 from nofx import __version__
 from nofx.cli.errors import BUG_EXIT, USER_ERROR_EXIT, report_bug, report_error, user_error_text
-from nofx.cli.output import output_console
+from nofx.cli.terminal import output_console
 
 app = typer.Typer(
     name="nofx",

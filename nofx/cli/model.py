@@ -16,8 +16,8 @@ import typer
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
-from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file, check_output_folder
+from nofx.cli.terminal import output_console
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer(help="Train, evaluate and apply return predictors (Transformer, BiLSTM, GAT, LightGBM, linear).",

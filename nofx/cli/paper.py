@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from nofx.cli.backtest import COMMISSION_BASIS_HELP, INVESTOR_HELP, PRICES_HELP
-from nofx.cli.output import output_console
+from nofx.cli.terminal import output_console
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer()

@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
-from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file
+from nofx.cli.terminal import output_console
 
 # torch, stable-baselines3 and the backtester are imported inside the commands: the CLI mounts this
 # module for every `nofx ...` call, and importing torch costs seconds that other commands should not pay.

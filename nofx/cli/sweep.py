@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from nofx.cli.errors import user_errors
-from nofx.cli.output import output_console
 from nofx.cli.outputs import check_output_file
+from nofx.cli.terminal import output_console
 from nofx.domain.errors import ConfigError
 
 # Ray and the backtester are imported inside the command: the CLI mounts this module for every

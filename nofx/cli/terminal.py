@@ -1,4 +1,6 @@
-"""Where command output goes: the console every command prints its tables and lines to."""
+"""The console every command prints its tables and lines to, sized for a terminal or for a file.
+
+(Output *paths* are checked in :mod:`nofx.cli.outputs`.)"""
 
 from __future__ import annotations
 
