@@ -102,3 +102,40 @@ def test_report_dates_each_outcome_at_the_end_of_its_holding_period_from_zero(pa
     # absolute weights sum to 1, so their means (signs may flip over time) sum to at most 1
     w = ev.summary.drop(index="composite")["weight"]
     assert set(w.index) == {"momentum_20", "low_volatility_20"} and 0 < w.abs().sum() <= 1 + 1e-9
+
+
+def _figures(html: str) -> list[list[dict]]:
+    """The traces of each plotly figure on a report page (numeric arrays may be base64-typed)."""
+    import base64
+    import json
+    import re
+
+    def values(v):
+        if isinstance(v, dict) and "bdata" in v:
+            return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+        return v
+
+    figs = [json.loads(js) for js in re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', html, re.S)]
+    return [[{**t, "x": values(t.get("x")), "y": values(t.get("y"))} for t in fig] for fig in figs]
+
+
+def test_report_page_plots_outcomes_when_known_from_zero(cn_daily_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from nofx.cli.factors import app
+
+    out = tmp_path / "f.html"
+    r = CliRunner().invoke(app, ["report", "--data", str(cn_daily_path), "--symbols", ",".join(SYMBOLS[:12]),
+                                 "--start", "2019-01-01", "--end", "2020-12-31", "--html", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sign" in r.output
+    days = pd.DatetimeIndex(BarPanel.from_frame(read_bars(cn_daily_path, symbols=SYMBOLS[:12], start="2019-01-01",
+                                                          end="2020-12-31")).timestamps)
+    formed, known = days[21], days[41]  # first sample row (window + 1) and the end of its 20-day holding
+    quantiles, _, ic = _figures(out.read_text(encoding="utf-8"))
+    q1 = quantiles[0]
+    assert pd.Timestamp(q1["x"][0]) == formed and q1["y"][0] == 0  # the curve starts at 0 when the book forms
+    assert pd.Timestamp(q1["x"][1]) == known  # the first period's return is plotted when it is known
+    bars, cumulative = ic
+    assert bars["name"] == "IC per period" and cumulative["name"] == "cumulative IC"
+    assert cumulative["y"][0] == 0 and pd.Timestamp(cumulative["x"][1]) == known
