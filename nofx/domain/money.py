@@ -3,10 +3,16 @@ floats are for research arrays only and are converted at the strategy -> order e
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
+# Averages (average cost, average fill price) are kept to this many decimal places, the scale the ledger
+# stores them at (NUMERIC(34,12)). An average is a quotient that rarely terminates: kept at the context's
+# 28 significant digits in memory but stored at 12 places, a value reloaded after a restart would differ
+# from the one the uninterrupted process kept, and so would every PnL booked from it afterwards.
+AVERAGE_PLACES = 12
+_AVERAGE_QUANTUM = Decimal(1).scaleb(-AVERAGE_PLACES)
 
 
 def to_decimal(value: Decimal | float | int | str) -> Decimal:
@@ -16,6 +22,12 @@ def to_decimal(value: Decimal | float | int | str) -> Decimal:
     if isinstance(value, float):  # also numpy floats, whose repr is not a plain number
         return Decimal(repr(float(value)))
     return Decimal(value)
+
+
+def average(total: Decimal, quantity: int | Decimal) -> Decimal:
+    """``total / quantity`` rounded half-even to ``AVERAGE_PLACES``: what the ledger stores, so a value
+    reloaded from it is the value in memory (``quantity`` must not be 0)."""
+    return (total / quantity).quantize(_AVERAGE_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def round_cents(value: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:

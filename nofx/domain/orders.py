@@ -12,6 +12,7 @@ from typing import Any
 
 from nofx.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from nofx.domain.errors import InvalidTransitionError, OrderError
+from nofx.domain.money import average
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class Order:
             raise OrderError("fill quantity exceeds what the order leaves", order_id=self.order_id, quantity=quantity)
         total = self.avg_fill_price * self.filled_qty + price * quantity
         self.filled_qty += quantity
-        self.avg_fill_price = total / self.filled_qty
+        self.avg_fill_price = average(total, self.filled_qty)
         self.fees += fee
         self._move(OrderStatus.FILLED if self.filled_qty == self.quantity else OrderStatus.PARTIALLY_FILLED)
 

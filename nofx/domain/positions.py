@@ -9,7 +9,7 @@ from decimal import Decimal
 from nofx.domain.enums import Side
 from nofx.domain.errors import OrderError
 from nofx.domain.fills import Fill
-from nofx.domain.money import ZERO
+from nofx.domain.money import ZERO, average
 
 
 @dataclass(slots=True)
@@ -44,7 +44,7 @@ class Position:
                 self._cover(fill)
             else:
                 new_qty = self.quantity + fill.quantity
-                self.avg_cost = (self.avg_cost * self.quantity + fill.price * fill.quantity) / new_qty
+                self.avg_cost = average(self.avg_cost * self.quantity + fill.price * fill.quantity, new_qty)
                 self.quantity = new_qty
             if lock_until_next_day:
                 d = fill.ts.date()
@@ -72,7 +72,7 @@ class Position:
 
     def _open_short(self, qty: int, price: Decimal) -> None:
         held = -self.quantity
-        self.avg_cost = (self.avg_cost * held + price * qty) / (held + qty)
+        self.avg_cost = average(self.avg_cost * held + price * qty, held + qty)
         self.quantity -= qty
 
     def _cover(self, fill: Fill) -> None:
@@ -92,7 +92,7 @@ class Position:
         if ratio == 1 or self.quantity == 0:
             return self.quantity
         new_qty = int(self.quantity * ratio)
-        self.avg_cost = self.avg_cost * self.quantity / new_qty if new_qty else ZERO
+        self.avg_cost = average(self.avg_cost * self.quantity, new_qty) if new_qty else ZERO
         self.locked = {d: int(q * ratio) for d, q in self.locked.items()}
         self.quantity = new_qty
         return new_qty

@@ -36,7 +36,7 @@ from nofx.domain.events import (
 )
 from nofx.domain.fills import Fill
 from nofx.domain.instruments import Instrument, parse_symbol
-from nofx.domain.money import ZERO, round_cents
+from nofx.domain.money import ZERO, average, round_cents
 from nofx.domain.orders import Order, OrderRequest
 from nofx.engine.oms import OrderManager
 from nofx.engine.portfolio import Portfolio
@@ -511,7 +511,7 @@ class TradingEngine:
         notional = sum((k.avg_fill_price * k.filled_qty for k in kids), ZERO)
         fees = sum((k.fees for k in kids), ZERO)
         status = OrderStatus.FILLED if filled >= parent.quantity else OrderStatus.PARTIALLY_FILLED
-        self._emit((OrderProgress(fill.ts, parent_id, filled, notional / filled if filled else ZERO, fees, status),))
+        self._emit((OrderProgress(fill.ts, parent_id, filled, average(notional, filled) if filled else ZERO, fees, status),))
 
     def _sync_parent_close(self, parent_id: str) -> None:
         parent = self.oms.get(parent_id)

@@ -6,8 +6,8 @@
   against the accounts row, and against the
   latest equity snapshot (counting the fills booked before it was taken);
 * positions: each position's quantity equals the signed sum of its fills;
-* T+1: for A-share symbols, at every fill the cumulative sells never exceed what was bought on earlier
-  trading days (shares bought today cannot be sold today);
+* T+1: for A-share symbols, no sell exceeds the holding less the shares bought that day (shares bought
+  today cannot be sold today), with bonus shares and splits applied to the holding when they happened;
 * duplicate fills (a fill_id twice in the fills table or in the event stream) and orders filled beyond
   their quantity;
 * every order row equals the state rebuilt from its own event stream (and vice versa).
@@ -161,6 +161,10 @@ def _is_a_share(symbol: str) -> bool:
 
 
 def _check_t1(fills: list[FillRecord], actions: list[tuple[int, CorporateActionApplied]] = ()) -> list[Violation]:
+    """Walk each A-share symbol's fills in time order keeping the holding and the part of it bought on
+    the current day: a sell may not exceed the holding less today's buys. Bonus shares and splits scale
+    the holding as one quantity, the way the engine books them (``Position.apply_split``): scaling what
+    was bought and what was sold separately would truncate each and invent a one-share shortfall."""
     out: list[Violation] = []
     by_symbol: dict[str, list[FillRecord]] = defaultdict(list)
     for f in fills:
@@ -171,25 +175,28 @@ def _check_t1(fills: list[FillRecord], actions: list[tuple[int, CorporateActionA
         if e.split_ratio != 1:
             splits[e.symbol].append(e)
     for sym, fs in sorted(by_symbol.items()):
-        bought: dict[date, int] = defaultdict(int)
-        sold = 0
+        held = 0
+        day: date | None = None
+        bought_today = 0  # locked until the next trading day
         pending = sorted(splits.get(sym, []), key=lambda e: e.ts)
         # time order; within a timestamp, booking order (seq), history without seq first
         for f in sorted(fs, key=lambda x: (x.ts, x.seq is not None, x.seq or 0)):
-            while pending and pending[0].ts <= f.ts:  # bonus shares scale what was bought and sold
+            if f.ts.date() != day:
+                day, bought_today = f.ts.date(), 0
+            while pending and pending[0].ts <= f.ts:  # bonus shares scale the holding (and today's lock)
                 r = pending.pop(0).split_ratio
-                bought = defaultdict(int, {d: int(q * r) for d, q in bought.items()})
-                sold = int(sold * r)
-            day = f.ts.date()
+                held = int(held * r)
+                bought_today = min(int(bought_today * r), held)
             if f.side is Side.BUY:
-                bought[day] += f.quantity
+                held += f.quantity
+                bought_today += f.quantity
                 continue
-            sold += f.quantity
-            allowed = sum(q for d, q in bought.items() if d < day)
-            if sold > allowed:
+            sellable = held - bought_today
+            if f.quantity > sellable:
                 out.append(Violation(ViolationKind.T1_SELL, "A-share sell needs shares bought the same day (T+1)",
-                                     {"symbol": sym, "fill_id": f.fill_id, "day": day, "cumulative_sold": sold,
-                                      "bought_before_day": allowed}))
+                                     {"symbol": sym, "fill_id": f.fill_id, "day": day, "quantity": f.quantity,
+                                      "sellable": max(sellable, 0)}))
+            held -= f.quantity
     return out
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from nofx.domain.money import AVERAGE_PLACES
 from nofx.persistence.errors import MoneyPrecisionError
 
 
@@ -66,8 +67,10 @@ class Money(_ExactDecimal):
 
 
 class Precise(_ExactDecimal):
-    """NUMERIC(34,12) for derived averages (avg cost, avg fill price), rounded half-even to 12 places."""
+    """NUMERIC(34,12) for derived averages (avg cost, avg fill price) and the PnL booked from them: the
+    domain keeps averages at exactly this scale (``nofx.domain.money.average``), so they are stored and
+    reloaded unchanged; anything finer is rounded half-even."""
 
-    precision, scale = 34, 12
+    precision, scale = 34, AVERAGE_PLACES
     strict = False
     cache_ok = True

@@ -80,7 +80,7 @@ def test_a_share_same_day_sell_is_t1_violation(store: SqlLedgerStore) -> None:
     store.append(tid, fl.round_trip("600036.SH", Side.SELL, 300, "30.5", "3", D1 + timedelta(hours=2)))
     vs = check_ledger(store, tid)
     assert [v.kind for v in vs] == [ViolationKind.T1_SELL]
-    assert vs[0].context["symbol"] == "600036.SH" and vs[0].context["bought_before_day"] == 0
+    assert vs[0].context["symbol"] == "600036.SH" and vs[0].context["sellable"] == 0
     # the next day it is fine: no new violation for a second sell
     store.append(tid, fl.round_trip("600036.SH", Side.SELL, 700, "30.5", "3", D1 + timedelta(days=1)))
     assert len(check_ledger(store, tid)) == 1
@@ -148,3 +148,23 @@ def test_order_rows_match_event_streams(store: SqlLedgerStore, edit: str) -> Non
         conn.commit()
     vs = check_ledger(store, tid)
     assert [v.kind for v in vs] == [ViolationKind.ORDER_EVENTS]
+
+
+def test_bonus_shares_scale_the_holding_not_bought_and_sold_separately(store: SqlLedgerStore) -> None:
+    """Three buys of 101 with two sells in between, then 10-for-5 bonus shares: the holding 101 becomes
+    151 and all of it may be sold. Scaling each day's buys and the cumulative sells separately truncates
+    151.5 three times on one side and once on the other: a false one-share T+1 alarm."""
+    from nofx.domain.events import CorporateActionApplied
+
+    tid = new_trader(store)
+    fl = Flow(tid)
+    day = [T0 + timedelta(days=k) for k in range(7)]
+    for k, side in enumerate([Side.BUY, Side.SELL, Side.BUY, Side.SELL, Side.BUY]):
+        store.append(tid, fl.round_trip("002475.SZ", side, 101, "20", "1", day[k]))
+    store.append(tid, [CorporateActionApplied(day[5], "002475.SZ", 101, Decimal(0), Decimal("1.5"), Decimal(0), 151)])
+    store.append(tid, fl.round_trip("002475.SZ", Side.SELL, 151, "14", "1", day[6]))
+    assert check_ledger(store, tid) == []
+    # one share more than held is still caught after the split
+    store.append(tid, fl.round_trip("002475.SZ", Side.BUY, 100, "14", "1", day[6] + timedelta(days=1)))
+    store.append(tid, fl.round_trip("002475.SZ", Side.SELL, 100, "14", "1", day[6] + timedelta(days=1, hours=1)))
+    assert _kinds(store, tid) == {ViolationKind.T1_SELL}
