@@ -50,13 +50,10 @@ def paper(
 ) -> None:
     """Paper-trade a strategy by replaying bars; every order, fill and snapshot is persisted."""
     import nofx.strategies.builtin  # noqa: F401
-    from nofx.backtest.run_config import RunConfig
-    from nofx.cli.backtest import _load_bars, run_config_from_options
-    from nofx.live.paper import PaperSession, check_paper_pacing
-    from nofx.persistence.connection import database_errors
+    from nofx.cli.backtest import run_config_from_options
+    from nofx.live.paper import check_paper_pacing
     from nofx.persistence.schema import check_trader_id
     from nofx.persistence.urls import resolve_url
-    from nofx.strategies.registry import REGISTRY
 
     # every option is checked before the ledger is opened or a bar is read
     check_paper_pacing(speed, latency_ms)
@@ -64,7 +61,7 @@ def paper(
         check_trader_id(trader)
     url = resolve_url(db)
     new_cfg = None
-    if not resume:
+    if strategy is not None or config is not None or not resume:
         new_cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
                                           start=start, end=end, cash=cash, rules=rules, fees=fees,
                                           prices=prices, investor=investor,
@@ -75,43 +72,67 @@ def paper(
     store = _open_store(url)
     try:
         if new_cfg is None:
-            rec = _pick_trader(store, trader)
-            raw = json.loads(rec.config_json)
-            trader_id = rec.trader_id
+            trader_id = _pick_trader(store, trader).trader_id
         else:
-            raw = new_cfg.model_dump(by_alias=True, mode="json")
-            trader_id = trader if trader is not None else f"paper-{raw['strategy']['name']}"
-        cfg = RunConfig.model_validate(raw)
-        strat = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
-        syms = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
-        bt = cfg.backtest
-        bars = _load_bars(cfg.data.path, syms, None, bt.start, bt.end)
-        session = PaperSession(bars, strat, bt, store, trader_id, symbols=syms, speed=speed, risk=cfg.risk,
-                               latency_ms=latency_ms, run_config=cfg.model_dump(by_alias=True, mode="json"))
-        try:
-            with database_errors(url):  # a disk that fills up or a server that goes away mid-run
-                summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
-        except KeyboardInterrupt:
-            # nothing acknowledged is lost: the ledger holds every committed slice
-            console.print(f"interrupted; continue with: nofx paper --resume --trader {trader_id}"
-                          + (f" --db {db}" if db else ""))
-            raise typer.Exit(130) from None
+            trader_id = trader if trader is not None else f"paper-{new_cfg.strategy.name}"
+        # one process per trader: a second one stops here, before reading or writing anything of it
+        with store.lease(trader_id):
+            rec = store.get_trader(trader_id)
+            resuming = resume and rec is not None
+            if resuming:
+                raw = json.loads(rec.config_json)
+            elif new_cfg is not None:
+                # --resume of a run that never committed its trader starts it: a supervisor can always
+                # restart with the same command
+                raw = new_cfg.model_dump(by_alias=True, mode="json")
+            else:
+                raise ConfigError("no such trader in the ledger (give --strategy or --config to start it)",
+                                  trader=trader_id)
+            session, summary = _run(raw, store, url, trader_id, resuming, speed, latency_ms, progress, stop_after,
+                                    db)
     finally:
         store.close()
-    what = "resumed" if resume else "started"
+    what = "resumed" if resuming else "started"
     console.print(f"{what} {summary.trader_id}: slices {summary.start_index}..{summary.end_index} "
                   f"({summary.slices}), {summary.fills} orders filled, {summary.refused} refused, "
                   f"equity {summary.equity:,.2f}, cash {summary.cash:,.2f}"
-                  + (f", {summary.resumed_events} ledger events replayed" if resume else ""))
+                  + (f", {summary.resumed_events} ledger events replayed" if resuming else ""))
     for note in session.action_plan.notes:  # raw or adjusted prices, and any dividend/split warnings
         console.print(note, markup=False, highlight=False)
+
+
+def _run(raw: dict, store, url: str, trader_id: str, resume: bool, speed: float, latency_ms: float,
+         progress: bool, stop_after: int | None, db: str | None):
+    """Build the session from the run config and run it; returns (session, summary)."""
+    from nofx.backtest.run_config import RunConfig
+    from nofx.cli.backtest import _load_bars
+    from nofx.live.paper import PaperSession
+    from nofx.persistence.connection import database_errors
+    from nofx.strategies.registry import REGISTRY
+
+    cfg = RunConfig.model_validate(raw)
+    strat = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+    syms = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
+    bt = cfg.backtest
+    bars = _load_bars(cfg.data.path, syms, None, bt.start, bt.end)
+    session = PaperSession(bars, strat, bt, store, trader_id, symbols=syms, speed=speed, risk=cfg.risk,
+                           latency_ms=latency_ms, run_config=cfg.model_dump(by_alias=True, mode="json"))
+    try:
+        with database_errors(url):  # a disk that fills up or a server that goes away mid-run
+            return session, session.run(resume=resume, progress=progress, stop_after=stop_after)
+    except KeyboardInterrupt:
+        # nothing acknowledged is lost: the ledger holds every committed slice
+        console.print(f"interrupted; continue with: nofx paper --resume --trader {trader_id}"
+                      + (f" --db {db}" if db else ""))
+        raise typer.Exit(130) from None
 
 
 def _pick_trader(store, trader: str | None):
     if trader:
         rec = store.get_trader(trader)
         if rec is None:
-            raise ConfigError("no such trader in the ledger", trader=trader)
+            raise ConfigError("no such trader in the ledger (give --strategy or --config to start it)",
+                              trader=trader)
         return rec
     traders = store.list_traders()
     if not traders:

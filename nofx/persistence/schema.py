@@ -143,5 +143,16 @@ equity_snapshots = Table(
     Index("ix_equity_snapshots_trader", "trader_id", "id"),
 )
 
+# One row per trader while a process runs it (see nofx.persistence.lease); times are UTC.
+trader_leases = Table(
+    "trader_leases", metadata,
+    Column("trader_id", String(ID), primary_key=True),
+    Column("owner", String(64), nullable=False),  # a random token of the holding lease object
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("since", DateTime, nullable=False),
+    Column("heartbeat", DateTime, nullable=False),
+)
+
 # The HTTP API's tables live in the same metadata (one schema, one migration history).
 from nofx.persistence import api_schema as _api_schema  # noqa: E402,F401  (registers its tables)

@@ -47,6 +47,7 @@ from nofx.persistence import bulk, daily_stats, queries
 from nofx.persistence import schema as t
 from nofx.persistence.connection import WRITE_OPTION, SqliteSync, database_errors, make_engine
 from nofx.persistence.errors import DuplicateTraderError, LedgerError
+from nofx.persistence.lease import DEFAULT_TTL_S, TraderLease
 from nofx.persistence.migrate import upgrade_engine
 from nofx.persistence.projection import Projector
 from nofx.persistence.records import (
@@ -112,6 +113,7 @@ class SqlLedgerStore:
         # dividends and splits (CorporateActionApplied) are booked by the fast write path; the
         # projector is kept as a reference for order events only
         self.supports_corporate_actions = write_path == "fast"
+        self._leases: dict[str, TraderLease] = {}  # leases taken through this store: writes check them
         self.transactions = 0  # group-commit transactions attempted (statistics for tests and benchmarks)
         self.requests = 0  # append / append_many / buffer calls they carried
 
@@ -130,6 +132,21 @@ class SqlLedgerStore:
                 config_json=trader.config_json, created=naive(trader.created)))
             conn.execute(insert(t.accounts).values(trader_id=trader.trader_id, cash=trader.initial_cash,
                                                    updated=naive(trader.created)))
+
+    def lease(self, trader_id: str, ttl_s: float = DEFAULT_TTL_S) -> TraderLease:
+        """The trader's single-writer lease (see :mod:`nofx.persistence.lease`); use it as a context
+        manager around everything that reads or writes the trader. While it is registered here, writes
+        for the trader raise LeaseLostError once another process has taken the lease over."""
+        lease = TraderLease(self._engine, trader_id, ttl_s)
+        self._leases[trader_id] = lease
+        return lease
+
+    def _check_leases(self, trader_ids: Iterable[str]) -> None:
+        if self._leases:
+            for tid in trader_ids:
+                lease = self._leases.get(tid)
+                if lease is not None:
+                    lease.check()
 
     def get_trader(self, trader_id: str) -> TraderRecord | None:
         with self._read() as conn:
@@ -193,6 +210,7 @@ class SqlLedgerStore:
         """Queue ``reqs`` and return once they are committed (by this thread as leader, or another)."""
         if self._closed:
             raise LedgerError("ledger store is closed", url=self._safe_url())
+        self._check_leases(tid for r in reqs for tid, _ in r.batches)
         with self._cond:
             self._queue.extend(reqs)
             while not all(r.done for r in reqs):
@@ -279,6 +297,7 @@ class SqlLedgerStore:
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, snap: EquitySnapshot) -> None:
         self.flush()
+        self._check_leases((snap.trader_id,))
         if self._writer is not None:
             # On the writer's own connection, taking the leader role: a snapshot per time slice through
             # another connection would look like a foreign write and drop the writer's cache each slice.

@@ -54,3 +54,16 @@ def test_resumed_run_stores_exactly_the_uninterrupted_values(tmp_path: Path, cn_
     _paper(db, "--resume")
     diff = first_difference(stored_tables(db), stored_tables(ref))
     assert diff is None, diff
+
+
+def test_resume_of_a_run_that_never_committed_starts_it(tmp_path: Path, cn_daily_path: Path) -> None:
+    """A supervisor restarts with one command. Killed before its trader was committed, the ledger has the
+    schema but no trader: ``--resume`` with the run's options starts the run; the same command again
+    resumes it."""
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    SqlLedgerStore(db).close()  # migrated, empty: what a run killed during start-up leaves
+    cmd = ["--resume", "--strategy", "dual_ma", "--symbols", "002475.SZ", "--data", str(cn_daily_path)]
+    assert "started t: slices 0..99" in " ".join(_paper(db, *cmd, "--stop-after", "100").split())
+    assert "resumed t: slices 100..1216" in " ".join(_paper(db, *cmd).split())
+    r = runner.invoke(app, ["--db", db, "--trader", "other", "--resume"])  # nothing to start it from
+    assert r.exit_code != 0 and "no such trader in the ledger" in str(r.exception)

@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, inspect, text
 from nofx.persistence.migrate import head_revision, upgrade
 from nofx.persistence.schema import metadata
 
-TABLES = {"traders", "accounts", "orders", "order_events", "fills", "positions", "equity_snapshots"}
+TABLES = {"traders", "accounts", "orders", "order_events", "fills", "positions", "equity_snapshots",
+          "trader_leases"}
 
 
 def _check_fresh_upgrade(url: str) -> None:
