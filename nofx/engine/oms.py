@@ -1,6 +1,11 @@
 """Order management: ids, idempotency by client_order_id, the open-order book, parent/child links.
 
 Orders change state only by events (``apply``); the OMS is rebuilt at start by replaying stored events.
+
+Memory: open orders are all kept; closed ones only while they may still be asked for (the most recent
+``keep_closed`` of them, by closing order: a replayed slice re-submits recent client order ids, a parent
+sums its children). Keeping every closed order made a long run grow by every order it ever placed;
+the ledger has them all. A child is kept as long as its parent is open and leaves with it.
 """
 
 from __future__ import annotations
@@ -25,9 +30,16 @@ from nofx.domain.events import (
 from nofx.domain.orders import Order, OrderRequest
 
 
+DEFAULT_KEEP_CLOSED = 5_000
+
+
 class OrderManager:
-    def __init__(self, trader_id: str) -> None:
+    def __init__(self, trader_id: str, keep_closed: int = DEFAULT_KEEP_CLOSED) -> None:
+        if keep_closed < 1:  # the order path reads back the order it just closed
+            raise ValueError("keep_closed must be >= 1")
         self.trader_id = trader_id
+        self.keep_closed = keep_closed
+        self._closed: dict[str, None] = {}  # closed order ids that may be dropped, oldest first
         self._orders: dict[str, Order] = {}
         self._by_client_id: dict[str, str] = {}
         self._open: dict[str, Order] = {}
@@ -63,16 +75,29 @@ class OrderManager:
     def children(self, parent_id: str) -> list[Order]:
         return [self._orders[c] for c in self._children.get(parent_id, ())]
 
-    def prune_closed(self, keep_last: int = 10_000) -> None:
-        """Bound memory in long runs: closed orders live in the ledger; keep only recent ones here."""
-        if len(self._orders) <= keep_last * 2:
-            return
-        closed = [oid for oid, o in self._orders.items() if not o.status.is_open]
-        for oid in closed[: len(closed) - keep_last]:
-            o = self._orders.pop(oid)
-            if o.request.client_order_id:
+    def prune_closed(self, keep_last: int | None = None) -> None:
+        """Drop the oldest closed orders beyond ``keep_last`` (default ``keep_closed``); done as orders
+        close, so only needed after lowering the bound."""
+        keep = self.keep_closed if keep_last is None else keep_last
+        while len(self._closed) > keep:
+            oid = next(iter(self._closed))
+            del self._closed[oid]
+            o = self._orders.pop(oid, None)
+            if o is not None and o.request.client_order_id:
                 self._by_client_id.pop(o.request.client_order_id, None)
             self._children.pop(oid, None)
+
+    def _closed_now(self, order: Order) -> None:
+        self._open.pop(order.order_id, None)
+        if order.parent_id and order.parent_id in self._open:
+            return  # its parent still sums it: it leaves together with the parent
+        self._closed[order.order_id] = None
+        for child in self._children.get(order.order_id, ()):
+            kid = self._orders.get(child)
+            if kid is not None and not kid.status.is_open:
+                self._closed[child] = None
+        if len(self._closed) > self.keep_closed:
+            self.prune_closed()
 
     # ---- applying events (the only way state changes) ---------------------------------------
     def apply(self, ev: Event) -> Order | None:
@@ -98,8 +123,8 @@ class OrderManager:
             order.apply_amend(ev.quantity, ev.limit_price)
         if order.status.is_open:
             self._open[order.order_id] = order
-        else:
-            self._open.pop(order.order_id, None)
+        elif order.order_id in self._open:
+            self._closed_now(order)
         return order
 
     def _create(self, order_id: str, request: OrderRequest, ts: datetime, parent_id: str | None) -> Order:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from nofx.data.corporate_actions import plan_actions
 from nofx.domain.errors import ConfigError, check_range
+from nofx.domain.events import Event, OrderFilled
 from nofx.domain.money import round_cents
 from nofx.domain.orders import OrderRequest
 from nofx.engine.clock import SimClock
@@ -105,6 +106,8 @@ class PaperSession:
         self.lock = threading.RLock()
         self.ready = threading.Event()  # set once the ledger is created or replayed (orders may come in)
         self.cursor = -1  # index of the last processed slice
+        self._orders_filled = 0  # orders that got their first fill in this run
+        self.engine.listeners.append(self._count_filled)
         self.engine.on_fill(strategy.on_fill)
         self.engine.on_rejection(strategy.on_rejection)
 
@@ -164,7 +167,6 @@ class PaperSession:
         symbols = panel.symbols
         f = panel.fields
         lower, upper = self.market.lower, self.market.upper
-        fills_before = self._fill_count()
         refused_before = len(self.engine.rejections)
         bar_progress = Progress(f"paper {self.trader_id}", end - start, enabled=progress and end > start).start()
         wait = stop.wait if stop is not None else self._sleep
@@ -206,12 +208,14 @@ class PaperSession:
                 gap = (ts[i + 1] - ts[i]) / np.timedelta64(1, "s")
                 wait(gap / self.speed)
         bar_progress.stop()
-        return PaperSummary(self.trader_id, start, end - 1, end - start, self._fill_count() - fills_before,
+        return PaperSummary(self.trader_id, start, end - 1, end - start, self._orders_filled,
                             len(self.engine.rejections) - refused_before, self._equity(), self.portfolio.cash,
                             replayed)
 
-    def _fill_count(self) -> int:
-        return sum(o.filled_qty > 0 and 1 or 0 for o in self.engine.oms)
+    def _count_filled(self, ev: Event) -> None:
+        # counted as events pass: the OMS keeps only recent closed orders, so it cannot be summed at the end
+        if isinstance(ev, OrderFilled) and self.engine.oms.get(ev.order_id).filled_qty == ev.fill.quantity:
+            self._orders_filled += 1
 
     def _equity(self) -> Decimal:
         marks = {}

@@ -19,11 +19,10 @@ from nofx.persistence import schema as t
 from nofx.persistence.errors import DuplicateFillError
 from nofx.persistence.projection import Projector, fill_row
 from nofx.persistence.records import BulkInsertResult
+from nofx.persistence.writer import copy_statement
 
 _COLUMNS = ("trader_id", "fill_id", "order_id", "symbol", "side", "quantity", "price", "fee", "ts", "seq",
             "realised_pnl")
-# A constant statement: table and column names are fixed here, values only travel in the COPY stream.
-_COPY_SQL = f"COPY fills ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 def insert_fills(conn: Connection, trader_id: str, fills: Iterable[Fill]) -> BulkInsertResult:
@@ -66,7 +65,7 @@ def _copy(conn: Connection, rows: list[dict[str, object]]) -> None:
     import psycopg
 
     try:
-        with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:
+        with raw.cursor() as cur, cur.copy(copy_statement(t.fills, _COLUMNS)) as copy:
             for r in rows:
                 copy.write_row(tuple(procs[c](r[c]) if procs[c] else r[c] for c in _COLUMNS))
     except psycopg.errors.UniqueViolation as exc:

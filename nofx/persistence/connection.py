@@ -28,7 +28,8 @@ from nofx.persistence.errors import DatabaseUnavailableError
 from nofx.persistence.urls import display_url, is_sqlite, sqlite_path
 
 SqliteSync = Literal["NORMAL", "FULL"]
-WRITE_OPTION = "nofx_write"  # execution option marking a connection whose transactions write
+WRITE_OPTION = "nofx_write"
+_SYNC_PRAGMAS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}  # execution option marking a connection whose transactions write
 
 
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is reported after this long, not after the OS's minutes
@@ -45,8 +46,7 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "NORMAL", echo: bo
     if sqlite_synchronous not in ("NORMAL", "FULL"):
         raise ValueError(f"sqlite_synchronous must be NORMAL or FULL, not {sqlite_synchronous!r}")
     engine = create_engine(url, echo=echo)
-    # Both pragmas and "BEGIN" are constants chosen above, never user values.
-    sync_pragma = f"PRAGMA synchronous={sqlite_synchronous}"
+    sync_pragma = _SYNC_PRAGMAS[sqlite_synchronous]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

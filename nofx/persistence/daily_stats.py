@@ -12,19 +12,17 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, column, select, table, text
 
 from nofx.persistence import schema as t
 from nofx.persistence.records import DailyStats
 from nofx.persistence.rows import fill_from_row
 
-_VIEW = "daily_trading_stats"
-# Constant statements (no values in them); the trader id is a bound parameter.
-_REFRESH = text(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {_VIEW}")
-_PG_SELECT = text(
-    f"SELECT trader_id, day, trade_count, volume, turnover, fees, realised_pnl FROM {_VIEW} "
-    "WHERE trader_id = :trader_id ORDER BY day"
-)
+# The view created by migration 0002, as a Core table clause (reads are built by SQLAlchemy).
+_VIEW = table("daily_trading_stats", *(column(c) for c in (
+    "trader_id", "day", "trade_count", "volume", "turnover", "fees", "realised_pnl")))
+# Core has no REFRESH: one constant statement, written out whole.
+_REFRESH = text("REFRESH MATERIALIZED VIEW CONCURRENTLY daily_trading_stats")
 
 
 def refresh(conn: Connection) -> None:
@@ -38,7 +36,7 @@ def daily_stats(conn: Connection, trader_id: str) -> list[DailyStats]:
         return [
             DailyStats(trader_id=r.trader_id, day=r.day, trade_count=int(r.trade_count), volume=int(r.volume),
                        turnover=Decimal(r.turnover), fees=Decimal(r.fees), realised_pnl=Decimal(r.realised_pnl))
-            for r in conn.execute(_PG_SELECT, {"trader_id": trader_id})
+            for r in conn.execute(select(_VIEW).where(_VIEW.c.trader_id == trader_id).order_by(_VIEW.c.day))
         ]
     acc: dict[date, list] = defaultdict(lambda: [0, 0, Decimal(0), Decimal(0), Decimal(0)])
     f = t.fills

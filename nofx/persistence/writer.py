@@ -14,8 +14,9 @@ SELECTs re-reading the orders, positions and cash the store itself had written a
   ``Order``'s transition table, ``Position.apply_fill`` the book), then a transaction is a handful of
   ``executemany`` statements (events, fills, new orders, changed orders, positions, accounts), however
   many events it carries.
-* Statements run on the DBAPI connection directly (sqlite3 / psycopg 3), with SQL text fixed here from
-  the schema's table and column names; values only ever travel as bound parameters. Values are
+* Statements run on the DBAPI connection directly (sqlite3 / psycopg 3); their text is compiled once
+  by SQLAlchemy from Core constructs over the schema's tables (COPY, which Core lacks, is composed by
+  psycopg's ``sql`` module); values only ever travel as bound parameters. Values are
   converted by SQLAlchemy's own bind processors for each column, so they are stored exactly as the
   Core path stores them (Money quantized and precision-checked, SQLite datetime text, JSON) and every
   query reads them back unchanged.
@@ -45,7 +46,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Table, TypeDecorator
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
 
 from nofx.domain.events import CorporateActionApplied, DividendTaxDeducted, Event, OrderFilled, OrderSubmitted
 from nofx.domain.fills import Fill
@@ -168,11 +185,11 @@ def _bind_processor(col: Any, dialect: Any) -> _Proc:
 
 
 class _Stmt:
-    """One constant statement for the connected driver, with the bind processors of its parameters."""
+    """One constant statement compiled for the connected driver, with the bind processors of its
+    parameters (in placeholder order)."""
 
-    def __init__(self, sql: str, params: Sequence[Any], dialect: Any, copy_sql: str | None = None) -> None:
-        # Only the placeholder style depends on the driver; the text is built from schema names only.
-        self.sql = sql if dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+    def __init__(self, sql: str, params: Sequence[Any], dialect: Any, copy_sql: Any = None) -> None:
+        self.sql = sql
         self.copy_sql = copy_sql if dialect.name == "postgresql" else None  # inserts: COPY ... FROM STDIN
         self.convert: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
             (i, p) for i, p in enumerate(_bind_processor(c, dialect) for c in params) if p is not None)
@@ -186,37 +203,61 @@ class _Stmt:
         return row
 
 
-def _q(name: str, dialect: Any) -> str:
-    """A schema name, quoted where the dialect needs it (as SQLAlchemy's compiler does)."""
-    return dialect.identifier_preparer.quote(name)
+def positional(dialect: Any) -> Any:
+    """The connected dialect with positional placeholders (rows are bound as lists): SQLite's is
+    already ("?"); psycopg's named style becomes "%s"."""
+    if dialect.positional:
+        return dialect
+    return type(dialect)(paramstyle="format")
 
 
-def _insert(table: Table, cols: Sequence[str], dialect: Any, suffix: str = "") -> _Stmt:
+def _compiled(stmt: Any, dialect: Any, columns: dict[str, Any]) -> tuple[str, list[Any]]:
+    """SQLAlchemy compiles the Core statement; returns its text and the column behind each placeholder
+    (bind parameters are named after the column they carry, ``k_`` marking a key in WHERE)."""
+    compiled = stmt.compile(dialect=positional(dialect))
+    return str(compiled), [columns[name] for name in compiled.positiontup]
+
+
+def _insert(table: Table, cols: Sequence[str], dialect: Any) -> _Stmt:
     """INSERT for SQLite (executemany); on PostgreSQL also the COPY that replaces it: one stream for all
     rows instead of one pipelined statement each (psycopg's per-statement cost dominated there)."""
-    names = ", ".join(_q(c, dialect) for c in cols)
-    marks = ", ".join("?" for _ in cols)
-    tname = _q(table.name, dialect)
-    return _Stmt(f"INSERT INTO {tname} ({names}) VALUES ({marks}){suffix}", [table.c[c] for c in cols],
-                 dialect, copy_sql=f"COPY {tname} ({names}) FROM STDIN")
+    stmt = table.insert().values({c: bindparam(c) for c in cols})
+    sql, params = _compiled(stmt, dialect, {c: table.c[c] for c in cols})
+    if [p.name for p in params] != list(cols):  # the order write() builds its rows in
+        raise AssertionError(f"unexpected placeholder order in {sql}")
+    return _Stmt(sql, params, dialect, copy_sql=copy_statement(table, cols))
 
 
 def _update(table: Table, cols: Sequence[str], keys: Sequence[str], dialect: Any) -> _Stmt:
-    sets = ", ".join(f"{_q(c, dialect)} = ?" for c in cols)
-    where = " AND ".join(f"{_q(k, dialect)} = ?" for k in keys)
-    return _Stmt(f"UPDATE {_q(table.name, dialect)} SET {sets} WHERE {where}", [table.c[c] for c in (*cols, *keys)],
-                 dialect)
+    stmt = (update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
+            .values({c: bindparam(c) for c in cols}))
+    columns = {**{c: table.c[c] for c in cols}, **{f"k_{k}": table.c[k] for k in keys}}
+    sql, params = _compiled(stmt, dialect, columns)
+    if [p.name for p in params] != [*cols, *keys]:  # the order write() builds its rows in
+        raise AssertionError(f"unexpected placeholder order in {sql}")
+    return _Stmt(sql, params, dialect)
 
 
 def _select(table: Table, cols: Sequence[str], keys: Sequence[str], dialect: Any) -> tuple[str, list[_Proc]]:
-    sql = (f"SELECT {', '.join(_q(c, dialect) for c in cols)} FROM {_q(table.name, dialect)} "
-           f"WHERE {' AND '.join(f'{_q(k, dialect)} = ?' for k in keys)}")
-    if dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
+    stmt = select(*(table.c[c] for c in cols)).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
+    sql, params = _compiled(stmt, dialect, {f"k_{k}": table.c[k] for k in keys})
+    if [p.name for p in params] != list(keys):
+        raise AssertionError(f"unexpected placeholder order in {sql}")
     # psycopg already returns Decimal / datetime; SQLite returns the stored text, parsed as the Core path does.
     procs: list[_Proc] = ([table.c[c].type._cached_result_processor(dialect, None) for c in cols]
                           if dialect.name == "sqlite" else [None] * len(cols))
     return sql, procs
+
+
+def copy_statement(table: Table, cols: Sequence[str]) -> Any:
+    """``COPY table (cols) FROM STDIN`` for psycopg. Core has no COPY; psycopg's own ``sql`` module
+    composes it with the names quoted as identifiers by the driver (no text pasting)."""
+    try:
+        from psycopg import sql
+    except ImportError:  # pragma: no cover - SQLite-only installs never COPY
+        return None
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
+                                                     sql.SQL(", ").join(map(sql.Identifier, cols)))
 
 
 _EVENT_COLS = ("seq", "trader_id", "order_id", "kind", "ts", "payload")
@@ -226,11 +267,29 @@ _ORDER_COLS = tuple(c.name for c in t.orders.c)
 _ORDER_MUTABLE = ("quantity", "limit_price", "status", "filled_qty", "avg_fill_price", "fees", "reject_code",
                   "reject_reason", "updated", "last_seq")  # what an event can change in an order row
 _POSITION_VALS = ("quantity", "avg_cost", "realised_pnl", "updated")
+_SNAPSHOT_COLS = ("trader_id", "ts", "equity", "cash", "cursor")
+
+
+def _pg_fresh_and_seqs(dialect: Any) -> str:
+    """PostgreSQL, one round trip before applying: each trader's max(seq) (an index-only backward scan
+    of ix_order_events_trader_seq) and the seqs the transaction's events will take, drawn from the
+    column's own sequence (its name looked up once and passed as a parameter). Parameters: the trader
+    ids (an array), the sequence name, the number of events."""
+    e = t.order_events
+    tids = func.unnest(cast(bindparam("tids"), ARRAY(String))).table_valued("tid").render_derived(name="t")
+    last = select(func.max(e.c.seq)).where(e.c.trader_id == tids.c.tid).scalar_subquery()
+    seqs = (select(null(), func.nextval(cast(bindparam("seq_name"), REGCLASS)))
+            .select_from(func.generate_series(literal_column("1"), bindparam("n", type_=Integer))))
+    compiled = union_all(select(tids.c.tid, last), seqs).compile(dialect=positional(dialect))
+    if list(compiled.positiontup) != ["tids", "seq_name", "n"]:
+        raise AssertionError(f"unexpected placeholder order in {compiled}")
+    return str(compiled)
 
 
 class _Statements:
     def __init__(self, dialect: Any) -> None:
-        self.events = _insert(t.order_events, _EVENT_COLS, dialect)
+        e = t.order_events
+        self.events = _insert(e, _EVENT_COLS, dialect)
         self.fills = _insert(t.fills, _FILL_COLS, dialect)
         self.new_order = _insert(t.orders, _ORDER_COLS, dialect)
         self.upd_order = _update(t.orders, _ORDER_MUTABLE, ("trader_id", "order_id"), dialect)
@@ -241,20 +300,17 @@ class _Statements:
         self.sel_order = _select(t.orders, _ORDER_COLS, ("trader_id", "order_id"), dialect)
         self.sel_position = _select(t.positions, ("quantity", "avg_cost", "realised_pnl"), ("trader_id", "symbol"),
                                     dialect)
-        self.max_seq = "SELECT max(seq) FROM order_events"
-        snap = _insert(t.equity_snapshots, ("trader_id", "ts", "equity", "cash", "cursor", "event_seq"), dialect)
+        self.max_seq = str(select(func.max(e.c.seq)).compile(dialect=positional(dialect)))
         # event_seq: the trader's last event seq, read inside the same statement
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        snap.sql = snap.sql.replace(f", {mark})",
-                                    f", (SELECT coalesce(max(seq), 0) FROM order_events WHERE trader_id = {mark}))")
-        self.snapshot = snap
-        # PostgreSQL, one round trip before applying: each trader's max(seq) (an index-only backward scan
-        # of ix_order_events_trader_seq) and the seqs the transaction's events will take, drawn from
-        # the column's own sequence (its name looked up once and passed as a parameter).
-        self.fresh_and_seqs = (
-            "SELECT t.tid, (SELECT max(e.seq) FROM order_events e WHERE e.trader_id = t.tid) "
-            "FROM unnest(CAST(%s AS varchar[])) AS t(tid) "
-            "UNION ALL SELECT NULL, nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)")
+        last_seq = (select(func.coalesce(func.max(e.c.seq), literal_column("0")))
+                    .where(e.c.trader_id == bindparam("k_trader_id")).scalar_subquery())
+        snap = t.equity_snapshots
+        stmt = snap.insert().values({**{c: bindparam(c) for c in _SNAPSHOT_COLS}, "event_seq": last_seq})
+        sql, params = _compiled(stmt, dialect, {**{c: snap.c[c] for c in _SNAPSHOT_COLS}, "k_trader_id": e.c.trader_id})
+        if [p.name for p in params] != [*_SNAPSHOT_COLS, "trader_id"]:
+            raise AssertionError(f"unexpected placeholder order in {sql}")
+        self.snapshot = _Stmt(sql, params, dialect)
+        self.fresh_and_seqs = _pg_fresh_and_seqs(dialect) if dialect.name == "postgresql" else ""
         # SQLite allocates seqs as max + 1..: the write lock is held (BEGIN IMMEDIATE), and that is exactly
         # what the rowid allocator would give.
 
