@@ -137,6 +137,10 @@ class TraderSupervisor:
             existing = session.engine.oms.find_client_order(request.client_order_id)
             if existing is not None:
                 return existing, False
+            if request.client_order_id:  # the OMS keeps only recent closed orders; the ledger has all
+                rec = self._store.find_by_client_order_id(trader_id, request.client_order_id)
+                if rec is not None:
+                    return rec.to_order(), False
             return session.engine.submit(request), True
 
     def cancel(self, trader_id: str, order_id: str) -> bool:
@@ -149,10 +153,12 @@ class TraderSupervisor:
         while not rt.stop.is_set():
             try:
                 rt.state = "starting"
-                session = self._build(rt)
-                rt.session = session
-                resume = self._store.get_trader(rt.trader_id) is not None
-                session.run(resume=resume, progress=False, stop=rt.stop, on_slice=self._slice_listener(rt))
+                # one process per trader: a `nofx paper` of the same trader elsewhere keeps it (busy)
+                with self._store.lease(rt.trader_id):
+                    session = self._build(rt)
+                    rt.session = session
+                    resume = self._store.get_trader(rt.trader_id) is not None
+                    session.run(resume=resume, progress=False, stop=rt.stop, on_slice=self._slice_listener(rt))
                 rt.state = "stopped" if rt.stop.is_set() else "finished"
                 return
             except Exception as exc:  # noqa: BLE001 - supervision: record, then restart from the ledger
