@@ -53,8 +53,8 @@ def _wait_for_lease(db: str, trader: str, proc: subprocess.Popen, timeout: float
 def test_second_process_exits_at_once_and_a_killed_holder_is_taken_over(db_url: str, cn_daily_path: Path) -> None:
     trader = f"lease-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # paced: one daily bar every 50 ms, so the first run is still going when the second starts
-    first = subprocess.Popen(_paper(db_url, trader, cn_daily_path, "--speed", str(86400 * 20)), env=env, cwd=REPO,
+    # paced: one daily bar every 100 ms, so the first run is still going when the second starts
+    first = subprocess.Popen(_paper(db_url, trader, cn_daily_path, "--speed", str(86400 * 10)), env=env, cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for_lease(db_url, trader, first)
