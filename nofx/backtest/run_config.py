@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,6 +23,8 @@ from nofx.backtest.config import BacktestConfig
 from nofx.data.config_file import read_config_mapping
 from nofx.domain.errors import ConfigError, validation_problem
 from nofx.engine.risk import RiskConfig
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class DataSection(BaseModel):
@@ -79,16 +81,27 @@ class RunConfig(BaseModel):
     output: OutputSection = Field(default_factory=OutputSection)
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate; errors name the file and the offending key."""
+def load_config_model(path: str | Path, model: type[M]) -> M:
+    """Read a TOML/YAML file and validate it as ``model``; errors name the file and the offending key."""
     p = Path(path)
     raw = read_config_mapping(p)
     try:
-        cfg = RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         where, what = validation_problem(exc)
         raise ConfigError(f"invalid config value at {where}: {what}", file=str(p)) from None
-    if cfg.data.path and not Path(cfg.data.path).is_absolute():
-        cfg.data.path = str((p.parent / cfg.data.path).resolve()) if (p.parent / cfg.data.path).exists() \
-            else cfg.data.path
+
+
+def resolve_data_path(cfg_data: DataSection, config_file: str | Path) -> None:
+    """A relative ``[data] path`` is relative to the config file when such a file exists there."""
+    p = Path(config_file)
+    if cfg_data.path and not Path(cfg_data.path).is_absolute():
+        cfg_data.path = str((p.parent / cfg_data.path).resolve()) if (p.parent / cfg_data.path).exists() \
+            else cfg_data.path
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Load and validate; errors name the file and the offending key."""
+    cfg = load_config_model(path, RunConfig)
+    resolve_data_path(cfg.data, path)
     return cfg

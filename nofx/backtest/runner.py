@@ -37,9 +37,12 @@ def run_backtest(
     symbols: Sequence[str] | None = None,
     risk: RiskConfig | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_engine: Callable[[TradingEngine], None] | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on canonical long-format ``bars``; see :class:`BacktestConfig`.
-    ``on_progress(done, total)`` is called every 64 slices and at the end (the API's progress)."""
+    ``on_progress(done, total)`` is called every 64 slices and at the end (the API's progress).
+    ``on_engine`` is called with the run's engine before the first slice (drivers that report what the
+    engine did with a strategy's orders, e.g. the AI decision log)."""
     universe, bench = select_bars(bars, config, symbols)
     market = prepare_market(universe, config)
     panel = market.panel
@@ -52,6 +55,8 @@ def run_backtest(
     engine = TradingEngine("backtest", portfolio, market.rulebook, market.fee_model, RiskEngine(risk),
                            Router(exchange), clock, dividend_tax=market.dividend_tax)
     exchange.listener = engine
+    if on_engine is not None:
+        on_engine(engine)
     ctx = StrategyContext(panel, rules=market.rulebook)
     strategy.on_start(ctx)
     view = MarketView(panel, ctx.features, ctx.active)

@@ -57,6 +57,8 @@ _SUBAPPS: dict[str, tuple[str, str | None]] = {
     "sweep": ("nofx.cli.sweep", None),
     "serve": ("nofx.cli.serve", None),
     "user": ("nofx.cli.serve", None),
+    "ai": ("nofx.cli.ai", None),
+    "decisions": ("nofx.cli.ai", None),
 }
 _mounted: set[str] = set()
 

@@ -201,7 +201,7 @@ class TradingEngine:
         self._reserve_for(order, ref, est_fee)
         plan = None
         if parent_id is None and self.router.splits:
-            plan = self.router.plan(inst, request.quantity, _lot_step(rules, inst, exec_day), now)
+            plan = self.router.plan(inst, request.quantity, rules.min_buy_quantity(inst, exec_day), now)
         if plan:
             for spec in plan:
                 child_req = OrderRequest(request.symbol, request.side, spec.quantity, request.order_type,
@@ -540,10 +540,3 @@ class _OrderDayTurnover:
             self._by_order = {}
         self._by_order[order_id] = self._by_order.get(order_id, ZERO) + turnover
 
-
-def _lot_step(rules, inst: Instrument, day: date) -> int:
-    """Smallest buy quantity the market accepts (board lot, or STAR's 200 minimum)."""
-    q = 1
-    while rules.round_buy_quantity(inst, day, q) == 0 and q < 10_000:
-        q += 1 if q < 100 else 100
-    return rules.round_buy_quantity(inst, day, q) or 1

@@ -36,6 +36,13 @@ class MarketRules(ABC):
     def round_buy_quantity(self, inst: Instrument, on: date, quantity: int) -> int:
         """Largest valid buy quantity <= ``quantity`` (0 if below the minimum)."""
 
+    def min_buy_quantity(self, inst: Instrument, on: date) -> int:
+        """Smallest buy quantity the market accepts (board lot, or STAR's 200 minimum); 1 if any."""
+        q = 1
+        while self.round_buy_quantity(inst, on, q) == 0 and q < 100_000:
+            q += 1 if q < 100 else 100
+        return self.round_buy_quantity(inst, on, q) or 1
+
     @abstractmethod
     def quantity_error(self, inst: Instrument, on: date, side: Side, quantity: int, holding: int) -> str | None:
         """Why ``quantity`` is not a valid order size, or ``None``. Odd lots only to sell out a holding."""

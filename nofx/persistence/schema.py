@@ -11,6 +11,7 @@ from sqlalchemy import (
                         BigInteger,
                         Column,
                         DateTime,
+                        Float,
                         ForeignKey,
                         Index,
                         Integer,
@@ -152,6 +153,37 @@ trader_leases = Table(
     Column("host", String(255), nullable=False),
     Column("since", DateTime, nullable=False),
     Column("heartbeat", DateTime, nullable=False),
+)
+
+# AI traders' decision log (revision 0005): prompts once by hash, one row per decision cycle
+ai_prompts = Table(
+    "ai_prompts", metadata,
+    Column("prompt_hash", String(64), primary_key=True),
+    Column("messages", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+)
+
+ai_decisions = Table(
+    "ai_decisions", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("trader_id", String(ID), ForeignKey("traders.trader_id", ondelete="CASCADE"), nullable=False),
+    Column("cycle", BigInteger, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # clock slice of the cycle
+    Column("ts", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # ok | repaired | failed
+    Column("mode", String(24), nullable=False),  # normal | reduce_only | paused_daily_loss
+    Column("error", Text, nullable=True),
+    Column("model", String(128), nullable=False),
+    Column("decisions", Text, nullable=False),  # JSON: as the model gave them
+    Column("outcomes", Text, nullable=False),  # JSON: limits' verdicts and client order ids
+    Column("calls", Text, nullable=False),  # JSON: per call role, prompt hash, raw reply, latency, tokens, cost
+    Column("latency_ms", Float, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost", Precise(), nullable=False),
+    Column("memory", Text, nullable=False),  # JSON: the trader's memory after the cycle (resume)
+    UniqueConstraint("trader_id", "cycle", name="uq_ai_decisions_cycle"),
+    Index("ix_ai_decisions_trader_ts", "trader_id", "ts", "id"),
 )
 
 # The HTTP API's tables live in the same metadata (one schema, one migration history).

@@ -66,12 +66,14 @@ def write_backtest_report(
     metrics: Mapping[str, Any] | None = None,
     max_symbols: int = 10,
     trade_rows: int = 50,
+    extra_sections: Sequence[Section] = (),
 ) -> Path:
     """Write the report of ``result`` to ``path`` (one HTML file, plotly.js inlined once) and return it.
 
     ``metrics`` overrides ``result.metrics`` (pass ``compute_metrics(...)`` when the result has none).
     Price charts are drawn for the ``max_symbols`` symbols with the most fills (ties: larger traded
-    notional first); the trades table shows the first and last ``trade_rows`` fills.
+    notional first); the trades table shows the first and last ``trade_rows`` fills. ``extra_sections``
+    (heading, HTML or figure) go at the end (e.g. an AI trader's decisions).
     """
     metrics = result.metrics if metrics is None else metrics
     equity = result.equity["equity"]
@@ -88,6 +90,7 @@ def write_backtest_report(
         more = f"<p class=\"note\">{len(result.messages) - 50:,d} more</p>" if len(result.messages) > 50 else ""
         items = "".join(f"<li>{html.escape(m)}</li>" for m in shown)
         sections.append(("Messages", f"<ul>{items}</ul>{more}"))
+    sections.extend(extra_sections)
     return write_html_report(sections, path, title or f"Backtest: {result.strategy}")
 
 
