@@ -36,8 +36,8 @@ class CallFailed(Exception):
     """A call that must not be retried (4xx other than 429, unusable response)."""
 
 
-class CircuitOpen(Exception):
-    pass
+class SchemaRefused(CallFailed):
+    """HTTP 400 naming response_format: the server does not support structured output."""
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -135,6 +135,7 @@ class LLMClient:
         self._http = http
         self._own_http = http is None
         self.usage = Usage()
+        self.schema_supported = cfg.response_format  # turned off when the server refuses response_format
         self._backoff = wait_exponential_jitter(multiplier=cfg.backoff_s, max=cfg.backoff_max_s, jitter=cfg.backoff_s)
 
     async def aclose(self) -> None:
@@ -161,7 +162,7 @@ class LLMClient:
             body["seed"] = c.seed
         if c.stream:
             body["stream_options"] = {"include_usage": True}
-        if req.json_schema is not None and c.response_format:
+        if req.json_schema is not None and self.schema_supported:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "decisions", "schema": req.json_schema}}
         return body
@@ -184,7 +185,13 @@ class LLMClient:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    text, usage, finish = await self._send(req, key)
+                    try:
+                        text, usage, finish = await self._send(req, key)
+                    except SchemaRefused:
+                        # a server without structured output: ask again without response_format (the
+                        # schema is in the prompt too), and stop sending it to this endpoint
+                        self.schema_supported = False
+                        text, usage, finish = await self._send(req, key)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a logged, held cycle
             breaker.failure(time.monotonic())
             self.usage.failures += 1
@@ -248,5 +255,7 @@ class LLMClient:
     def _raise_for(resp: httpx.Response, key: str | None) -> None:
         if resp.status_code == 429 or resp.status_code >= 500:
             raise RetryableStatus(resp.status_code, _retry_after(resp.headers), redact(resp.text, key))
+        if resp.status_code == 400 and "response_format" in resp.text:
+            raise SchemaRefused(redact(f"HTTP 400: {resp.text[:300]}", key))
         if resp.status_code >= 400:
             raise CallFailed(redact(f"HTTP {resp.status_code}: {resp.text[:300]}", key))

@@ -16,6 +16,7 @@ Scripted failure modes, per request (``--script mode,mode,...``: the n-th reques
     sell_without_position  sell_today_buy  timeout  rate_limit  server_error  truncated  empty
     echo_key (a 500 whose body echoes the Authorization header, as some providers' errors do)
     ignore_limits (buys every candidate at 30% weight, whatever the limits in the prompt say)
+    no_response_format (a server without structured output: HTTP 400 when response_format is sent)
 
 A repair request (one quoting a validation error) always gets a valid answer, except under
 ``always_malformed``.
@@ -37,7 +38,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 MODES = ("ok", "malformed_json", "prose_json", "single_object", "unknown_symbol", "odd_lot", "off_tick",
          "beyond_cash", "sell_without_position", "sell_today_buy", "timeout", "rate_limit", "server_error",
-         "truncated", "empty", "echo_key", "always_malformed", "ignore_limits")
+         "truncated", "empty", "echo_key", "always_malformed", "ignore_limits", "no_response_format")
 _DATA = re.compile(r"<market_data>\s*(.*?)\s*</market_data>", re.S)
 REPAIR_MARK = "Your reply could not be used"
 
@@ -208,6 +209,9 @@ def create_app(state: MockState | None = None) -> FastAPI:
         st.served.append({"mode": mode, "model": model, "stream": bool(body.get("stream"))})
         if mode not in MODES:
             return JSONResponse({"error": {"message": f"unknown mock mode {mode}"}}, status_code=400)
+        if mode == "no_response_format" and "response_format" in body:
+            return JSONResponse({"error": {"message": "response_format is not supported by this model",
+                                           "type": "invalid_request_error"}}, status_code=400)
         if mode == "timeout":
             await asyncio.sleep(st.timeout_sleep)
         if mode == "rate_limit":

@@ -219,3 +219,12 @@ def test_stops_fire_without_the_model(mock_llm, tmp_path) -> None:
     sells = [f for f in res.result.trades if f.side.value == "sell"]
     assert buys and sells and {f.symbol for f in sells} <= buys
     assert any("stop fired" in m for m in res.result.messages)
+
+
+def test_server_without_structured_output_gets_the_schema_in_the_prompt_only(mock_llm, tmp_path) -> None:
+    before = len(mock_llm.state.served)
+    res = run_ai_backtest(ai_config(mock_llm.url, tmp_path, end="2020-03-15", model="mock-momentum+no_response_format"))
+    assert {d["status"] for d in res.decisions} == {"ok"}
+    # one refused request, then the client stops sending response_format to that endpoint
+    assert len(mock_llm.state.served) - before == len(res.decisions) + 1
+    assert res.decisions[0]["calls"][0]["attempts"] == 1
