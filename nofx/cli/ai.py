@@ -146,7 +146,10 @@ def ai_paper(
             if trader:
                 cfg.trader = cfg.trader.model_copy(update={"id": trader})
         try:
-            res = run_ai_paper(cfg, store, resume=resume, progress=progress, stop_after=stop_after, speed=speed)
+            # one process per trader: a second one stops here, before reading or writing anything of it
+            with store.lease(cfg.trader.id):
+                res = run_ai_paper(cfg, store, resume=resume, progress=progress, stop_after=stop_after,
+                                   speed=speed)
         except KeyboardInterrupt:
             console.print(f"interrupted; continue with: nofx ai paper --resume --trader {cfg.trader.id}"
                           + (f" --db {db}" if db else ""))
