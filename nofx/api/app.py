@@ -110,6 +110,11 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
     return app
 
 
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+
+
 def app_from_env() -> FastAPI:
     """uvicorn factory for worker processes: settings from ``NOFX_*`` variables (set by ``nofx serve``)."""
+    if not logging.getLogger().handlers:  # a spawned worker process: same log setup as the parent
+        logging.basicConfig(level=os.environ.get("NOFX_LOG_LEVEL", "INFO").upper(), format=LOG_FORMAT)
     return create_app(ApiSettings.from_env(), workers=int(os.environ.get("NOFX_WORKERS", "1")))

@@ -44,7 +44,8 @@ def serve(
                           workers=workers)
     url = resolve_url(db)
     # Worker processes read their settings from the environment (uvicorn starts them with a factory).
-    env = {"NOFX_DB_URL": url, "NOFX_STATE_DIR": str(state_dir), "NOFX_WORKERS": str(workers)}
+    env = {"NOFX_DB_URL": url, "NOFX_STATE_DIR": str(state_dir), "NOFX_WORKERS": str(workers),
+           "NOFX_LOG_LEVEL": log_level}
     if data:
         env["NOFX_DATA"] = str(Path(data).resolve())
     if redis:
@@ -53,7 +54,9 @@ def serve(
         env["NOFX_CORS_ORIGINS"] = ",".join(cors_origin)
     os.environ.update(env)
     ApiSettings.from_env()  # validate now: one clear line instead of a failing worker
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from nofx.api.app import LOG_FORMAT
+
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     console.print(f"nofx API on http://{host}:{port} (docs /docs), database "
                   f"{_safe_url(url)}, {workers} worker(s)" + (", shared state in Redis" if redis else ""))
     # uvicorn's own access log prints query strings; ours (nofx.api.access) never does

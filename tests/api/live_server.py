@@ -3,7 +3,11 @@ test process (real sockets, real HTTP), plus helpers to create users and log in.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -125,3 +129,56 @@ def new_trader(c: httpx.Client, start: bool = False, **config: Any) -> str:
         r = c.post(f"/api/v1/traders/{tid}/start")
         assert r.status_code == 200 and r.json()["state"] == "running", r.text
     return tid
+
+
+# ---- `nofx` as a separate process (the CLI tests and multi-worker tests) --------------------------------
+NOFX = [sys.executable, "-m", "nofx.cli.main"]
+CLI_PASSWORD = "s3cret-pass-phrase"
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOFX_")}
+    env.update({"NOFX_DB_URL": f"sqlite:///{tmp / 'serve.db'}", "NOFX_PASSWORD": CLI_PASSWORD, **extra})
+    return env
+
+
+def nofx_cli(tmp: Path, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    return subprocess.run([*NOFX, *args], cwd=tmp, env=kw.pop("env", _env(tmp)), capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+class Served:
+    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.log = tmp / f"serve-{self.port}.log"
+        self._fh = self.log.open("w")
+        env = {**_env(tmp), **(env or {})}
+        env.pop("NOFX_PASSWORD")
+        self.proc = subprocess.Popen([*NOFX, "serve", "--port", str(self.port), "--state-dir", str(tmp / "state"),
+                                      *args], cwd=tmp, env=env, stdout=self._fh, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.2)
+
+    def stop(self) -> bool:
+        """SIGTERM; True if the server shut down cleanly (uvicorn re-raises the signal after a graceful
+        shutdown, so the exit status is -SIGTERM or 0)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(60)
+        finally:
+            self._fh.close()
+        return rc in (0, -signal.SIGTERM) and "Application shutdown complete" in self.log.read_text()
+
+
+def login_at(url: str, user: str) -> dict[str, str]:
+    r = httpx.post(url + "/api/v1/auth/login", json={"username": user, "password": CLI_PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()

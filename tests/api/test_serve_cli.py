@@ -3,94 +3,40 @@ a trader that survives a restart by resuming from its ledger, and no secret in t
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from api_live_server import free_port
-
-NOFX = [sys.executable, "-m", "nofx.cli.main"]
-PASSWORD = "s3cret-pass-phrase"
-
-
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOFX_")}
-    env.update({"NOFX_DB_URL": f"sqlite:///{tmp / 'serve.db'}", "NOFX_PASSWORD": PASSWORD, **extra})
-    return env
-
-
-def _nofx(tmp: Path, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    return subprocess.run([*NOFX, *args], cwd=tmp, env=kw.pop("env", _env(tmp)), capture_output=True, text=True,
-                          timeout=120, **kw)
-
-
-class Served:
-    def __init__(self, tmp: Path, *args: str) -> None:
-        self.port = free_port()
-        self.log = tmp / f"serve-{self.port}.log"
-        self._fh = self.log.open("w")
-        env = _env(tmp)
-        env.pop("NOFX_PASSWORD")
-        self.proc = subprocess.Popen([*NOFX, "serve", "--port", str(self.port), "--state-dir", str(tmp / "state"),
-                                      *args], cwd=tmp, env=env, stdout=self._fh, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def stop(self) -> bool:
-        """SIGTERM; True if the server shut down cleanly (uvicorn re-raises the signal after a graceful
-        shutdown, so the exit status is -SIGTERM or 0)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(60)
-        finally:
-            self._fh.close()
-        return rc in (0, -signal.SIGTERM) and "Application shutdown complete" in self.log.read_text()
-
-
-def _login(url: str, user: str) -> dict[str, str]:
-    r = httpx.post(url + "/api/v1/auth/login", json={"username": user, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()
+from api_live_server import CLI_PASSWORD as PASSWORD
+from api_live_server import Served, login_at, nofx_cli
 
 
 def test_user_create_reads_the_password_from_env_or_prompt_only(tmp_path: Path) -> None:
-    r = _nofx(tmp_path, "user", "create", "alice", "--admin")
+    r = nofx_cli(tmp_path, "user", "create", "alice", "--admin")
     assert r.returncode == 0 and "created admin user alice" in r.stdout and PASSWORD not in r.stdout + r.stderr
-    r = _nofx(tmp_path, "user", "create", "alice")
+    r = nofx_cli(tmp_path, "user", "create", "alice")
     assert r.returncode == 2 and "username is taken" in r.stderr and "Traceback" not in r.stderr
-    r = _nofx(tmp_path, "user", "create", "bob", "--password", "x" * 12)  # no such option: never in argv
+    r = nofx_cli(tmp_path, "user", "create", "bob", "--password", "x" * 12)  # no such option: never in argv
     assert r.returncode == 2 and "No such option" in r.stderr
     env = _env(tmp_path)
     env.pop("NOFX_PASSWORD")
-    r = _nofx(tmp_path, "user", "create", "carol", env=env, input="pw-from-prompt\npw-from-prompt\n")
+    r = nofx_cli(tmp_path, "user", "create", "carol", env=env, input="pw-from-prompt\npw-from-prompt\n")
     assert r.returncode == 0, r.stderr
-    r = _nofx(tmp_path, "user", "create", "dave", env=_env(tmp_path, NOFX_PASSWORD="short"))
+    r = nofx_cli(tmp_path, "user", "create", "dave", env=_env(tmp_path, NOFX_PASSWORD="short"))
     assert r.returncode == 2 and "at least 8" in r.stderr
-    r = _nofx(tmp_path, "user", "create", "x y")
+    r = nofx_cli(tmp_path, "user", "create", "x y")
     assert r.returncode == 2 and "username" in r.stderr
 
 
 def test_serve_probes_docs_and_no_secrets_in_output(tmp_path: Path) -> None:
-    assert _nofx(tmp_path, "user", "create", "alice").returncode == 0
+    assert nofx_cli(tmp_path, "user", "create", "alice").returncode == 0
     srv = Served(tmp_path)
     try:
         assert httpx.get(srv.url + "/readyz").json()["checks"] == {"database": "ok"}
         assert httpx.get(srv.url + "/docs").status_code == 200
         assert "/api/v1/orders" in httpx.get(srv.url + "/openapi.json").json()["paths"]
-        tokens = _login(srv.url, "alice")
+        tokens = login_at(srv.url, "alice")
         httpx.post(srv.url + "/api/v1/auth/login", json={"username": "alice", "password": "wrong-" + PASSWORD})
         h = {"Authorization": f"Bearer {tokens['access_token']}"}
         key = httpx.post(srv.url + "/api/v1/api-keys", json={"name": "k"}, headers=h).json()["api_key"]
@@ -108,10 +54,10 @@ def test_serve_probes_docs_and_no_secrets_in_output(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_trader_survives_a_restart(tmp_path: Path) -> None:
-    assert _nofx(tmp_path, "user", "create", "alice").returncode == 0
+    assert nofx_cli(tmp_path, "user", "create", "alice").returncode == 0
     srv = Served(tmp_path)
     try:
-        h = {"Authorization": f"Bearer {_login(srv.url, 'alice')['access_token']}"}
+        h = {"Authorization": f"Bearer {login_at(srv.url, 'alice')['access_token']}"}
         body = {"name": "r", "config": {"strategy": "dual_ma", "params": {"fast": 5, "slow": 20, "size": 100},
                                         "symbols": ["600519.SH"], "speed": 86400 * 4}}
         tid = httpx.post(srv.url + "/api/v1/traders", json=body, headers=h).json()["trader_id"]
@@ -126,7 +72,7 @@ def test_trader_survives_a_restart(tmp_path: Path) -> None:
         assert srv.stop()  # stopped cleanly on SIGTERM
     srv = Served(tmp_path)
     try:
-        h = {"Authorization": f"Bearer {_login(srv.url, 'alice')['access_token']}"}
+        h = {"Authorization": f"Bearer {login_at(srv.url, 'alice')['access_token']}"}
         deadline = time.monotonic() + 60
         while httpx.get(srv.url + f"/api/v1/traders/{tid}", headers=h).json()["state"] != "running":
             assert time.monotonic() < deadline
