@@ -136,14 +136,14 @@ NOFX = [sys.executable, "-m", "nofx.cli.main"]
 CLI_PASSWORD = "s3cret-pass-phrase"
 
 
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
+def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOFX_")}
     env.update({"NOFX_DB_URL": f"sqlite:///{tmp / 'serve.db'}", "NOFX_PASSWORD": CLI_PASSWORD, **extra})
     return env
 
 
 def nofx_cli(tmp: Path, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    return subprocess.run([*NOFX, *args], cwd=tmp, env=kw.pop("env", _env(tmp)), capture_output=True, text=True,
+    return subprocess.run([*NOFX, *args], cwd=tmp, env=kw.pop("env", cli_env(tmp)), capture_output=True, text=True,
                           timeout=120, **kw)
 
 
@@ -152,7 +152,7 @@ class Served:
         self.port = free_port()
         self.log = tmp / f"serve-{self.port}.log"
         self._fh = self.log.open("w")
-        env = {**_env(tmp), **(env or {})}
+        env = {**cli_env(tmp), **(env or {})}
         env.pop("NOFX_PASSWORD")
         self.proc = subprocess.Popen([*NOFX, "serve", "--port", str(self.port), "--state-dir", str(tmp / "state"),
                                       *args], cwd=tmp, env=env, stdout=self._fh, stderr=subprocess.STDOUT)

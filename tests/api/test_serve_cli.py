@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_live_server import CLI_PASSWORD as PASSWORD
-from api_live_server import Served, login_at, nofx_cli
+from api_live_server import Served, cli_env, login_at, nofx_cli
 
 
 def test_user_create_reads_the_password_from_env_or_prompt_only(tmp_path: Path) -> None:
@@ -19,11 +19,11 @@ def test_user_create_reads_the_password_from_env_or_prompt_only(tmp_path: Path) 
     assert r.returncode == 2 and "username is taken" in r.stderr and "Traceback" not in r.stderr
     r = nofx_cli(tmp_path, "user", "create", "bob", "--password", "x" * 12)  # no such option: never in argv
     assert r.returncode == 2 and "No such option" in r.stderr
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     env.pop("NOFX_PASSWORD")
     r = nofx_cli(tmp_path, "user", "create", "carol", env=env, input="pw-from-prompt\npw-from-prompt\n")
     assert r.returncode == 0, r.stderr
-    r = nofx_cli(tmp_path, "user", "create", "dave", env=_env(tmp_path, NOFX_PASSWORD="short"))
+    r = nofx_cli(tmp_path, "user", "create", "dave", env=cli_env(tmp_path, NOFX_PASSWORD="short"))
     assert r.returncode == 2 and "at least 8" in r.stderr
     r = nofx_cli(tmp_path, "user", "create", "x y")
     assert r.returncode == 2 and "username" in r.stderr
