@@ -75,7 +75,15 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = build_services(settings, workers)
         app.state.svc = svc
-        server = None
+        server = relay = None
+        if settings.redis_url:  # several workers: trader events reach WebSockets on every worker
+            from nofx.api.relay import RedisRelay
+
+            relay = RedisRelay(settings.redis_url, svc.hub)
+            if svc.supervisor_lock is not None:
+                svc.hub.relay = relay.send
+            else:
+                relay.listen()
         if svc.supervisor_lock is not None:
             server = SupervisorServer(svc.traders, socket_path(settings.state_dir))
             await server.start()
@@ -86,6 +94,8 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
         finally:
             if server is not None:
                 await server.close()
+            if relay is not None:
+                relay.close()
             svc.traders.shutdown()
             svc.backtests.shutdown()
             svc.store.close()

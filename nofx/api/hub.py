@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 QUEUE_SIZE = 1000
 
@@ -41,9 +41,13 @@ class Subscriber:
 
 
 class EventHub:
+    """``relay`` (several worker processes): a function that also sends each published message to the
+    other processes, which hand it to their own subscribers with :meth:`deliver`."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: set[Subscriber] = set()
+        self.relay: Callable[[dict[str, Any]], None] | None = None
 
     def subscribe(self, sub: Subscriber) -> None:
         with self._lock:
@@ -54,6 +58,12 @@ class EventHub:
             self._subs.discard(sub)
 
     def publish(self, msg: dict[str, Any]) -> None:
+        if self.relay is not None:
+            self.relay(msg)
+        self.deliver(msg)
+
+    def deliver(self, msg: dict[str, Any]) -> None:
+        """Hand ``msg`` to this process' subscribers that want it."""
         with self._lock:
             targets = [s for s in self._subs if s.wants(msg)]
         for s in targets:
@@ -65,4 +75,4 @@ class EventHub:
 
     @property
     def active(self) -> bool:
-        return bool(self._subs)
+        return bool(self._subs) or self.relay is not None

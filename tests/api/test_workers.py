@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from api_live_server import CLI_PASSWORD as PASSWORD
 from api_live_server import Served, login_at, nofx_cli
@@ -58,14 +60,31 @@ def test_two_workers_share_state_through_redis(tmp_path: Path, redis_url: str) -
                                                        "order_type": "limit", "limit_price": "500.00"})
                 assert again.status_code == 200 and again.json()["order_id"] == r.json()["order_id"]
         assert codes == [201] * 12
+        # order events reach WebSockets on both workers (relayed through Redis from the trader's process)
+        with ExitStack() as stack:
+            sockets = []
+            while len(_pids(srv, "websocket open")) < 2:  # until both workers hold one
+                assert len(sockets) < 30, "every WebSocket landed on one worker"
+                ws = stack.enter_context(connect(srv.url.replace("http", "ws") + "/api/v1/ws", additional_headers=h,
+                                                 open_timeout=20))
+                assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+                ws.send(json.dumps({"action": "subscribe", "channel": "orders", "trader_id": tid}))
+                assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+                sockets.append(ws)
+            r = httpx.post(srv.url + "/api/v1/orders", headers=h, json={
+                "trader_id": tid, "client_order_id": "ws-relay", "symbol": "600519", "side": "buy", "quantity": 100,
+                "order_type": "limit", "limit_price": "500.00"})
+            for ws in sockets:
+                got = json.loads(ws.recv(timeout=10))
+                assert got["type"] == "order" and got["order_id"] == r.json()["order_id"], got
         # the per-user bucket (burst 40, ~no refill) is one bucket across both workers
         statuses = []
         for _ in range(30):
             with httpx.Client(base_url=srv.url, headers=h) as c:
                 statuses.append(c.get("/api/v1/me").status_code)
-        # 26 tokens went on the calls above (create, start, 24 order posts): 14 left in the one shared bucket
+        # 27 tokens went on the calls above (create, start, 25 order posts): 13 left in the one shared bucket
         # (two buckets of 40, one per worker, would have let all 30 through)
-        assert statuses.count(200) in (14, 15) and statuses[-1] == 429, statuses
+        assert statuses.count(200) in (13, 14) and statuses[-1] == 429, statuses
         # a lockout seen by one worker holds in the other
         for _ in range(3):
             with httpx.Client(base_url=srv.url) as c:
@@ -85,5 +104,9 @@ def test_two_workers_share_state_through_redis(tmp_path: Path, redis_url: str) -
     finally:
         assert srv.stop()
         RedisState(redis_url)._r.flushdb()
-    pids = set(re.findall(r"\[(\d+)\] INFO nofx\.api\.access", srv.log.read_text()))
-    assert len(pids) == 2, pids  # both workers served requests
+    assert len(_pids(srv, "GET /api/v1/me")) == 2  # both workers served requests
+
+
+def _pids(srv: Served, what: str) -> set[str]:
+    """Worker processes whose access log shows ``what``."""
+    return set(re.findall(r"\[(\d+)\] INFO nofx\.api\.access: .*" + re.escape(what), srv.log.read_text()))

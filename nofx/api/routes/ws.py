@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -28,6 +29,7 @@ from nofx.api.security import TokenError, digest
 from nofx.api.services import Services
 
 router = APIRouter()
+log = logging.getLogger("nofx.api.access")
 AUTH_TIMEOUT_S = 5.0
 MAX_SYMBOLS = 100
 CLOSE_UNAUTHORIZED = 4401
@@ -69,6 +71,7 @@ async def websocket(ws: WebSocket) -> None:
         return
     sub = Subscriber(user_id, asyncio.get_running_loop())
     svc.hub.subscribe(sub)
+    log.info("websocket open")
     await ws.send_json({"type": "ready", "user_id": user_id})
     sender = asyncio.create_task(_pump(ws, sub))
     try:
