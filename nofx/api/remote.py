@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from nofx.api.runtime import TraderSupervisor, TraderUnavailable
+from nofx.api.runtime import SymbolNotTraded, TraderSupervisor, TraderUnavailable
 from nofx.domain.orders import Order, OrderRequest
 
 MAX_LINE = 1 << 20
@@ -92,12 +92,10 @@ class SupervisorServer:
             op, a = msg["op"], msg.get("args", {})
             s = self._sup
             if op == "submit":
-                order, created = s.submit(a["trader_id"], OrderRequest.from_dict(a["request"]))
+                order, created = s.submit(a["trader_id"], OrderRequest.from_dict(a["request"]), a["owner_id"])
                 return {"ok": [order_dict(order), created]}
             if op == "cancel":
                 return {"ok": s.cancel(a["trader_id"], a["order_id"])}
-            if op == "symbols":
-                return {"ok": s.symbols(a["trader_id"])}
             if op == "state":
                 return {"ok": list(s.state(a["trader_id"]))}
             if op == "wait_ready":
@@ -111,6 +109,8 @@ class SupervisorServer:
             return {"error": f"unknown op {op!r}"}
         except TraderUnavailable as exc:
             return {"unavailable": exc.state}
+        except SymbolNotTraded as exc:
+            return {"not_traded": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported to the calling worker, which raises it
             return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -148,19 +148,18 @@ class RemoteSupervisor:
         reply = json.loads(buf)
         if "unavailable" in reply:
             raise TraderUnavailable(reply["unavailable"])
+        if "not_traded" in reply:
+            raise SymbolNotTraded(reply["not_traded"])
         if "error" in reply:
             raise RuntimeError(f"trader supervisor: {reply['error']}")
         return reply["ok"]
 
-    def submit(self, trader_id: str, request: OrderRequest) -> tuple[dict[str, Any], bool]:
-        order, created = self._call("submit", trader_id=trader_id, request=request.to_dict())
+    def submit(self, trader_id: str, request: OrderRequest, owner_id: str) -> tuple[dict[str, Any], bool]:
+        order, created = self._call("submit", trader_id=trader_id, request=request.to_dict(), owner_id=owner_id)
         return order, bool(created)
 
     def cancel(self, trader_id: str, order_id: str) -> bool:
         return bool(self._call("cancel", trader_id=trader_id, order_id=order_id))
-
-    def symbols(self, trader_id: str) -> list[str]:
-        return list(self._call("symbols", trader_id=trader_id))
 
     def state(self, trader_id: str) -> tuple[str, str | None]:
         st, err = self._call("state", trader_id=trader_id)

@@ -42,6 +42,10 @@ class TraderUnavailable(Exception):
         self.state = state
 
 
+class SymbolNotTraded(Exception):
+    """The order's symbol is not in the trader's universe."""
+
+
 @dataclass(eq=False)
 class Runtime:
     trader_id: str
@@ -126,13 +130,17 @@ class TraderSupervisor:
             raise TraderUnavailable("stopped" if rt is None else rt.effective)
         return rt.session
 
-    def symbols(self, trader_id: str) -> list[str]:
-        return list(self._live(trader_id).market.panel.symbols)
-
-    def submit(self, trader_id: str, request: OrderRequest) -> tuple[Order, bool]:
+    def submit(self, trader_id: str, request: OrderRequest, owner_id: str) -> tuple[Order, bool]:
         """Submit through the trader's engine; returns (order, created). A known ``client_order_id``
-        returns the first order (created False): a retried POST never makes a second order."""
+        returns the first order (created False): a retried POST never makes a second order.
+        TraderUnavailable unless the trader runs here *for* ``owner_id`` (the caller then asks the
+        database whose it is: the hot path needs no query); SymbolNotTraded outside its universe."""
+        rt = self._rt.get(trader_id)
+        if rt is None or rt.owner_id != owner_id:
+            raise TraderUnavailable("stopped")
         session = self._live(trader_id)
+        if request.symbol not in session.market.panel.symbols:
+            raise SymbolNotTraded(request.symbol)
         with session.lock:
             existing = session.engine.oms.find_client_order(request.client_order_id)
             if existing is not None:

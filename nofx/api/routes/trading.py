@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select
 from nofx.api.deps import Svc, User
 from nofx.api.errors import ApiError, err, not_found
 from nofx.api.routes.traders import owned
-from nofx.api.runtime import TraderUnavailable
+from nofx.api.runtime import SymbolNotTraded, TraderUnavailable
 from nofx.api.schemas import (
     AccountOut,
     EquityPoint,
@@ -105,19 +105,20 @@ def _page(svc: Services, stmt: Any, ts_col: Any, key_col: Any, cursor: str | Non
                         409: err("the trader is not running"),
                         422: err("invalid order")})
 def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> OrderOut:
-    owned(svc, who.user_id, body.trader_id)
     symbol = svc.market.resolve(body.symbol)
     if body.order_type.value == "limit" and body.limit_price is None:
         raise ApiError(422, "VALIDATION_ERROR", "a limit order needs limit_price",
                        [{"field": "limit_price", "in": "body", "message": "required for a limit order"}])
+    request = OrderRequest(symbol, body.side, body.quantity, body.order_type, body.limit_price, body.tif,
+                           body.client_order_id, "api")
     try:
-        if symbol not in svc.traders.symbols(body.trader_id):
-            raise ApiError(422, "UNKNOWN_SYMBOL", f"this trader does not trade {symbol}",
-                           {"field": "symbol", "symbol": symbol})
-        request = OrderRequest(symbol, body.side, body.quantity, body.order_type, body.limit_price, body.tif,
-                               body.client_order_id, "api")
-        order, created = svc.traders.submit(body.trader_id, request)
+        # the running trader knows its owner: ownership costs no query on the hot path
+        order, created = svc.traders.submit(body.trader_id, request, who.user_id)
+    except SymbolNotTraded:
+        raise ApiError(422, "UNKNOWN_SYMBOL", f"this trader does not trade {symbol}",
+                       {"field": "symbol", "symbol": symbol}) from None
     except TraderUnavailable as exc:
+        owned(svc, who.user_id, body.trader_id)  # another user's trader: 404 like a missing one
         known = svc.store.find_by_client_order_id(body.trader_id, body.client_order_id)
         if known is not None:  # an idempotent retry needs no running engine
             response.status_code = 200
