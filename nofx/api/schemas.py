@@ -44,11 +44,9 @@ MarketTime = Annotated[datetime, AfterValidator(market_time)]
 # At most 4 decimal places (the ledger's money columns) and 16 integer digits.
 MoneyIn = Annotated[Decimal, BeforeValidator(_money_in), Field(max_digits=20, decimal_places=4, allow_inf_nan=False)]
 def money_text(d: Decimal) -> str:
-    """Plain decimal notation, never an exponent; values the ledger keeps at 12 places (average costs) lose
-    only their trailing zeros: Decimal("599.970000000000") -> "599.97", Decimal("0E-12") -> "0"."""
-    if d.as_tuple().exponent < -4:  # type: ignore[operator]
-        d = d.normalize()
-    return format(d, "f")
+    """One canonical text per amount, whichever database or engine it came from: plain notation without
+    trailing zeros, never an exponent. Decimal("560.2500") -> "560.25", Decimal("1E+6") -> "1000000"."""
+    return format(d.normalize(), "f") if d else "0"
 
 
 Money = Annotated[Decimal, PlainSerializer(money_text, return_type=str, when_used="json")]

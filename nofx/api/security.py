@@ -30,7 +30,10 @@ ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 API_KEY_PREFIX = "nofx_"
 
-_hasher = PasswordHasher()
+# OWASP Password Storage Cheat Sheet, argon2id minimum: m = 19 MiB, t = 2, p = 1. argon2-cffi's default
+# (64 MiB, t = 3, p = 4) costs 3-4x more CPU and memory per login, which a login storm turns into a
+# denial of service of the whole API; logins are also limited to a few at a time (routes/auth.py).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash("not a password: equalises timing for unknown users")
 
 

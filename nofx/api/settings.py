@@ -32,6 +32,8 @@ class ApiSettings(BaseModel):
     refresh_ttl_s: int = Field(default=14 * 86400, gt=0)
     user_rate: RateLimit = RateLimit(burst=200, per_second=100.0)
     ip_rate: RateLimit = RateLimit(burst=400, per_second=200.0)
+    login_ip_rate: RateLimit = RateLimit(burst=20, per_second=1.0)  # login attempts per client address
+    login_concurrency: int = Field(default=2, gt=0)  # password verifications at once (CPU and memory bound)
     login_max_failures: int = Field(default=5, gt=0)  # then the account is locked for login_lock_s
     login_lock_s: int = Field(default=900, gt=0)
     login_delay_s: float = Field(default=0.25, ge=0)  # added per recent failure, capped at 2 s

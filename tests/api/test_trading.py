@@ -32,7 +32,7 @@ def test_submit_is_durable_and_idempotent(server, trading) -> None:  # type: ign
     r = c.post("/api/v1/orders", json=_order(tid, "idem-1"))
     assert r.status_code == 201, r.text
     first = r.json()
-    assert first["status"] == "accepted" and first["limit_price"] == "560.50" and first["client_order_id"] == "idem-1"
+    assert first["status"] == "accepted" and first["limit_price"] == "560.5" and first["client_order_id"] == "idem-1"
     # acknowledged means committed: a separate connection sees the order at once
     engine = create_engine(server.svc.store.url)
     with engine.connect() as conn:
@@ -122,10 +122,12 @@ def test_positions_account_and_equity_after_fills(server) -> None:  # type: igno
     positions = c.get("/api/v1/positions", params={"trader_id": tid}).json()
     equity = c.get("/api/v1/account/equity", params={"trader_id": tid, "limit": 5}).json()
     assert trades and isinstance(trades[0]["price"], str) and isinstance(account["cash"], str)
+    from decimal import Decimal
+
     from nofx.persistence import check_ledger
 
     assert check_ledger(server.svc.store, tid) == []  # the ledger behind the API reconciles exactly
-    assert account["cash"] == str(server.svc.store.cash(tid))
+    assert Decimal(account["cash"]) == server.svc.store.cash(tid)
     assert len(equity) == 5 and equity[-1]["equity"] == account["equity"]
     assert {p["symbol"] for p in positions} <= {"600519.SH", "000001.SZ"}
     # a finished trader takes no orders; an idempotent retry of a known id still answers

@@ -30,8 +30,15 @@ from nofx.api.security import digest, new_api_key, new_id, new_refresh_token, ve
 from nofx.api.services import Services
 
 router = APIRouter(tags=["auth"])
-LOGIN_IP_BUCKET = (20, 1.0)  # login attempts per client address: burst, per second
 _AUTH_ERRORS = {401: err("invalid credentials"), 429: err("rate limited or locked")}
+
+
+def _verifications(request: Request, n: int) -> asyncio.Semaphore:
+    """The app's semaphore bounding concurrent password verifications (created on first use, on the loop)."""
+    sem = getattr(request.app.state, "login_semaphore", None)
+    if sem is None:
+        sem = request.app.state.login_semaphore = asyncio.Semaphore(n)
+    return sem
 
 
 def _client(request: Request) -> str:
@@ -48,7 +55,7 @@ def _issue(svc: Services, user_id: str, is_admin: bool, family: str | None = Non
 @router.post("/auth/login", response_model=TokenPair, responses=_AUTH_ERRORS)
 async def login(body: LoginRequest, request: Request, svc: Svc) -> TokenPair:
     s, state = svc.settings, svc.state
-    wait = state.take(f"login-ip:{_client(request)}", *LOGIN_IP_BUCKET)
+    wait = state.take(f"login-ip:{_client(request)}", s.login_ip_rate.burst, s.login_ip_rate.per_second)
     if wait > 0:
         raise rate_limited(wait, "login attempts from this address")
     who = f"login:{body.username.lower()}"
@@ -58,7 +65,8 @@ async def login(body: LoginRequest, request: Request, svc: Svc) -> TokenPair:
         raise ApiError(429, "LOGIN_LOCKED", f"too many failed logins; try again in {secs} s",
                        {"retry_after": secs}, headers={"Retry-After": str(secs)})
     user = await run_in_threadpool(svc.repo.user_by_name, body.username)
-    ok = await run_in_threadpool(verify_password, user.password_hash if user else None, body.password)
+    async with _verifications(request, s.login_concurrency):  # a login storm queues here, not on the CPU
+        ok = await run_in_threadpool(verify_password, user.password_hash if user else None, body.password)
     if not ok or user is None or user.disabled:
         failures = state.add_failure(who, s.login_lock_s)
         if failures >= s.login_max_failures:
