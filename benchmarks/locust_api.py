@@ -60,6 +60,12 @@ class Trader(FastHttpUser):
         self.client.get(f"/api/v1/orders?trader_id={self.trader}&limit=20&open=true", headers=self.headers,
                         name="GET /orders")
 
+    @task(1)
+    def floor(self) -> None:
+        """The same-run peer: an endpoint that does nothing (no auth, no database) shows what the HTTP
+        stack and this machine allow at this moment."""
+        self.client.get("/healthz", name="GET /healthz (floor)")
+
     @task(3)
     def market(self) -> None:
         self.client.get(f"/api/v1/market/{SYMBOL}", headers=self.headers, name="GET /market/{symbol}")
