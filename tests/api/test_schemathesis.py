@@ -26,7 +26,7 @@ def _fuzz(tmp_path: Path, *limits: str) -> None:
              "--seed", "7", "--request-timeout", "120", "--generation-database", "none", "--no-color",
              # logout would revoke the fuzzer's own token (it is tested in test_auth)
              "--exclude-path", "/api/v1/auth/logout", *limits],
-            capture_output=True, text=True, timeout=900)
+            capture_output=True, text=True, timeout=900, cwd=tmp_path)  # its cache goes to tmp, not the repo
     assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
 
 
