@@ -183,13 +183,16 @@ class Repo:
         self._exec(insert(t.api_traders).values(**row))
         return TraderRow(**row)
 
+    def _owned(self, table: Any, key: str, object_id: str, owner_id: str | None) -> Any:
+        """The row with ``key`` = ``object_id`` if ``owner_id`` owns it (None: any owner)."""
+        stmt = select(table).where(table.c[key] == object_id)
+        if owner_id is not None:
+            stmt = stmt.where(table.c.owner_id == owner_id)
+        return self._one(stmt)
+
     def trader(self, owner_id: str | None, trader_id: str) -> TraderRow | None:
         """The trader if ``owner_id`` owns it (None: any owner, for the supervisor)."""
-        tr = t.api_traders
-        stmt = select(tr).where(tr.c.trader_id == trader_id)
-        if owner_id is not None:
-            stmt = stmt.where(tr.c.owner_id == owner_id)
-        return _row(TraderRow, self._one(stmt))
+        return _row(TraderRow, self._owned(t.api_traders, "trader_id", trader_id, owner_id))
 
     def traders(self, owner_id: str | None = None, desired: str | None = None) -> list[TraderRow]:
         tr = t.api_traders
@@ -218,11 +221,7 @@ class Repo:
         return BacktestRow(**row)
 
     def backtest(self, owner_id: str | None, backtest_id: str) -> BacktestRow | None:
-        b = t.backtests
-        stmt = select(b).where(b.c.backtest_id == backtest_id)
-        if owner_id is not None:
-            stmt = stmt.where(b.c.owner_id == owner_id)
-        return _row(BacktestRow, self._one(stmt))
+        return _row(BacktestRow, self._owned(t.backtests, "backtest_id", backtest_id, owner_id))
 
     def backtests(self, owner_id: str) -> list[BacktestRow]:
         b = t.backtests
