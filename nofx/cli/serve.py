@@ -37,6 +37,9 @@ def serve(
     from nofx.api.settings import ApiSettings
     from nofx.persistence.urls import resolve_url
 
+    if log_level.lower() not in ("critical", "error", "warning", "info", "debug", "trace"):
+        raise ConfigError("--log-level must be debug, info, warning or error", log_level=log_level)
+    log_level = log_level.lower()
     if data is not None and not Path(data).is_file():
         raise ConfigError("bars file not found", data=data)
     if workers > 1 and not redis:
@@ -54,6 +57,10 @@ def serve(
         env["NOFX_CORS_ORIGINS"] = ",".join(cors_origin)
     os.environ.update(env)
     ApiSettings.from_env()  # validate now: one clear line instead of a failing worker
+    if redis:
+        from nofx.api.shared_state import RedisState
+
+        RedisState(redis).close()  # reachable? (ConfigError naming the URL, without its password)
     from nofx.api.app import LOG_FORMAT
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)

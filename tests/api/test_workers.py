@@ -31,9 +31,13 @@ def redis_url() -> str:
     return REDIS
 
 
-def test_one_worker_without_redis_two_need_it(tmp_path: Path) -> None:
-    r = nofx_cli(tmp_path, "serve", "--workers", "2", "--port", "0")
+def test_bad_serve_options_are_one_line(tmp_path: Path) -> None:
+    r = nofx_cli(tmp_path, "serve", "--workers", "2", "--port", "0")  # two workers need shared state
     assert r.returncode == 2 and "--redis" in r.stderr and "Traceback" not in r.stderr
+    r = nofx_cli(tmp_path, "serve", "--workers", "2", "--redis", "redis://:hunter2@127.0.0.1:1/0")
+    assert r.returncode == 2 and "cannot reach Redis" in r.stderr and "hunter2" not in r.stderr
+    r = nofx_cli(tmp_path, "serve", "--log-level", "loud")
+    assert r.returncode == 2 and "--log-level" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
