@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from nofx.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from nofx.live.paper import MAX_SPEED
 
 
 def _money_in(v: Any) -> Any:
@@ -139,7 +140,7 @@ class TraderConfig(Request):
     cash: MoneyIn = Field(default=Decimal("1000000"), gt=0)
     rules: Literal["auto", "cn", "hk", "none"] = "auto"
     fees: Literal["default", "zero"] = "default"
-    speed: float = Field(default=0.0, ge=0, le=1e9)  # 0: replay as fast as possible; N: N x real time
+    speed: float = Field(default=0.0, ge=0, le=MAX_SPEED)  # 0: replay as fast as possible; N: N x real time
     risk: RiskLimits = Field(default_factory=RiskLimits)
 
 

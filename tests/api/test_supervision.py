@@ -76,7 +76,7 @@ def test_a_crashed_worker_is_restarted_from_its_ledger(server, crash_strategy) -
 
 def test_stop_then_start_resumes(server) -> None:  # type: ignore[no-untyped-def]
     c = server.user_client("stopper")
-    tid = new_trader(c, start=True, speed=86400 * 20)
+    tid = new_trader(c, start=True, speed=86400 * 10)
     time.sleep(1.0)
     assert c.post(f"/api/v1/traders/{tid}/stop").json()["state"] == "stopped"
     before = _cursors(server, tid)

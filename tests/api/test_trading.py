@@ -151,6 +151,10 @@ def test_trader_crud_and_config_validation(trading) -> None:  # type: ignore[no-
                                                                                 "symbols": ["600519.SH"],
                                                                                 "cash": 100.5}}), 422)
     assert err["details"][0]["field"] == "config.cash"
+    err = assert_error(c.post("/api/v1/traders", json={"name": "x", "config": {"strategy": "dual_ma",
+                                                                                "symbols": ["600519.SH"],
+                                                                                "speed": 2e6}}), 422)
+    assert err["details"][0]["field"] == "config.speed"  # refused up front, not when the worker starts
     assert_error(c.post("/api/v1/orders", json=_order(tid, "s1")), 409, "TRADER_NOT_RUNNING")
     assert c.delete(f"/api/v1/traders/{tid}").status_code == 204
     assert_error(c.get(f"/api/v1/traders/{tid}"), 404)
