@@ -158,3 +158,21 @@ def test_trader_crud_and_config_validation(trading) -> None:  # type: ignore[no-
     assert_error(c.post("/api/v1/orders", json=_order(tid, "s1")), 409, "TRADER_NOT_RUNNING")
     assert c.delete(f"/api/v1/traders/{tid}").status_code == 204
     assert_error(c.get(f"/api/v1/traders/{tid}"), 404)
+
+
+def test_decision_log_of_ones_own_trader(server, trading) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+    from decimal import Decimal
+
+    from nofx.persistence.decisions import DecisionLog, DecisionRow
+
+    c, tid = trading
+    assert c.get(f"/api/v1/traders/{tid}/decisions").json() == []
+    DecisionLog(server.svc.store).record(DecisionRow(
+        tid, 1, 0, datetime(2019, 1, 2), "ok", "live", None, "mock-model",
+        [{"symbol": "600519.SH", "action": "buy"}], [], [], 12.5, 100, 20, Decimal("0.0001"), ""), {})
+    got = c.get(f"/api/v1/traders/{tid}/decisions").json()
+    assert [(d["cycle"], d["decisions"][0]["action"], d["cost"]) for d in got] == [(1, "buy", "0.000100000000")]
+    server.add_user("intruder2")
+    with server.client(server.login("intruder2")["access_token"]) as other:
+        assert other.get(f"/api/v1/traders/{tid}/decisions").status_code == 404

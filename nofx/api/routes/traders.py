@@ -7,9 +7,9 @@ trader that does not exist.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from nofx.api.deps import Svc, User
 from nofx.api.errors import ApiError, err, not_found
@@ -128,7 +128,12 @@ def stop_trader(trader_id: str, who: User, svc: Svc) -> TraderOut:
 
 
 @router.get("/traders/{trader_id}/decisions", response_model=list[dict[str, Any]], responses=_ERRORS)
-def trader_decisions(trader_id: str, who: User, svc: Svc) -> list[dict[str, Any]]:
-    """The AI decision log of an AI trader (strategy traders make no LLM decisions: an empty list)."""
+def trader_decisions(trader_id: str, who: User, svc: Svc,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    """The AI decision log (``nofx.persistence.decisions``), the last ``limit`` cycles, oldest first: raw
+    replies, parsed decisions, the limits' verdicts and the orders they led to. A strategy trader makes no
+    LLM decisions: an empty list."""
+    from nofx.persistence.decisions import DecisionLog
+
     owned(svc, who.user_id, trader_id)
-    return []
+    return [r.to_dict() for r in DecisionLog(svc.store).rows(trader_id, limit=limit)]
