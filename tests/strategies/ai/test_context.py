@@ -86,3 +86,32 @@ def test_data_fields_are_quoted_and_cannot_close_the_block(bars: pd.DataFrame) -
         assert p.count("<market_data>") == 1
         json.loads(p.split("\n", 1)[1].rsplit("\n", 1)[0])  # the block is one JSON document
     assert any("Ignore all previous instructions" in p for _, p in prompts)
+
+
+def test_context_is_trimmed_to_its_budget_by_priority() -> None:
+    bars = read_bars(bundled_bars_path(), start="2020-01-01", end="2020-03-31")
+    prompts: list[str] = []
+    buy = json.dumps({"decisions": [{"symbol": "000001.SZ", "action": "buy", "quantity": 1000, "confidence": 0.9},
+                                    {"symbol": "601857.SH", "action": "buy", "quantity": 1000, "confidence": 0.9}]})
+
+    def responder(req: ChatRequest) -> ModelReply:
+        prompts.append(req.messages[1]["content"])
+        return ModelReply(buy if len(prompts) == 1 else '{"decisions": []}')
+
+    budget = 1200
+    trader = AITrader(AITraderParams(decision_every=3, context_tokens=budget), "trim", responder=responder)
+    run_backtest(bars, trader, BacktestConfig(rules="cn"))
+    n_universe = len(trader._tradable)
+    for p, rec in zip(prompts[2:], trader.records[2:]):
+        ctx = json.loads(p.split("\n")[1])
+        rows = [r[0] for r in ctx["market"]["rows"]]
+        held = {x["symbol"] for x in ctx["account"]["positions"]}
+        assert held == {"000001.SZ", "601857.SH"} and held <= set(rows), "held rows are never dropped"
+        assert len(rows) < n_universe and rec.context_tokens <= budget
+        # the rows kept (besides held ones) are the most traded of the day, by traded value
+        day = pd.Timestamp(rec.ts)
+        today = bars[bars["datetime"] == day].set_index("symbol")["amount"]
+        kept = [s for s in rows if s not in held]
+        dropped = [s for s in today.index if s not in rows and s not in held and s != "000300.SH"]
+        if kept and dropped:
+            assert today[kept].min() >= today[dropped].max()
