@@ -10,7 +10,13 @@ Conventions
 -----------
 * ``equity`` is the account value at the end of each slice (day, or intraday bar), indexed by datetime.
   The period returns are ``equity.pct_change()`` without the first (undefined) value, so N equity
-  points give N - 1 returns, and "years" means ``(N - 1) / periods_per_year``.
+  points give N - 1 returns.
+* ``periods_per_year`` scales per-period figures to a year. A backtest passes its market's factor
+  (:func:`nofx.backtest.annualisation.annualisation_for`: bars per day from the sessions x trading days
+  per year from the exchange calendar, e.g. 16 x 243 = 3888 for 15-minute A-share bars in 2025); the
+  default 252 is only empyrical's convention, kept for comparisons with it.
+* ``years`` is the time the curve covers. A backtest passes calendar time (days between the first and
+  last point / 365.25); when omitted it is ``(N - 1) / periods_per_year`` (empyrical's convention).
 * ``risk_free`` is a constant risk-free return *per period* (empyrical's convention), not per year.
   It is subtracted in sharpe, alpha and beta, and is the required return of sortino.
 * A ratio whose denominator is zero or undefined (constant equity, a single return, no drawdown)
@@ -23,7 +29,7 @@ Conventions
 Metric keys (always present)
 ----------------------------
 total_return       final / initial equity - 1 (fraction).
-annual_return      CAGR: (final / initial) ** (periods_per_year / n_returns) - 1; None with no return.
+annual_return      CAGR: (final / initial) ** (1 / years) - 1; None with no return.
 annual_volatility  sample std (ddof=1) of the returns * sqrt(periods_per_year); None below 2 returns.
 sharpe             mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods_per_year); None if std is 0.
 sortino            mean(r - rf) * ppy / (sqrt(mean(min(r - rf, 0) ** 2)) * sqrt(ppy)); None if no
@@ -41,13 +47,15 @@ win_rate           fraction of closing sells with a positive realised PnL. The c
 n_trades           number of fills.
 turnover           annualised: sum of traded notional (buys and sells) / mean equity / years; None with
                    no return (zero years).
+periods_per_year   the annualisation factor used (float).
 fees_paid          sum of fill.fee, rounded to the cent (float).
 final_equity       last equity value (float, rounded to the cent).
 
 Metric keys added when a benchmark is given
 -------------------------------------------
 benchmark_return   benchmark's total return over the common span.
-excess_return      strategy CAGR - benchmark CAGR, both over the common span.
+excess_return      strategy CAGR - benchmark CAGR, both over the common span (its years: the common
+                   span's share of ``years``).
 alpha              annualised CAPM alpha (empyrical): (1 + mean(r - rf - beta * (b - rf))) ** ppy - 1.
 beta               cov(r - rf, b - rf) / var(b - rf); None if the benchmark never moves.
 information_ratio  mean(r - b) * ppy / tracking_error; None if tracking error is 0.
@@ -84,6 +92,7 @@ BASE_METRIC_KEYS: tuple[str, ...] = (
     "turnover",
     "fees_paid",
     "final_equity",
+    "periods_per_year",
 )
 BENCHMARK_METRIC_KEYS: tuple[str, ...] = (
     "benchmark_return",
@@ -101,24 +110,29 @@ def compute_metrics(
     equity: pd.Series,
     benchmark: pd.Series | None = None,
     trades: Sequence[Fill] = (),
-    periods_per_year: int = 252,
+    periods_per_year: float = 252,
     risk_free: float = 0.0,
+    years: float | None = None,
 ) -> dict[str, MetricValue]:
     """Every metric of the module docstring, as plain Python values (JSON-ready).
 
     ``benchmark`` is the benchmark's close (or value) and is aligned on ``equity``'s index.
     Raises DataError for an empty, unsorted or non-positive equity curve and ConfigError for a
-    non-positive ``periods_per_year``.
+    non-positive ``periods_per_year`` or ``years``.
     """
-    if periods_per_year <= 0:
+    if not periods_per_year > 0 or not np.isfinite(periods_per_year):
         raise ConfigError("periods_per_year must be positive", periods_per_year=periods_per_year)
+    if years is not None and not (years > 0 and np.isfinite(years)):
+        raise ConfigError("years must be positive", years=years)
     values = _checked_equity(equity)
     returns = np.diff(values) / values[:-1]
     n = len(returns)
+    if years is None and n:
+        years = n / periods_per_year
 
     metrics: dict[str, MetricValue] = {
         "total_return": float(values[-1] / values[0] - 1.0),
-        "annual_return": _cagr(values[-1] / values[0], n, periods_per_year),
+        "annual_return": _cagr(values[-1] / values[0], years if n else None),
         "annual_volatility": _annual_volatility(returns, periods_per_year),
         "sharpe": _sharpe(returns - risk_free, periods_per_year),
         "sortino": _sortino(returns - risk_free, periods_per_year),
@@ -130,12 +144,13 @@ def compute_metrics(
     metrics["win_rate"] = _average_cost_win_rate(trades)
     metrics["n_trades"] = len(trades)
     notional = float(sum((f.notional for f in trades), Decimal(0)))
-    metrics["turnover"] = notional / float(values.mean()) / (n / periods_per_year) if n else None
+    metrics["turnover"] = notional / float(values.mean()) / years if n and years else None
     metrics["fees_paid"] = float(sum((f.fee for f in trades), Decimal(0)).quantize(_CENT))
     metrics["final_equity"] = round(float(values[-1]), 2)
+    metrics["periods_per_year"] = float(periods_per_year)
 
     if benchmark is not None:
-        metrics.update(_benchmark_metrics(equity, benchmark, periods_per_year, risk_free))
+        metrics.update(_benchmark_metrics(equity, benchmark, periods_per_year, risk_free, years))
     return metrics
 
 
@@ -158,10 +173,10 @@ def _checked_equity(equity: pd.Series) -> np.ndarray:
     return values
 
 
-def _cagr(growth: float, n_returns: int, periods_per_year: int) -> float | None:
-    if n_returns == 0:
+def _cagr(growth: float, years: float | None) -> float | None:
+    if not years:
         return None
-    return float(growth ** (periods_per_year / n_returns) - 1.0)
+    return float(growth ** (1.0 / years) - 1.0)
 
 
 def _std(returns: np.ndarray) -> float | None:
@@ -174,19 +189,19 @@ def _std(returns: np.ndarray) -> float | None:
     return float(returns.std(ddof=1))
 
 
-def _annual_volatility(returns: np.ndarray, periods_per_year: int) -> float | None:
+def _annual_volatility(returns: np.ndarray, periods_per_year: float) -> float | None:
     std = _std(returns)
     return None if std is None else std * float(np.sqrt(periods_per_year))
 
 
-def _sharpe(excess: np.ndarray, periods_per_year: int) -> float | None:
+def _sharpe(excess: np.ndarray, periods_per_year: float) -> float | None:
     std = _std(excess)
     if not std:
         return None
     return float(excess.mean() / std * np.sqrt(periods_per_year))
 
 
-def _sortino(excess: np.ndarray, periods_per_year: int) -> float | None:
+def _sortino(excess: np.ndarray, periods_per_year: float) -> float | None:
     if len(excess) < 2:
         return None
     downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)) * np.sqrt(periods_per_year))
@@ -250,7 +265,7 @@ def _average_cost_win_rate(trades: Sequence[Fill]) -> float | None:
 
 
 def _benchmark_metrics(
-    equity: pd.Series, benchmark: pd.Series, periods_per_year: int, risk_free: float
+    equity: pd.Series, benchmark: pd.Series, periods_per_year: float, risk_free: float, years: float
 ) -> dict[str, MetricValue]:
     none: dict[str, MetricValue] = dict.fromkeys(BENCHMARK_METRIC_KEYS)
     bench = pd.Series(benchmark, copy=False).reindex(equity.index).astype("float64").ffill()
@@ -264,9 +279,11 @@ def _benchmark_metrics(
     bvals = bench.to_numpy()[first:]
     r = np.diff(strat) / strat[:-1]
     b = np.diff(bvals) / bvals[:-1]
-    n = len(r)
-    strat_cagr = _cagr(strat[-1] / strat[0], n, periods_per_year)
-    bench_cagr = _cagr(bvals[-1] / bvals[0], n, periods_per_year)
+    # the common span's share of the run's years (by returns: the same share in either time unit for
+    # the usual late-starting benchmark)
+    common_years = years * len(r) / (len(equity) - 1)
+    strat_cagr = _cagr(strat[-1] / strat[0], common_years)
+    bench_cagr = _cagr(bvals[-1] / bvals[0], common_years)
     out = dict(none)
     out["benchmark_return"] = float(bvals[-1] / bvals[0] - 1.0)
     out["excess_return"] = float(strat_cagr - bench_cagr)  # type: ignore[operator]

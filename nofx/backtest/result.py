@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nofx.backtest.annualisation import Annualisation
 from nofx.domain.fills import Fill
 
 
@@ -50,6 +51,7 @@ class BacktestResult:
     tax_withheld: Decimal = Decimal(0)  # dividend tax withheld at source (HK Southbound individuals)
     dividend_tax: Decimal = Decimal(0)  # dividend tax deducted at sale (A-share individuals)
     dividend_tax_events: list = field(default_factory=list)  # DividendTaxDeducted events
+    annualisation: Annualisation | None = None  # how per-period metrics were scaled to a year
 
     @property
     def returns(self) -> pd.Series:
@@ -75,6 +77,8 @@ class BacktestResult:
                                for e in self.dividend_tax_events],
             },
             "messages": list(self.messages),
+            "annualisation": None if self.annualisation is None else {
+                **self.annualisation.to_dict(), "description": self.annualisation.describe()},
             "trades": [
                 {
                     "order_id": f.order_id,

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from nofx.backtest.annualisation import annualisation_for
 from nofx.backtest.config import BacktestConfig
 from nofx.backtest.result import BacktestResult, Rejection
 from nofx.data.corporate_actions import plan_actions
@@ -145,6 +146,7 @@ def run_backtest(
         fees_paid=portfolio.fees_paid, dividends=portfolio.dividends, corporate_actions=applied,
         price_basis=plan.prices.basis, tax_withheld=portfolio.tax_withheld, dividend_tax=portfolio.dividend_tax,
         dividend_tax_events=list(engine.tax_events),
+        annualisation=annualisation_for(equity.index, panel.symbols),
     )
     if market.dividend_tax is not None and (portfolio.tax_withheld or portfolio.dividend_tax):
         result.messages.append(
@@ -179,8 +181,10 @@ def _equity_curve(panel: BarPanel, marks: np.ndarray, qty_changes: list[tuple[in
 def _metrics(result: BacktestResult) -> dict:
     from nofx.backtest.metrics import compute_metrics
 
+    ann = result.annualisation
     try:
-        return compute_metrics(result.equity["equity"], result.benchmark, result.trades)
+        return compute_metrics(result.equity["equity"], result.benchmark, result.trades,
+                               periods_per_year=ann.periods_per_year, years=ann.years)
     except DataError as exc:
         # e.g. a short book whose equity went through zero: returns are undefined, the run is not
         result.messages.append(f"metrics not computed: {exc}")

@@ -173,6 +173,9 @@ def backtest(
     for note in result.messages:
         if note.startswith(("prices:", "warning:", "dividend tax:")):
             console.print(note, markup=False, highlight=False)
+    if result.annualisation is not None:
+        console.print(f"annualisation: {result.annualisation.describe()}; annual return over calendar time",
+                      markup=False)
     _write_outputs(result, json_out and str(json_out), report_out and str(report_out))
 
 

@@ -66,6 +66,13 @@ def _sessions(code: str) -> np.ndarray:
     return days[~np.isin(days, closed)] if closed.size else days
 
 
+def calendar_sessions(market: Market | str) -> np.ndarray:
+    """Every session of the market's calendar (closures removed), sorted datetime64[D]; read-only."""
+    days = _sessions(calendar_code(market))
+    days.flags.writeable = False
+    return days
+
+
 def _check_span(code: str, days: np.ndarray, *requested: date) -> None:
     first, last = days[0].item(), days[-1].item()
     for d in requested:

@@ -41,6 +41,7 @@ METRIC_LABELS: dict[str, str] = {
     "turnover": "Turnover (per year, x equity)",
     "fees_paid": "Fees paid",
     "final_equity": "Final equity",
+    "periods_per_year": "Periods per year (annualisation)",
     "benchmark_return": "Benchmark return",
     "excess_return": "Excess annual return",
     "alpha": "Alpha (annualised)",

@@ -108,9 +108,11 @@ def _summary_html(result: BacktestResultLike, metrics: Mapping[str, Any]) -> str
     equity = result.equity
     span = (f"{timestamp_text(pd.Timestamp(equity.index[0]))} .. {timestamp_text(pd.Timestamp(equity.index[-1]))}"
             f" ({len(equity):,d} slices)" if len(equity) else "empty")
-    run = pd.DataFrame({"field": ["strategy", "period", "initial cash", "parameters"],
+    ann = getattr(result, "annualisation", None)
+    run = pd.DataFrame({"field": ["strategy", "period", "initial cash", "parameters", "annualisation"],
                         "value": [result.strategy, span, str(result.initial_cash),
-                                  ", ".join(f"{k}={v}" for k, v in result.params.items()) or "none"]})
+                                  ", ".join(f"{k}={v}" for k, v in result.params.items()) or "none",
+                                  ann.describe() if ann is not None else "n/a"]})
     table = metrics_html(metrics) if metrics else (
         '<p class="note">No metrics were computed for this result.</p>')
     return table + "\n" + dataframe_html(run)
