@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 def load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
-               end: date | None):
+              end: date | None, *, drop_bad_rows: bool = False, date_format: str | None = None):
+    """Bars through the one validator: rows ``nofx data check`` reports are refused (DataError), or with
+    ``drop_bad_rows`` left out and listed in ``attrs[DROPPED_ATTR]``."""
     from nofx.data.bars import read_bars
     from nofx.data.bundled import bundled_bars_path
 
@@ -25,7 +27,15 @@ def load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None
     wanted = None
     if symbols:
         wanted = list(symbols) + ([benchmark] if benchmark and benchmark not in symbols else [])
-    return read_bars(src, symbols=wanted, start=start, end=end)
+    return read_bars(src, symbols=wanted, start=start, end=end, drop_bad_rows=drop_bad_rows,
+                     date_format=date_format)
+
+
+def dropped_notes(bars) -> list[str]:
+    """``dropped FILE line 3: ...`` for each row left out by ``drop_bad_rows`` (the run's messages)."""
+    from nofx.data.schema import DROPPED_ATTR, SOURCE_ATTR
+
+    return [f"dropped {bars.attrs.get(SOURCE_ATTR, '?')} {line}" for line in bars.attrs.get(DROPPED_ATTR) or []]
 
 
 def execute(cfg: RunConfig, progress: bool = True,
@@ -51,6 +61,9 @@ def execute(cfg: RunConfig, progress: bool = True,
     load_from = bt.start
     if bt.start and bt.warmup_bars:  # calendar days that surely hold that many trading days
         load_from = bt.start - timedelta(days=int(bt.warmup_bars * 1.6) + 15)
-    bars = load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end)
-    return run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk,
-                        on_progress=on_progress)
+    bars = load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end,
+                     drop_bad_rows=cfg.data.drop_bad_rows, date_format=cfg.data.date_format)
+    result = run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk,
+                          on_progress=on_progress)
+    result.messages[:0] = dropped_notes(bars)
+    return result

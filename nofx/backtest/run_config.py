@@ -32,6 +32,10 @@ class DataSection(BaseModel):
 
     path: str | None = None
     symbols: list[str] | str = "all"
+    # rows `nofx data check` reports are refused unless dropped (listed on stderr)
+    drop_bad_rows: bool = False
+    # strftime format of non-ISO dates (e.g. "%d/%m/%Y"); day/month-ambiguous dates need it
+    date_format: str | None = None
 
     @field_validator("symbols", mode="before")
     @classmethod

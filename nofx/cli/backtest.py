@@ -13,6 +13,7 @@ from rich.table import Table
 from nofx.cli.outputs import check_output_file, check_output_folder
 from nofx.cli.terminal import output_console
 from nofx.domain.bounds import check_date
+from nofx.cli.bars_options import DATE_FORMAT_HELP, DROP_BAD_ROWS_HELP, print_dropped
 from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.instruments import Market, parse_symbols
 from nofx.domain.money import check_cash_amount
@@ -87,7 +88,7 @@ def parse_cash_option(text: str) -> Decimal:
         raise ConfigError(f"--{exc}", value=text) from None
 
 
-def run_config_from_options(config: Path | str | None, **opts: str | None) -> RunConfig:
+def run_config_from_options(config: Path | str | None, **opts: Any) -> RunConfig:
     """A validated run config: the file's (if any) with the command-line options laid over it.
     Shared by ``nofx backtest`` and ``nofx paper`` so both read options the same way."""
     from nofx.backtest.run_config import RunConfig, load_run_config
@@ -107,6 +108,10 @@ def run_config_from_options(config: Path | str | None, **opts: str | None) -> Ru
     for key in ("data", "symbols"):
         if opts.get(key):
             raw["data"]["path" if key == "data" else "symbols"] = opts[key]
+    if opts.get("drop_bad_rows"):
+        raw["data"]["drop_bad_rows"] = True
+    if opts.get("date_format"):
+        raw["data"]["date_format"] = opts["date_format"]
     b = raw["backtest"]
     for key in ("start", "end"):
         if opts.get(key):
@@ -154,6 +159,8 @@ def backtest(
     commission_min_basis: Optional[str] = typer.Option(None, help=COMMISSION_BASIS_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML/YAML run config"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
 ) -> None:
     """Backtest a strategy on bars and print its metrics; optionally write JSON and an HTML report."""
     from nofx.report.console import print_metrics
@@ -162,10 +169,12 @@ def backtest(
                                   start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
                                   benchmark=benchmark, prices=prices, investor=investor,
                                   commission_min_basis=commission_min_basis, at_limit=at_limit,
-                                  at_limit_fraction=at_limit_fraction)
+                                  at_limit_fraction=at_limit_fraction, drop_bad_rows=drop_bad_rows,
+                                  date_format=date_format)
     json_out = check_output_file(json_path if json_path is not None else cfg.output.json_path, "--json")
     report_out = check_output_file(report if report is not None else cfg.output.report, "--report")
     result = execute(cfg, progress=progress)
+    print_dropped(result.messages)
     # one line naming the run (a parameter dict printed raw spreads over a dozen lines)
     console.print(f"{result.strategy}: {params_text(result.params)}", markup=False, highlight=False, soft_wrap=True)
     print_metrics(result.metrics, title="Backtest metrics", console=console)

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from nofx.cli.bars_options import DATE_FORMAT_HELP, DROP_BAD_ROWS_HELP, report_dropped
 from nofx.cli.terminal import output_console
 
 app = typer.Typer(help="Inspect and validate bars files (Parquet or CSV).", no_args_is_help=True)
@@ -27,12 +28,16 @@ def info(
     symbol: Optional[list[str]] = typer.Option(None, "--symbol", "-s", help="only this symbol (repeatable)"),
     start: Optional[str] = typer.Option(None, help="first date/time to include"),
     end: Optional[str] = typer.Option(None, help="last date/time to include"),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
 ) -> None:
     """Summary of a bars file: span, symbols, suspended/ST days, missing trading days per symbol."""
     from nofx.data.bars import TIME_COLUMN_ATTR, read_bars
     from nofx.data.describe import describe_bars
 
-    df = read_bars(file, symbols=symbol or None, start=start, end=end)
+    df = read_bars(file, symbols=symbol or None, start=start, end=end, date_format=date_format,
+                   drop_bad_rows=drop_bad_rows)
+    report_dropped(df)
     summary = describe_bars(df)
     console = output_console(markup=False)  # file names and symbols are printed as is
 
@@ -64,20 +69,20 @@ def info(
 
 
 @app.command()
-def check(file: Path = typer.Argument(..., help="bars file (.parquet or .csv)")) -> None:
-    """List every bad row (location, symbol, time, problem); exit 1 if there is any."""
-    from nofx.data.bars import read_bars, row_location
+def check(
+    file: Path = typer.Argument(..., help="bars file (.parquet or .csv)"),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
+) -> None:
+    """List every bad row (location, symbol, time, problem); exit 1 if there is any. Every command that
+    reads bars runs these same checks and refuses a file with bad rows (unless --drop-bad-rows)."""
+    from nofx.data.bars import SOURCE_ATTR, read_bars
     from nofx.data.checks import check_bars
 
-    df = read_bars(file, validate=False)
+    df = read_bars(file, validate=False, date_format=date_format)
     issues = check_bars(df)
     console = output_console(highlight=False, soft_wrap=True)  # one line per bad row, greppable
     for issue in issues:
-        when = _day(issue.datetime) if issue.datetime is not None else "?"
-        console.print(
-            f"{row_location(df.attrs, issue.row)}: {issue.symbol or '?'} {when} [{issue.kind.value}] {issue.message}",
-            markup=False,
-        )
+        console.print(f"{df.attrs.get(SOURCE_ATTR)} {issue.line(df.attrs)}", markup=False)
     if issues:
         rows = len({i.row for i in issues})
         console.print(f"{len(issues)} problem(s) on {rows} row(s) of {len(df):,} in {file}", markup=False)

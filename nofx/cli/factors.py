@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from nofx.cli.bars_options import DATE_FORMAT_HELP, DROP_BAD_ROWS_HELP
 from nofx.cli.outputs import check_output_file
 from nofx.cli.terminal import output_console
 from nofx.domain.bounds import check_date
@@ -81,9 +82,12 @@ def report(
     horizon: int = typer.Option(20, "--horizon", min=1, max=250, help="forward-return horizon and sampling step, trading days"),
     quantiles: int = typer.Option(5, "--quantiles", min=2, max=100, help="number of composite quantiles"),
     html_path: Optional[Path] = typer.Option(None, "--html", help="write an HTML report here"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
 ) -> None:
     """Print each factor's IC, rank IC and ICIR (and the composite's) over the period."""
     from nofx.backtest.run_config import load_run_config
+    from nofx.cli.bars_options import report_dropped
     from nofx.data.bars import read_bars
     from nofx.data.panel import BarPanel
     from nofx.features.factors import FUNDAMENTAL_SOURCE, VALUATION_SOURCE, compute_factors, evaluate_factors
@@ -122,8 +126,13 @@ def report(
         raise ConfigError(f"invalid multi_factor parameter {where}: {what}",
                           file=config or "--weights/--valuation/--fundamentals") from None
 
+    if config is not None:
+        drop_bad_rows = drop_bad_rows or cfg.data.drop_bad_rows
+        date_format = date_format or cfg.data.date_format
     with Progress("factors report", 4) as bar:  # stages: a line with elapsed time and ETA off a terminal
-        bars = read_bars(data, symbols=sym_list, start=first, end=last)
+        bars = read_bars(data, symbols=sym_list, start=first, end=last, drop_bad_rows=drop_bad_rows,
+                         date_format=date_format)
+        report_dropped(bars)
         panel = BarPanel.from_frame(bars)
         bar.advance(note="bars read")
         val = fun = None

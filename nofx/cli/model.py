@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
+from nofx.cli.bars_options import DATE_FORMAT_HELP, DROP_BAD_ROWS_HELP, report_dropped
 from nofx.cli.errors import user_errors
 from nofx.cli.outputs import check_output_file, check_output_folder
 from nofx.cli.terminal import output_console
@@ -88,6 +89,8 @@ def train_and_save(cfg: Any, frame: pd.DataFrame, out: Path, show_progress: bool
 def train(
     model: str = typer.Option(..., "--model", help="transformer | lstm | gat | lightgbm | linear"),
     data: str = typer.Option(DEFAULT_DATA, "--data", help="bars file with the shared schema"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
     train_seg: str = typer.Option("2017-01-01:2019-12-31", "--train", help="START:END"),
     valid_seg: str = typer.Option("2020-01-01:2020-12-31", "--valid", help="START:END"),
     out: Path = typer.Option(..., "--out", help="run directory to write"),
@@ -107,7 +110,8 @@ def train(
     from nofx.models.run import load_frame
 
     check_output_folder(out, "--out")
-    frame = load_frame(data)
+    frame = load_frame(data, drop_bad_rows=drop_bad_rows, date_format=date_format)
+    report_dropped(frame)
     cfg = build_run_config(model, data, train_seg, valid_seg, universe, seed, epochs, seq_len, features, hidden,
                            layers, day_stride, valid_stride, device, frame)
     t0 = time.perf_counter()
@@ -213,6 +217,8 @@ def eval_cmd(
     run_dir: Path = typer.Argument(..., help="run directory written by `nofx model train`"),
     test: str = typer.Option(..., "--test", help="START:END"),
     data: Optional[str] = typer.Option(None, "--data", help="bars file (default: the one the run trained on)"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
     topk: int = typer.Option(50),
     n_drop: int = typer.Option(5),
     benchmark: str = typer.Option(BENCHMARK),
@@ -228,7 +234,8 @@ def eval_cmd(
     check_output_file(report if report is not None else run_dir / "eval_report.html", "--report")
     check_output_file(run_dir / "eval.json", "RUN_DIR")
     run = TrainedRun.load(run_dir)
-    frame = load_frame(data or run.cfg.data)
+    frame = load_frame(data or run.cfg.data, drop_bad_rows=drop_bad_rows, date_format=date_format)
+    report_dropped(frame)
     ev = evaluate_run(run, frame, seg.start, seg.end, topk, n_drop, benchmark, backtest, progress=True)
     _print_summary(ev.summary)
     (run_dir / "eval.json").write_text(json.dumps(ev.summary, indent=1, default=str))
@@ -248,6 +255,8 @@ def eval_cmd(
 def predict(
     run_dir: Path = typer.Argument(...),
     data: str = typer.Option(..., "--data"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
     start: str = typer.Option(..., "--start"),
     end: str = typer.Option(..., "--end"),
     out: Path = typer.Option(..., "--out", help="parquet file: datetime, symbol, score"),
@@ -267,7 +276,9 @@ def predict(
     seg = Segment.parse(f"{start}:{end}", "--start/--end")
     run = TrainedRun.load(run_dir)
     s, e = pd.Timestamp(seg.start), pd.Timestamp(seg.end)
-    frame = load_frame(data, start=s - pd.Timedelta(days=WARMUP_DAYS), end=e)
+    frame = load_frame(data, start=s - pd.Timedelta(days=WARMUP_DAYS), end=e, drop_bad_rows=drop_bad_rows,
+                       date_format=date_format)
+    report_dropped(frame)
     stocks = [x for x in frame["symbol"].unique() if not _index(parse_symbol, x)]
     panel = BarPanel.from_frame(frame[frame["symbol"].isin(stocks)])
     from nofx.progress import Progress
@@ -325,6 +336,8 @@ def results_table(rows: list[dict[str, Any]], models: list[str]) -> str:
 @user_errors
 def results(
     data: str = typer.Option(DEFAULT_DATA, "--data"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
     out: Path = typer.Option(Path("run/results"), "--out"),
     models: str = typer.Option("linear,lightgbm,lstm,gat,transformer"),
     seeds: str = typer.Option("0,1,2"),
@@ -343,7 +356,8 @@ def results(
     from nofx.models.run import load_frame
 
     check_output_folder(out, "--out")
-    frame = load_frame(data)
+    frame = load_frame(data, drop_bad_rows=drop_bad_rows, date_format=date_format)
+    report_dropped(frame)
     seg = Segment.parse(test, "--test")
     names = [m.strip() for m in models.split(",") if m.strip()]
     rows: list[dict[str, Any]] = []

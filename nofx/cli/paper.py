@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from nofx.cli.backtest import COMMISSION_BASIS_HELP, INVESTOR_HELP, PRICES_HELP
+from nofx.cli.bars_options import DATE_FORMAT_HELP, DROP_BAD_ROWS_HELP, report_dropped
 from nofx.cli.terminal import output_console
 from nofx.domain.errors import ConfigError
 
@@ -45,6 +46,8 @@ def paper(
     trader: Optional[str] = typer.Option(None, help="trader id (default: paper-<strategy>)"),
     resume: bool = typer.Option(False, "--resume", help="continue the trader's run from its ledger"),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML/YAML run config"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
     progress: bool = typer.Option(True, help="show a progress bar"),
     stop_after: Optional[int] = typer.Option(None, hidden=True, help="process at most N slices (tests)"),
 ) -> None:
@@ -66,7 +69,8 @@ def paper(
                                           start=start, end=end, cash=cash, rules=rules, fees=fees,
                                           prices=prices, investor=investor,
                                           commission_min_basis=commission_min_basis,
-                                          at_limit=at_limit, at_limit_fraction=at_limit_fraction)
+                                          at_limit=at_limit, at_limit_fraction=at_limit_fraction,
+                                          drop_bad_rows=drop_bad_rows, date_format=date_format)
         if new_cfg.strategy is None:
             raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
     store = _open_store(url)
@@ -114,7 +118,9 @@ def _run(raw: dict, store, url: str, trader_id: str, resume: bool, speed: float,
     strat = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
     syms = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
     bt = cfg.backtest
-    bars = _load_bars(cfg.data.path, syms, None, bt.start, bt.end)
+    bars = _load_bars(cfg.data.path, syms, None, bt.start, bt.end, drop_bad_rows=cfg.data.drop_bad_rows,
+                      date_format=cfg.data.date_format)
+    report_dropped(bars)
     session = PaperSession(bars, strat, bt, store, trader_id, symbols=syms, speed=speed, risk=cfg.risk,
                            latency_ms=latency_ms, run_config=cfg.model_dump(by_alias=True, mode="json"))
     try:

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from nofx.cli.bars_options import DATE_FORMAT_HELP, DROP_BAD_ROWS_HELP
 from nofx.cli.errors import user_errors
 from nofx.cli.outputs import check_output_file
 from nofx.cli.terminal import output_console
@@ -55,11 +56,14 @@ def sweep(
     top: int = typer.Option(20, "--top", min=1, help="rows to print (all are written to --output)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster (ray://host:10001 or auto)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="local Ray CPUs (default 2)"),
+    drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
+    date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write the full table (.csv or .parquet)"),
 ) -> None:
     """Run every combination as an independent backtest in parallel and rank the results."""
     from nofx.backtest.config import BacktestConfig
     from nofx.backtest.sweep import expand_jobs, parse_grid, run_sweep
+    from nofx.cli.bars_options import report_dropped
     from nofx.data.bars import read_bars
     from nofx.domain.instruments import parse_symbols
     from nofx.strategies.base import parse_params_text
@@ -72,7 +76,9 @@ def sweep(
     config = BacktestConfig(start=first, end=last, cash=Decimal(repr(cash)), rules=rules,
                             fees=fees, fill=fill)
     jobs = expand_jobs(parse_grid(grid), sets, parse_params_text(params))
-    bars = read_bars(data, symbols=wanted, start=first, end=last)
+    bars = read_bars(data, symbols=wanted, start=first, end=last, drop_bad_rows=drop_bad_rows,
+                     date_format=date_format)
+    report_dropped(bars)
     console.print(f"sweep {strategy}: {len(jobs)} backtests on "
                   f"{'Ray at ' + address if address else f'local Ray ({workers or 2} CPUs)'}")
     table = run_sweep(bars, strategy, jobs, config, symbols=universe, address=address, workers=workers,

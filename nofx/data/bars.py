@@ -23,6 +23,7 @@ header excluded), so later checks can point back at the file: see :func:`row_loc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,37 +34,38 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from nofx.domain.errors import DataError, InvalidSymbolError
-from nofx.domain.instruments import parse_symbol
+from nofx.data.schema import (
+    DROPPED_ATTR,
+    FORMAT_ATTR,
+    MAX_DATE,
+    MIN_DATE,
+    OPTIONAL_FLAG_COLUMNS,
+    OPTIONAL_FLOAT_COLUMNS,
+    PRICE_COLUMNS,
+    REQUIRED_COLUMNS,
+    SOURCE_ATTR,
+    TIME_COLUMN_ALIASES,
+    TIME_COLUMN_ATTR,
+    UNPARSED_ATTR,
+    row_label,
+    row_location,
+)
+from nofx.domain.errors import DataError
 
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
-REQUIRED_COLUMNS: tuple[str, ...] = ("symbol", "datetime", *PRICE_COLUMNS, "volume")
-OPTIONAL_FLOAT_COLUMNS: tuple[str, ...] = ("amount", "preclose")
-OPTIONAL_FLAG_COLUMNS: tuple[str, ...] = ("trade_status", "is_st")
-TIME_COLUMN_ALIASES: tuple[str, ...] = ("datetime", "date")
 _CANONICAL = (*REQUIRED_COLUMNS, *OPTIONAL_FLOAT_COLUMNS, *OPTIONAL_FLAG_COLUMNS)
-
-# attrs keys that carry provenance through to check_bars / the CLI
-SOURCE_ATTR = "nofx_source"
-FORMAT_ATTR = "nofx_format"
-TIME_COLUMN_ATTR = "nofx_time_column"  # the file's name for the "datetime" column (e.g. "date")
-
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.zst")
 
+# Date strings nofx reads without being told the format: ISO 8601 and year-first forms, which no reader
+# can take the wrong way round. Day-first and month-first (02/03/2021) cannot be told apart from the text,
+# so they need ``date_format`` (``--date-format %d/%m/%Y``).
+_UNAMBIGUOUS_FORMATS: tuple[str, ...] = ("ISO8601", "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y%m%d")
+_DAY_MONTH = re.compile(r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})\s*$")
+_EXCHANGE_TZ = "Asia/Shanghai"  # both markets are UTC+8 with no DST
 
-def row_location(attrs: dict[str, Any], row: int) -> str:
-    """Human location of a data row: ``file.csv line 7`` (1-based, header counted) or ``file.parquet row 5``.
-
-    CSV users open the file in an editor, so they get line numbers; Parquet has no lines, so the
-    0-based row position that pandas/pyarrow show is used.
-    """
-    return f"{attrs.get(SOURCE_ATTR, '<frame>')} {row_label(attrs, row)}"
-
-
-def row_label(attrs: dict[str, Any], row: int) -> str:
-    """``line 7`` for a CSV source (1-based, header counted), else ``row 5`` (0-based position)."""
-    return f"line {row + 2}" if attrs.get(FORMAT_ATTR) == "csv" else f"row {row}"
+__all__ = ["read_bars", "row_label", "row_location", "PRICE_COLUMNS", "REQUIRED_COLUMNS", "SOURCE_ATTR",
+           "FORMAT_ATTR", "DROPPED_ATTR", "UNPARSED_ATTR"]
 
 
 def _where(path: Path, row: int) -> dict[str, Any]:
@@ -122,44 +124,105 @@ def _time_column(table: pa.Table, path: Path) -> str:
     )
 
 
-def _to_timestamp_array(col: pa.ChunkedArray, path: Path, name: str, strict: bool = True) -> pa.ChunkedArray:
-    """Arrow timestamp (naive, exchange local) from a timestamp/date/string column, or DataError naming the row."""
-    if pa.types.is_timestamp(col.type):
-        if col.type.tz is not None:
-            # both markets are UTC+8 with no DST; Asia/Shanghai gives the exchange local wall time
-            local = pc.local_timestamp(pc.cast(col, pa.timestamp(col.type.unit, "Asia/Shanghai")))
+def _to_timestamp_array(col: pa.ChunkedArray, path: Path, name: str, unparsed: dict[str, dict[int, str]],
+                        date_format: str | None = None) -> pa.ChunkedArray:
+    """Arrow timestamp (naive, exchange local) from a timestamp/date/string column.
+
+    A value that is not a date, or lies outside MIN_DATE..MAX_DATE, becomes null and is recorded in
+    ``unparsed[name]`` (file row -> raw value) for :func:`nofx.data.checks.check_bars` to report. A file
+    that mixes tz-aware and naive times, or writes dates day/month-ambiguously without ``date_format``,
+    is refused as a whole (DataError): no row-level repair can guess its meaning.
+    """
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        col = _null_out_of_range(col, name, unparsed)
+        if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+            local = pc.local_timestamp(pc.cast(col, pa.timestamp(col.type.unit, _EXCHANGE_TZ)))
             return local.cast(pa.timestamp("ns"))
-        return col.cast(pa.timestamp("ns"))
-    if pa.types.is_date(col.type):
         return col.cast(pa.timestamp("ns"))
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         values = col.to_pandas()
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        parsed = _parse_time_strings(values, path, name, date_format)
+        out_of_range = parsed.notna() & ((parsed < MIN_DATE) | (parsed > MAX_DATE))
+        parsed = parsed.mask(out_of_range)
         bad = parsed.isna() & values.notna()
-        if strict and bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"column {name!r} has a value that is not a date/time", **_where(path, i), value=repr(values.iloc[i])
-            )
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-        return pa.chunked_array([pa.array(parsed, type=pa.timestamp("ns"), from_pandas=True)])
+        if bad.any():
+            unparsed.setdefault(name, {}).update({int(i): repr(values.iloc[i]) for i in np.flatnonzero(bad)})
+        return pa.chunked_array([pa.array(parsed.to_numpy(dtype="datetime64[ns]"), type=pa.timestamp("ns"),
+                                          from_pandas=True)])
     raise DataError(f"column {name!r} must hold dates or times, found {col.type}", file=str(path))
 
 
-def _to_float(values: pd.Series, name: str, path: Path, strict: bool) -> np.ndarray:
-    """float64 values; a non-numeric entry raises (strict) or becomes NaN for check_bars to report."""
-    if pd.api.types.is_bool_dtype(values.dtype):
+def _null_out_of_range(col: pa.ChunkedArray, name: str, unparsed: dict[str, dict[int, str]]) -> pa.ChunkedArray:
+    """Null the dates outside MIN_DATE..MAX_DATE (9999-12-31 would overflow nanoseconds), recording them."""
+    if pa.types.is_date(col.type):
+        lo, hi = pa.scalar(MIN_DATE.date(), col.type), pa.scalar(MAX_DATE.date(), col.type)
+    else:
+        tz = col.type.tz
+        lo = pa.scalar((MIN_DATE.tz_localize(tz) if tz else MIN_DATE).to_pydatetime(), col.type)
+        hi = pa.scalar((MAX_DATE.tz_localize(tz) if tz else MAX_DATE).to_pydatetime(), col.type)
+    outside = pc.fill_null(pc.or_(pc.less(col, lo), pc.greater(col, hi)), False)
+    rows = np.flatnonzero(np.asarray(outside.to_numpy(zero_copy_only=False), dtype=bool))
+    if len(rows) == 0:
+        return col
+    record = unparsed.setdefault(name, {})
+    for i in rows:
+        record[int(i)] = repr(str(col[int(i)].as_py()))
+    return pc.if_else(outside, pa.scalar(None, col.type), col)
+
+
+def _parse_time_strings(values: pd.Series, path: Path, name: str, date_format: str | None) -> pd.Series:
+    """Naive exchange-local times from strings; unreadable values become NaT (reported by the checks)."""
+    text = values.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    text = text.where(present)
+    aware = text.str.contains(_TZ_SUFFIX, na=False).astype(bool)
+    if aware.any() and (present & ~aware).any():
+        i, j = int(np.flatnonzero(aware)[0]), int(np.flatnonzero(present & ~aware)[0])
+        raise DataError(
+            f"column {name!r} mixes times with a UTC offset ({values.iloc[i]!r}) and without one "
+            f"({values.iloc[j]!r}); write every time in one zone", **_where(path, j))
+    utc = bool(aware.any())
+    if date_format is not None:
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=utc)
+    else:
+        parsed, fewest = None, -1
+        for fmt in _UNAMBIGUOUS_FORMATS:
+            attempt = pd.to_datetime(text, format=fmt, errors="coerce", utc=utc)
+            failed = int((attempt.isna() & present).sum())
+            if parsed is None or failed < fewest:
+                parsed, fewest = attempt, failed
+            if failed == 0:
+                break
+        if fewest:
+            ambiguous = present & parsed.isna() & text.str.match(_DAY_MONTH, na=False).astype(bool)
+            if ambiguous.any():
+                i = int(np.flatnonzero(ambiguous)[0])
+                raise DataError(
+                    f"column {name!r} has a date like {values.iloc[i]!r}, which could be day/month or "
+                    f"month/day: give its format, e.g. --date-format %d/%m/%Y", **_where(path, i))
+    if utc:
+        parsed = parsed.dt.tz_convert(_EXCHANGE_TZ).dt.tz_localize(None)
+    return pd.Series(parsed, index=values.index)
+
+
+def _to_float(values: pd.Series, name: str, path: Path, unparsed: dict[str, dict[int, str]]) -> np.ndarray:
+    """float64 values; a non-numeric entry becomes NaN and is recorded in ``unparsed[name]`` (file row ->
+    raw value) for the row checks. A column of dates or booleans is refused as a whole: converting it
+    would give numbers (1.58e18 nanoseconds, 0/1) that look valid."""
+    kind = values.dtype
+    if pd.api.types.is_bool_dtype(kind):
         raise DataError(f"column {name!r} must be numeric, found booleans", file=str(path))
-    if pd.api.types.is_numeric_dtype(values.dtype):
+    if pd.api.types.is_datetime64_any_dtype(kind) or pd.api.types.is_timedelta64_dtype(kind):
+        raise DataError(f"column {name!r} must be numeric, found dates/times", file=str(path))
+    if pd.api.types.is_numeric_dtype(kind):
         return values.to_numpy(dtype="float64", na_value=np.nan)
     numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna() & values.notna()
-    if strict and bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"column {name!r} must be numeric", **_where(path, int(values.index[i])), value=repr(values.iloc[i])
-        )
+    text = values.astype("string").str.strip()
+    bad = (numeric.isna() & text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
+    if bad.any():
+        cells = unparsed.setdefault(name, {})
+        for i in np.flatnonzero(bad):
+            cells[int(values.index[i])] = repr(values.iloc[i])
     return numeric.to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -196,6 +259,8 @@ def read_bars(
     *,
     columns: Sequence[str] | None = None,
     validate: bool = True,
+    drop_bad_rows: bool = False,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read bars in the canonical schema from a Parquet or CSV file.
 
@@ -206,10 +271,14 @@ def read_bars(
     The canonical columns present in the file are always returned; ``columns`` names the other
     columns to keep (e.g. ``["pct_chg"]``; default: all of them, ``[]``: none, which is faster).
 
-    With ``validate=True`` (the default) a bad file raises :class:`DataError` in one line saying what
-    and where (missing column, non-numeric value, unknown symbol format...). ``validate=False`` is for
-    ``nofx data check``: bad numbers become NaN and bad symbols are kept, so that :func:`check_bars`
-    can list every bad row instead of stopping at the first.
+    A file whose *structure* is wrong (missing column, unreadable file, a column of dates where
+    numbers belong, mixed time zones, day/month-ambiguous dates without ``date_format``, a strftime
+    format such as ``"%d/%m/%Y"``) raises :class:`DataError`. Bad *rows* are those that
+    :func:`nofx.data.checks.check_bars` reports (the checks ``nofx data check`` prints): with
+    ``validate=True`` (the default; every command that uses bars) they raise one DataError naming the
+    first rows, or with ``drop_bad_rows=True`` they are removed and listed in ``df.attrs[DROPPED_ATTR]``.
+    ``validate=False`` is for ``nofx data check`` itself: bad values become NaN (the raw text kept in
+    ``df.attrs[UNPARSED_ATTR]``) so that every bad row can be listed.
     """
     path = Path(path)
     if not path.exists():
@@ -224,7 +293,8 @@ def read_bars(
     if missing:
         raise DataError(f"missing column {missing[0]!r}", file=str(path), missing=",".join(missing))
 
-    times = _to_timestamp_array(table.column(tcol), path, tcol, validate)
+    unparsed: dict[str, dict[int, str]] = {}
+    times = _to_timestamp_array(table.column(tcol), path, tcol, unparsed, date_format)
     sym_col = table.column("symbol")
     if not (pa.types.is_string(sym_col.type) or pa.types.is_large_string(sym_col.type)):
         sym_col = pc.cast(sym_col, pa.string())
@@ -246,12 +316,17 @@ def read_bars(
     if lo is not None and hi is not None and lo > hi:
         raise DataError("start is after end", file=str(path), start=str(lo), end=str(hi))
     ts_type = pa.timestamp("ns")
+    in_range = None
     if lo is not None:
-        m = pc.greater_equal(times, pa.scalar(np.datetime64(lo.value, "ns"), ts_type))
-        mask = m if mask is None else pc.and_(mask, m)
+        in_range = pc.greater_equal(times, pa.scalar(np.datetime64(lo.value, "ns"), ts_type))
     if hi is not None:
         m = pc.less_equal(times, pa.scalar(np.datetime64(hi.value, "ns"), ts_type))
-        mask = m if mask is None else pc.and_(mask, m)
+        in_range = m if in_range is None else pc.and_(in_range, m)
+    if in_range is not None:
+        # a row without a readable time cannot be placed in or out of the range: keep it, so that the
+        # checks report it instead of a filter dropping it silently
+        in_range = pc.or_(pc.fill_null(in_range, False), pc.is_null(times))
+        mask = in_range if mask is None else pc.and_(mask, in_range)
 
     if mask is not None:
         mask_np = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
@@ -274,7 +349,7 @@ def read_bars(
                                 missing=",".join(not_in_file))
     if len(rows) == 0:
         full = _read_table(path, fmt, [])
-        span = _file_span(_to_timestamp_array(full.column(tcol), path, tcol))
+        span = _file_span(_to_timestamp_array(full.column(tcol), path, tcol, {}, date_format))
         raise DataError(
             "no bars in the requested range", file=str(path), start=str(lo), end=str(hi), file_span=span
         )
@@ -288,24 +363,18 @@ def read_bars(
     for name, col in frame_cols.items():
         values = col.to_pandas().set_axis(index)
         if name in PRICE_COLUMNS or name == "volume" or name in OPTIONAL_FLOAT_COLUMNS:
-            out[name] = _to_float(values, name, path, validate)
+            out[name] = _to_float(values, name, path, unparsed)
         elif name in OPTIONAL_FLAG_COLUMNS:
-            flags = _to_float(values, name, path, validate)
-            bad = np.isfinite(flags) & ~np.isin(flags, (0.0, 1.0))
-            if validate and bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"column {name!r} must be 0 or 1", **_where(path, int(rows[i])),
-                                value=repr(values.iloc[i]))
-            # int8 when complete (the common case) so it compares cleanly; float64 keeps NaN otherwise
-            out[name] = flags.astype("int8") if np.isfinite(flags).all() else flags
+            flags = _to_float(values, name, path, unparsed)
+            # int8 when complete and 0/1 (the common case) so it compares cleanly; float64 keeps NaN and
+            # any other value for the checks to report
+            clean = np.isfinite(flags).all() and np.isin(flags, (0.0, 1.0)).all()
+            out[name] = flags.astype("int8") if clean else flags
         else:
             out[name] = values.to_numpy()
     df = pd.DataFrame(out, index=index)
     if tcol == "datetime" and "date" in df.columns:
         df = df.drop(columns="date")
-
-    if validate:
-        _validate_symbols(sym_col, rows, path)
     df.attrs[SOURCE_ATTR] = str(path)
     df.attrs[FORMAT_ATTR] = fmt
     from nofx.data.price_basis import PRICES_ATTR, declared_prices  # it reads row_location from here
@@ -313,21 +382,11 @@ def read_bars(
     declared = declared_prices(path, fmt)
     df.attrs[PRICES_ATTR] = None if declared is None else declared.to_attrs()
     df.attrs[TIME_COLUMN_ATTR] = tcol
+    kept = set(rows.tolist()) if mask is not None else None
+    df.attrs[UNPARSED_ATTR] = {
+        col: {r: v for r, v in cells.items() if kept is None or r in kept} for col, cells in unparsed.items()}
+    if validate:
+        from nofx.data.checks import enforce_checks  # checks use this reader's schema, not the reverse
+
+        df = enforce_checks(df, drop_bad_rows=drop_bad_rows)
     return df
-
-
-def _validate_symbols(sym_col: pa.ChunkedArray, rows: np.ndarray, path: Path) -> None:
-    """Raise on the first row whose symbol is not a known exchange code (one parse per distinct symbol)."""
-    first_bad: int | None = None
-    for sym in pc.unique(sym_col).to_pylist():
-        try:
-            if sym is None:
-                raise InvalidSymbolError("empty symbol")
-            parse_symbol(sym)
-        except InvalidSymbolError:
-            i = pc.index(sym_col, sym).as_py() if sym is not None else int(
-                np.flatnonzero(pc.is_null(sym_col).to_numpy(zero_copy_only=False))[0])
-            first_bad = i if first_bad is None else min(first_bad, i)
-    if first_bad is not None:
-        value = sym_col[first_bad].as_py()
-        raise DataError("unknown symbol format", **_where(path, int(rows[first_bad])), value=repr(value))

@@ -141,8 +141,11 @@ class TrainedRun:
         return cls(cfg, scaler, model, report)
 
 
-def load_frame(path: str | Path, symbols: Any = None, start: Any = None, end: Any = None) -> pd.DataFrame:
-    return read_bars(path, symbols=symbols, start=start, end=end)
+def load_frame(path: str | Path, symbols: Any = None, start: Any = None, end: Any = None, *,
+               drop_bad_rows: bool = False, date_format: str | None = None) -> pd.DataFrame:
+    """Bars through the one validator: bad rows refused, or dropped (listed in ``attrs[DROPPED_ATTR]``)."""
+    return read_bars(path, symbols=symbols, start=start, end=end, drop_bad_rows=drop_bad_rows,
+                     date_format=date_format)
 
 
 def train_run(cfg: RunConfig, frame: pd.DataFrame, progress: ProgressFn | None = None) -> TrainedRun:
