@@ -28,6 +28,7 @@ from nofx.engine.risk import RiskConfig, RiskEngine
 from nofx.engine.router import Router
 from nofx.progress import Progress
 from nofx.strategies.base import MarketView, Strategy, StrategyContext
+from nofx.strategies.refusals import RefusalLog
 
 
 def run_backtest(
@@ -60,7 +61,9 @@ def run_backtest(
         on_engine(engine)
     ctx = StrategyContext(panel, rules=market.rulebook)
     strategy.on_start(ctx)
-    view = MarketView(panel, ctx.features, ctx.active)
+    refusals = RefusalLog()  # the strategy sees its permanent refusals through its view
+    engine.on_rejection(refusals.record)
+    view = MarketView(panel, ctx.features, ctx.active, rules=market.rulebook, refusals=refusals)
     col_of = {sym: k for k, sym in enumerate(panel.symbols)}
     qty_changes: list[tuple[int, int, int]] = []  # (slice, column, signed quantity change)
     engine.on_fill(strategy.on_fill)

@@ -179,7 +179,7 @@ def backtest(
     console.print(f"{result.strategy}: {params_text(result.params)}", markup=False, highlight=False, soft_wrap=True)
     print_metrics(result.metrics, title="Backtest metrics", console=console)
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")
-    for note in result.messages:
+    for note in result.messages:  # what the run and the strategy say the user must know (in-sample...)
         if note.startswith(("prices:", "warning:", "dividend tax:")):
             console.print(note, markup=False, highlight=False)
     if result.annualisation is not None:

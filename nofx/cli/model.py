@@ -269,6 +269,7 @@ def predict(
     from nofx.data.panel import BarPanel
     from nofx.domain.instruments import parse_symbol
     from nofx.models.run import TrainedRun, load_frame
+    from nofx.strategies.ml_topk import PERIODS_ATTR, write_predictions
 
     check_output_file(out, "--out")
     from nofx.models.config import Segment
@@ -287,7 +288,11 @@ def predict(
     with Progress("predict", int(in_range.sum())) as p:
         preds = run.predict_frame(panel, s, e, _step_callback(p))
     out.parent.mkdir(parents=True, exist_ok=True)
-    preds.to_parquet(out, index=False)
+    # the run's training and validation periods travel with the scores, so that a backtest on them can
+    # warn when it is in-sample (nofx.strategies.ml_topk)
+    preds.attrs[PERIODS_ATTR] = {"train": f"{run.cfg.train.start}:{run.cfg.train.end}",
+                                 "valid": f"{run.cfg.valid.start}:{run.cfg.valid.end}"}
+    write_predictions(preds, out)
     console.print(f"wrote {len(preds)} scores for {preds['symbol'].nunique()} stocks to {out}")
 
 

@@ -38,6 +38,7 @@ from nofx.engine.router import Router, SplitConfig
 from nofx.engine.store import EquitySnapshot, LedgerStore, TraderRecord
 from nofx.progress import Progress
 from nofx.strategies.base import MarketView, Strategy, StrategyContext
+from nofx.strategies.refusals import RefusalLog
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class PaperSession:
         self.engine.listeners.append(self._count_filled)
         self.engine.on_fill(strategy.on_fill)
         self.engine.on_rejection(strategy.on_rejection)
+        self.refusals = RefusalLog()  # what the strategy's view shows of its refused orders
+        self.engine.on_rejection(self.refusals.record)
 
     # ---- start / resume ---------------------------------------------------------------------------
     def _start(self, resume: bool) -> tuple[int, int]:
@@ -158,7 +161,7 @@ class PaperSession:
         panel = self.market.panel
         ctx = StrategyContext(panel, rules=self.market.rulebook)
         self.strategy.on_start(ctx)
-        view = MarketView(panel, ctx.features, ctx.active)
+        view = MarketView(panel, ctx.features, ctx.active, rules=self.market.rulebook, refusals=self.refusals)
         n = len(panel.timestamps)
         end = n if stop_after is None else min(n, start + stop_after)
         ts = panel.timestamps

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
@@ -23,6 +24,7 @@ from nofx.domain.errors import ConfigError, DataError
 from nofx.domain.fills import Fill
 from nofx.domain.orders import OrderRequest
 from nofx.strategies.params import StrategyParams
+from nofx.strategies.refusals import RefusalLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +53,30 @@ class PortfolioView(Protocol):
 
 
 class MarketView:
-    """Data up to and including time index ``index``. The clock moves ``index``; nothing else may."""
+    """Data up to and including time index ``index``. The clock moves ``index``; nothing else may.
 
-    __slots__ = ("_panel", "_features", "_active", "index")
+    The run also hands the view its market rule book (``rules``: lot sizes, limits... of each instrument
+    on each date) and the log of refusals of this strategy's orders (``refusals``), so a strategy sizes by
+    the rules the engine enforces and never resends an order refused for good (see
+    :mod:`nofx.strategies.sizing`); both are ``None`` outside a run.
+    """
+
+    __slots__ = ("_panel", "_features", "_active", "index", "rules", "refusals")
 
     def __init__(self, panel: BarPanel, features: Mapping[str, np.ndarray],
-                 active: Mapping[str, np.ndarray] | None = None) -> None:
+                 active: Mapping[str, np.ndarray] | None = None, *, rules: Any = None,
+                 refusals: RefusalLog | None = None) -> None:
         self._panel = panel
         self._features = features
         self._active = active or {}
         self.index = -1
+        self.rules = rules  # nofx.markets.base.MarketRules (the run's RuleBook) or None
+        self.refusals = refusals
+
+    @property
+    def day(self) -> date:
+        """The trading day of now (the date rules are looked up with)."""
+        return self._panel.timestamps[self.index].astype("datetime64[D]").item()
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -161,6 +177,18 @@ class Strategy(ABC):
     def log(self, message: str) -> None:
         """Strategies say what they decided and why (the runner collects it)."""
         self.messages.append(message)
+
+    def warn(self, message: str) -> None:
+        """Something the user should know before trusting the result (printed by the CLI)."""
+        self.warnings.append(message)
+        self.log(f"warning: {message}")
+
+    @property
+    def warnings(self) -> list[str]:
+        out = self.__dict__.get("_warnings")
+        if out is None:
+            out = self.__dict__["_warnings"] = []
+        return out
 
     @property
     def messages(self) -> list[str]:

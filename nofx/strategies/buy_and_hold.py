@@ -12,7 +12,7 @@ from nofx.domain.orders import OrderRequest
 from nofx.strategies.base import MarketView, PortfolioView, Strategy
 from nofx.strategies.params import BuyAndHoldParams
 from nofx.strategies.registry import register_strategy
-from nofx.strategies.sizing import shares_for_value
+from nofx.strategies.sizing import buy_quantity, screen
 
 
 @register_strategy
@@ -38,7 +38,9 @@ class BuyAndHold(Strategy):
         orders = []
         for k in live:
             sym = view.symbols[k]
-            qty = shares_for_value(sym, budget, float(close[k]))
+            qty = buy_quantity(view.rules, sym, view.day, budget, float(close[k]))
             if qty > 0:
                 orders.append(OrderRequest(sym, Side.BUY, qty, tag="initial buy"))
-        return orders
+            else:
+                self.log(f"{view.day}: {sym} skipped: its minimum buy costs more than its share {budget:,.2f}")
+        return screen(view, portfolio, orders, self)

@@ -14,7 +14,7 @@ from nofx.domain.orders import OrderRequest
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
 from nofx.strategies.params import DualMAParams
 from nofx.strategies.registry import register_strategy
-from nofx.strategies.sizing import shares_for_value
+from nofx.strategies.sizing import buy_quantity, round_buy, screen
 
 
 def exact_sma(x: np.ndarray, n: int) -> np.ndarray:
@@ -63,6 +63,7 @@ class DualMovingAverage(Strategy):
 
     def on_start(self, ctx: StrategyContext) -> None:
         p = self.params
+        self._unsized: set[str] = set()  # symbols whose buy size is below the minimum (logged once)
 
         def signal(panel: BarPanel) -> np.ndarray:
             close = panel["close"]
@@ -83,13 +84,19 @@ class DualMovingAverage(Strategy):
             sym = symbols[k]
             if row[k] > 0:
                 if p.target_percent is not None:
-                    qty = shares_for_value(sym, portfolio.equity() * p.target_percent, float(close[k]))
+                    qty = buy_quantity(view.rules, sym, view.day, portfolio.equity() * p.target_percent,
+                                       float(close[k]))
                 else:
-                    qty = p.size or 100
+                    # a fixed size rounded down to what the rules accept (size=100 on a STAR stock is 0:
+                    # its minimum buy is 200, so nothing is sent rather than an order sure to be refused)
+                    qty = round_buy(view.rules, sym, view.day, p.size or 100)
                 if qty > 0:
                     orders.append(OrderRequest(sym, Side.BUY, qty, tag="cross up"))
+                elif sym not in self._unsized:
+                    self._unsized.add(sym)
+                    self.log(f"{view.day}: {sym} buy skipped: the size is below its minimum buy")
             else:
                 held = portfolio.quantity(sym)
                 if held > 0:
                     orders.append(OrderRequest(sym, Side.SELL, held, tag="cross down"))
-        return orders
+        return screen(view, portfolio, orders, self)

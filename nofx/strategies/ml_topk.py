@@ -9,6 +9,9 @@ Scores come from ``nofx.models.run.TrainedRun.predict_panel``, which is causal (
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,10 +20,12 @@ import pandas as pd
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import OrderType, Side
 from nofx.domain.errors import ConfigError, DataError
+from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import OrderRequest
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext, StrategyParams
 from nofx.strategies.params import MLTopKParams
 from nofx.strategies.registry import register_strategy
+from nofx.strategies.sizing import buy_quantity, round_buy, screen, sell_quantity
 
 # price move to the next open plus fees that a buy's cash must cover (risk rejects a buy it can't pay)
 _BUY_SLACK = 0.03
@@ -63,15 +68,54 @@ def align_scores(frame: pd.DataFrame, panel: BarPanel) -> np.ndarray:
     return out
 
 
+# parquet metadata key (and frame attrs key) holding the model's {"train": "START:END", "valid": ...}
+PERIODS_ATTR = "nofx_model_periods"
+
+
+def write_predictions(preds: pd.DataFrame, path: str | Path) -> None:
+    """Write scores with the model's training/validation periods (``preds.attrs[PERIODS_ATTR]``) in the
+    file's metadata."""
+    import pyarrow as pa  # here: reading the strategy list must stay light
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(preds, preserve_index=False)
+    periods = preds.attrs.get(PERIODS_ATTR)
+    if periods:
+        meta = dict(table.schema.metadata or {})
+        meta[PERIODS_ATTR.encode()] = json.dumps(periods).encode()
+        table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path)
+
+
 def _read_preds(path: str | None) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
-        df = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
+        table = pq.read_table(path)
+        df = table.to_pandas()
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise DataError(f"cannot read predictions file: {exc}", file=path) from None
     missing = {"datetime", "symbol", "score"} - set(df.columns)
     if missing:
         raise DataError("predictions file lacks columns", file=path, missing=",".join(sorted(missing)))
+    raw = (table.schema.metadata or {}).get(PERIODS_ATTR.encode())
+    if raw:
+        df.attrs[PERIODS_ATTR] = json.loads(raw)
     return df
+
+
+def in_sample_overlap(periods: dict[str, str], first: date, last: date) -> list[str]:
+    """The model periods ("train"/"valid" -> "START:END") that overlap ``first..last``, described."""
+    found = []
+    for name in ("train", "valid"):
+        span = periods.get(name)
+        if not span:
+            continue
+        a, b = (date.fromisoformat(x) for x in span.split(":"))
+        if a <= last and first <= b:
+            found.append(f"{'training' if name == 'train' else 'validation'} period {a}..{b}")
+    return found
 
 
 @register_strategy
@@ -90,17 +134,34 @@ class MLTopKStrategy(Strategy):
 
     def on_start(self, ctx: StrategyContext) -> None:
         p: MLTopKParams = self.params  # type: ignore[assignment]
+        stocks = [s for s in ctx.symbols if not parse_symbol(s).is_index]
+        if p.topk > len(stocks):
+            self.warn(f"topk={p.topk} exceeds the {len(stocks)} stocks in the universe: the book holds at most "
+                      f"{len(stocks)} names, each at 1/{p.topk} of equity")
         if self._scores is not None or p.preds is not None:
             frame = self._scores if self._scores is not None else _read_preds(p.preds)
+            self._warn_in_sample(frame.attrs.get(PERIODS_ATTR) or {}, ctx)
             ctx.add_feature("score", lambda panel: align_scores(frame, panel))
             return
         # imported here: the models package (torch, lightgbm) is only needed when scoring live
         from nofx.models.run import TrainedRun
 
         run = TrainedRun.load(p.model, device=p.device)
+        self._warn_in_sample({"train": f"{run.cfg.train.start}:{run.cfg.train.end}",
+                              "valid": f"{run.cfg.valid.start}:{run.cfg.valid.end}"}, ctx)
         # the model sees only the backtest's bars: the first days of the window have a short history
         # (padded and masked); `nofx model eval` passes scores computed with a warm-up instead
         ctx.add_feature("score", lambda panel: run.predict_panel(panel))
+
+    def _warn_in_sample(self, periods: dict[str, str], ctx: StrategyContext) -> None:
+        if not periods or len(ctx.timestamps) == 0:
+            return
+        first = ctx.timestamps[0].astype("datetime64[D]").item()
+        last = ctx.timestamps[-1].astype("datetime64[D]").item()
+        overlap = in_sample_overlap(periods, first, last)
+        if overlap:
+            self.warn(f"the backtest {first}..{last} overlaps the model's {' and '.join(overlap)}: "
+                      f"its results are in-sample")
 
     def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
         p: MLTopKParams = self.params  # type: ignore[assignment]
@@ -120,8 +181,10 @@ class MLTopKStrategy(Strategy):
                 sellable[i] = pos.sellable > 0 and tradable[i]
         sell, buy = topk_dropout(scores, held, tradable, sellable, p.topk, p.n_drop)
         orders: list[OrderRequest] = []
+        day = view.day
         for i in sell:  # sells first
-            qty = portfolio.sellable(symbols[i])
+            qty = sell_quantity(view.rules, symbols[i], day, portfolio.sellable(symbols[i]),
+                                portfolio.quantity(symbols[i]))
             if qty > 0:
                 orders.append(OrderRequest(symbols[i], Side.SELL, int(qty), OrderType.MARKET, tag="ml_topk drop"))
         # Buys spend only the cash there is now: the sells fill at the next bar, and risk checks each buy
@@ -131,11 +194,14 @@ class MLTopKStrategy(Strategy):
         target = equity / p.topk
         for i in buy:  # best first, each at an equal share of equity, while cash lasts
             px = float(close[i]) * (1.0 + _BUY_SLACK)
-            qty = int(min(target, cash) / px // p.lot) * p.lot
+            qty = buy_quantity(view.rules, symbols[i], day, min(target, cash), px)
+            if p.lot is not None:
+                qty = round_buy(view.rules, symbols[i], day, qty // p.lot * p.lot)
             if qty <= 0:
-                break
+                continue  # its minimum buy costs more than its share (a STAR stock's 200): next name
             orders.append(OrderRequest(symbols[i], Side.BUY, qty, OrderType.MARKET, tag="ml_topk top-k"))
             cash -= qty * px
+        orders = screen(view, portfolio, orders, self)
         if orders:
             self.log(f"{view.timestamp}: sell {len(sell)}, buy {len(buy)} (score-ranked top-{p.topk})")
         return orders

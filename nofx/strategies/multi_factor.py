@@ -41,6 +41,7 @@ from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyCo
 from nofx.strategies.pairs import strategy_rules
 from nofx.strategies.params import MultiFactorParams
 from nofx.strategies.registry import register_strategy
+from nofx.strategies.sizing import round_buy, screen, sell_quantity
 
 COMPOSITE = "multi_factor.composite"
 ELIGIBLE = "multi_factor.eligible"
@@ -114,10 +115,10 @@ class MultiFactor(Strategy):
             if sym in self._targets or pos.quantity <= 0:
                 continue
             k = col.get(sym)
-            qty = portfolio.sellable(sym)
+            qty = sell_quantity(self._rules, sym, today, portfolio.sellable(sym), pos.quantity)
             if k is not None and traded[k] and qty > 0:
                 orders.append(OrderRequest(sym, Side.SELL, qty, tag="multi_factor: dropped out of top N"))
-        return orders
+        return screen(view, portfolio, orders, self)
 
     def _choose_targets(self, view: MarketView, portfolio: PortfolioView, today: date) -> None:
         score = view.feature(COMPOSITE)
@@ -154,7 +155,7 @@ class MultiFactor(Strategy):
             value = held * close[k]
             if value > target * (1 + self.params.trim_tolerance):
                 excess = self._lot_round(sym, today, int((value - target) / close[k]))
-                qty = min(excess, portfolio.sellable(sym))
+                qty = sell_quantity(self._rules, sym, today, min(excess, portfolio.sellable(sym)), held)
                 if qty > 0:
                     orders.append(OrderRequest(sym, Side.SELL, qty, tag="multi_factor: trim to equal weight"))
         return orders
@@ -193,4 +194,4 @@ class MultiFactor(Strategy):
             if symbol not in self._unsizable:
                 self._unsizable.add(symbol)
                 self.log(f"{on}: cannot size {symbol}, skipped: {exc}")
-            return 0
+            return round_buy(None, symbol, on, 0)

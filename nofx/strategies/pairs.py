@@ -44,6 +44,7 @@ from nofx.models.cointegration import screen_pairs
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
 from nofx.strategies.params import PairsParams
 from nofx.strategies.registry import register_strategy
+from nofx.strategies.sizing import round_buy, screen, sell_quantity
 
 ADJ_CLOSE = "pairs.adj_close"
 
@@ -258,12 +259,16 @@ class PairsTrading(Strategy):
                 continue  # suspended: wait
             held = portfolio.quantity(s)
             diff = want.get(s, 0) - held
+            if diff > 0 and self._rules.quantity_error(parse_symbol(s), view.day, Side.BUY, diff, held):
+                diff = round_buy(self._rules, s, view.day, diff)  # whole lots of what is wanted
             if diff > 0:
                 orders.append(OrderRequest(s, Side.BUY, diff, tag="pairs"))
             elif diff < 0:
                 qty = -diff
                 if held > 0:  # selling a long: only what T+1 lets us sell now, the rest comes later
                     qty = min(qty, portfolio.sellable(s)) if want.get(s, 0) >= 0 else qty
+                if held > 0 and qty <= held:
+                    qty = sell_quantity(self._rules, s, view.day, qty, held)  # lots, or the whole holding
                 if qty > 0:
                     orders.append(OrderRequest(s, Side.SELL, qty, tag="pairs"))
-        return orders
+        return screen(view, portfolio, orders, self)

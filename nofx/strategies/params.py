@@ -51,7 +51,9 @@ class MLTopKParams(StrategyParams):
     preds: str | None = None  # a predictions file written by `nofx model predict` (datetime, symbol, score)
     topk: int = Field(default=50, ge=1)
     n_drop: int = Field(default=5, ge=1)
-    lot: int = Field(default=100, ge=1)  # buys are rounded down to whole lots
+    # buys are sized by the rule book (each instrument's lot rules on that date: 100s, STAR 200 then
+    # steps of 1, HK board lots); a ``lot`` additionally rounds buys down to multiples of it
+    lot: int | None = Field(default=None, ge=1)
     cash_buffer: float = Field(default=0.02, ge=0, lt=1)  # share of equity kept back for fees and gaps
     device: str = "cpu"
 

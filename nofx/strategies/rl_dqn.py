@@ -23,6 +23,7 @@ from nofx.models.rl.observation import MARKET_FEATURES, observation, panel_marke
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
 from nofx.strategies.params import RLDQNParams
 from nofx.strategies.registry import register_strategy
+from nofx.strategies.sizing import round_buy, screen, sell_quantity
 
 FEATURE_PREFIX = "rl_dqn."
 # Cash kept aside per buy for fees when sizing (the exchange's fee model decides the real amount).
@@ -76,9 +77,10 @@ class RLDQNStrategy(Strategy):
             action = self.act(self.observation(view, portfolio, j))
             lots = ACTION_LOTS[action]
             if lots > 0:
-                qty = lots * self.lot
+                # the agent's lots, as many as the rule book accepts and the cash pays for
+                qty = round_buy(view.rules, symbol, view.day, lots * self.lot)
                 while qty > 0 and qty * price * (1 + _FEE_RESERVE) + 5 > cash:
-                    qty -= self.lot
+                    qty = round_buy(view.rules, symbol, view.day, qty - self.lot)
                 if qty > 0:
                     cash -= qty * price * (1 + _FEE_RESERVE)
                     orders.append(OrderRequest(symbol, Side.BUY, qty, tag=f"rl_dqn {ACTIONS[action]}"))
@@ -86,9 +88,7 @@ class RLDQNStrategy(Strategy):
                 # size on the holding, not on today's sellable: with next-open fills, shares bought
                 # today are sellable when the order executes; T+1 is enforced at execution (risk)
                 holding = portfolio.quantity(symbol)
-                qty = min(-lots * self.lot, holding)
-                if qty < holding:
-                    qty = qty // self.lot * self.lot  # odd lots only when selling out
+                qty = sell_quantity(view.rules, symbol, view.day, min(-lots * self.lot, holding), holding)
                 if qty > 0:
                     orders.append(OrderRequest(symbol, Side.SELL, qty, tag=f"rl_dqn {ACTIONS[action]}"))
-        return orders
+        return screen(view, portfolio, orders, self)

@@ -11,6 +11,7 @@ import pytest
 from nofx.backtest.config import BacktestConfig
 from nofx.data.panel import BarPanel
 from nofx.domain.errors import ConfigError
+from nofx.markets.rulebook import build_rulebook
 from nofx.strategies.ml_topk import MLTopKParams, MLTopKStrategy, align_scores, topk_dropout
 
 
@@ -93,7 +94,7 @@ def test_on_slice_skips_suspended_and_unscored_names():
     strat = MLTopKStrategy(MLTopKParams(model="unused", topk=3, n_drop=1), scores=scores)
     ctx = StrategyContext(panel)
     strat.on_start(ctx)
-    view = MarketView(panel, ctx.features)
+    view = MarketView(panel, ctx.features, rules=build_rulebook("cn"))  # the run hands its rule book
     view.index = 0
     orders = strat.on_slice(view, _EmptyBook())
     # 600001 is suspended, 600003 has no score: only the other two are bought, best first, whole lots
