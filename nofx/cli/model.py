@@ -166,7 +166,8 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
     s, y = scores[a:b + 1], label[a:b + 1]
     summ = ic_summary(s, y)
     summary: dict[str, Any] = {"model": run.kind, "seed": run.cfg.seed, **summ.to_dict(),
-                               "universe_ew_return": _equal_weight_annual_return(adjust_panel(panel).close, a, b)}
+                               "universe_ew_return": _equal_weight_annual_return(adjust_panel(panel).close, a, b,
+                                                                                   panel.timestamps)}
     t, n = np.nonzero(np.isfinite(s))
     score_frame = pd.DataFrame({"datetime": pd.to_datetime(panel.timestamps[a:b + 1][t]),
                                 "symbol": np.asarray(panel.symbols, dtype=object)[n], "score": s[t, n]})
@@ -190,9 +191,10 @@ def evaluate_run(run: Any, frame: pd.DataFrame, start: Any, end: Any, topk: int 
     return ev
 
 
-def _equal_weight_annual_return(close: np.ndarray, a: int, b: int) -> float:
+def _equal_weight_annual_return(close: np.ndarray, a: int, b: int, timestamps: np.ndarray) -> float:
     """Annualised return of holding the whole universe equally weighted (daily rebalanced, no costs) over
-    rows a..b: the reference that separates stock picking from the universe's tilt against the index."""
+    rows a..b: the reference that separates stock picking from the universe's tilt against the index.
+    Compounded over calendar time, as the backtest's annual return is (nofx.backtest.annualisation)."""
     import numpy as np
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -201,7 +203,10 @@ def _equal_weight_annual_return(close: np.ndarray, a: int, b: int) -> float:
     daily = daily[np.isfinite(daily)]
     if len(daily) == 0:
         return float("nan")
-    return float(np.prod(1 + daily) ** (252 / len(daily)) - 1)
+    days = (timestamps[b] - timestamps[a]) / np.timedelta64(1, "D")
+    if days <= 0:
+        return float("nan")
+    return float(np.prod(1 + daily) ** (365.25 / days) - 1)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
