@@ -39,6 +39,12 @@ from nofx.domain.instruments import parse_symbol
 # OHLC comparisons allow the last bits of a float (adjusted prices are products of factors): an open
 # 1e-16 above the high is the same price. Anything larger is a contradiction.
 _OHLC_REL_TOL = 1e-9
+# Exchange-local window (minutes after midnight) an intraday bar's time must lie in: from the opening call
+# auction to the end of after-hours fixed-price trading (A-shares 09:15-15:30) or the closing auction
+# (Hong Kong 09:00-16:10). Wider than the continuous sessions on purpose: only a wrong clock falls outside.
+_TRADING_DAY_MINUTES: dict[str, tuple[int, int]] = {
+    "SH": (9 * 60 + 15, 15 * 60 + 30), "SZ": (9 * 60 + 15, 15 * 60 + 30), "BJ": (9 * 60 + 15, 15 * 60 + 30),
+    "HK": (9 * 60, 16 * 60 + 10)}
 # rows named in the one-line refusal; `nofx data check FILE` lists them all
 _FIRST_ROWS_SHOWN = 3
 
@@ -232,7 +238,8 @@ def _check_daily_times(df: pd.DataFrame, symbols: np.ndarray, times: np.ndarray,
     if (tod == tod[0]).all():
         return  # one time of day throughout (the common daily file)
     if pd.DataFrame({"s": symbols[ok], "d": days}).duplicated().any():
-        return  # intraday bars: several a day by design
+        _check_intraday_times(symbols, times, ok, tod, add)  # intraday bars: several a day by design
+        return
     values, counts = np.unique(tod, return_counts=True)
     if len(values) < 2:
         return
@@ -243,6 +250,24 @@ def _check_daily_times(df: pd.DataFrame, symbols: np.ndarray, times: np.ndarray,
     add(off, IssueKind.MISALIGNED_TIME,
         lambda i: f"daily bar stamped {pd.Timestamp(times[i]):%H:%M} while the file's other daily bars are "
                   f"at {usual_text}")
+
+
+def _check_intraday_times(symbols: np.ndarray, times: np.ndarray, ok: np.ndarray, tod: np.ndarray, add) -> None:
+    """Intraday bars must fall within their exchange's trading day (exchange local time): a bar at 01:45 is
+    a UTC stamp (09:45 in Shanghai) and would sit on slices no other symbol has."""
+    rows = np.flatnonzero(ok)
+    minutes = (tod // np.timedelta64(1, "m")).astype(np.int64)
+    suffix = np.array([s.rsplit(".", 1)[-1] if isinstance(s, str) else "" for s in symbols[ok]], dtype=object)
+    lo = np.full(len(rows), -1)
+    hi = np.full(len(rows), 24 * 60)
+    for exchange, (first, last) in _TRADING_DAY_MINUTES.items():
+        mine = suffix == exchange
+        lo[mine], hi[mine] = first, last
+    off = np.zeros(len(times), dtype=bool)
+    off[rows] = (minutes < lo) | (minutes > hi)
+    add(off, IssueKind.MISALIGNED_TIME,
+        lambda i: f"intraday bar stamped {pd.Timestamp(times[i]):%H:%M}, outside its exchange's trading day "
+                  f"(exchange local time is expected, not UTC)")
 
 
 def enforce_checks(df: pd.DataFrame, drop_bad_rows: bool = False) -> pd.DataFrame:

@@ -227,3 +227,24 @@ def test_nan_open_on_a_fill_bar_is_exit_2_for_backtest_and_paper_resume(tmp_path
     for args in (["backtest", "-s", "buy_and_hold"], ["paper", "-s", "buy_and_hold", "--speed", "0", "--db", db]):
         r = nofx(*args, "--data", str(path), "--no-progress")
         assert r.returncode == 2 and "Traceback" not in r.stderr and "missing_value" in r.stderr, r.stderr
+
+
+def test_mixed_utc_offsets_on_daily_bars_are_misaligned(tmp_path, base):
+    """Every time has an offset, but one symbol's daily bars are UTC midnights (08:00 in Shanghai)."""
+    df = base.copy()
+    utc = df["symbol"] == "000001.SZ"
+    df["date"] = df["date"].dt.strftime("%Y-%m-%d") + np.where(utc, "T00:00:00+00:00", "T00:00:00+08:00")
+    with pytest.raises(DataError, match="misaligned_time"):
+        read_bars(_csv(tmp_path, df))
+
+
+def test_intraday_bars_stamped_in_utc_are_misaligned(tmp_path, cn_15min_path):
+    bars = read_bars(cn_15min_path, symbols=["600036.SH", "000001.SZ"], start="2025-03-03", end="2025-03-04")
+    utc = bars["symbol"] == "000001.SZ"
+    bars.loc[utc, "datetime"] = bars.loc[utc, "datetime"] - pd.Timedelta(hours=8)
+    path = tmp_path / "15min.csv"
+    bars.drop(columns=[c for c in bars.columns if c not in ("symbol", "datetime", "open", "high", "low",
+                                                             "close", "volume")]).to_csv(path, index=False)
+    issues = check_bars(read_bars(path, validate=False))
+    assert {i.kind for i in issues} == {IssueKind.MISALIGNED_TIME}
+    assert {i.symbol for i in issues} == {"000001.SZ"} and len(issues) == int(utc.sum())
