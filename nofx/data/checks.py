@@ -181,27 +181,35 @@ def _named(column: str, raw_text: str) -> str:
 
 def _check_magnitudes(df: pd.DataFrame, prices: np.ndarray, vol: np.ndarray, add) -> None:
     """Non-finite numbers and values beyond the documented limits, in every numeric column."""
-    columns: list[tuple[str, np.ndarray, float]] = [
-        *((name, prices[:, k], MAX_PRICE) for k, name in enumerate(PRICE_COLUMNS)), ("volume", vol, MAX_VOLUME)]
+    columns: list[tuple[str, np.ndarray, float, bool]] = [  # name, values, limit, may it be negative
+        *((name, prices[:, k], MAX_PRICE, True) for k, name in enumerate(PRICE_COLUMNS)),
+        ("volume", vol, MAX_VOLUME, True)]  # negative prices/volume have their own checks
     for name, limit in (("preclose", MAX_PRICE), ("amount", MAX_AMOUNT)):
         if name in df.columns:
-            columns.append((name, df[name].to_numpy(dtype="float64"), limit))
-    values = np.column_stack([v for _, v, _ in columns])
-    names = [n for n, _, _ in columns]
-    limits = np.array([lim for _, _, lim in columns])
-    infinite = np.isinf(values)
-    add(infinite.any(axis=1), IssueKind.NON_FINITE,
-        lambda i: "non-finite number in " + ", ".join(
-            f"{n}={values[i, k]:g}" for k, n in enumerate(names) if infinite[i, k]))
-    # negative preclose/amount are out of range too (prices and volume have their own checks)
-    negative = np.zeros_like(infinite)
-    for k, n in enumerate(names):
-        if n in ("preclose", "amount"):
-            negative[:, k] = values[:, k] < 0
-    beyond = (np.isfinite(values) & (np.abs(values) > limits)) | negative
-    add(beyond.any(axis=1), IssueKind.OUT_OF_RANGE,
-        lambda i: "value outside the accepted range: " + ", ".join(
-            f"{n}={values[i, k]:g} (allowed 0..{limits[k]:g})" for k, n in enumerate(names) if beyond[i, k]))
+            columns.append((name, df[name].to_numpy(dtype="float64"), limit, False))
+    infinite: dict[str, np.ndarray] = {}
+    beyond: dict[str, np.ndarray] = {}
+    for name, values, limit, negative_ok in columns:
+        # one pass over a clean column (the usual case): NaN compares False, inf does not
+        low = -limit if negative_ok else 0.0
+        if not ((values > limit) | (values < low)).any():
+            continue
+        inf = np.isinf(values)
+        if inf.any():
+            infinite[name] = inf
+        out = ~inf & ((np.abs(values) > limit) | (values < low))
+        if out.any():
+            beyond[name] = out
+    value_of = {name: values for name, values, _, _ in columns}
+    limit_of = {name: limit for name, _, limit, _ in columns}
+    if infinite:
+        add(np.logical_or.reduce(list(infinite.values())), IssueKind.NON_FINITE,
+            lambda i: "non-finite number in " + ", ".join(
+                f"{n}={value_of[n][i]:g}" for n, m in infinite.items() if m[i]))
+    if beyond:
+        add(np.logical_or.reduce(list(beyond.values())), IssueKind.OUT_OF_RANGE,
+            lambda i: "value outside the accepted range: " + ", ".join(
+                f"{n}={value_of[n][i]:g} (allowed 0..{limit_of[n]:g})" for n, m in beyond.items() if m[i]))
 
 
 def _check_flags(df: pd.DataFrame, unparsed: dict[str, dict[int, str]], raw, add) -> None:

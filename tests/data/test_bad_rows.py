@@ -144,6 +144,7 @@ def test_daily_bars_at_different_times_of_day_are_bad_rows(tmp_path, base):
 
 @pytest.mark.parametrize("column, value, kind", [
     ("open", np.inf, IssueKind.NON_FINITE),
+    ("low", -np.inf, IssueKind.NON_FINITE),
     ("open", 1e300, IssueKind.OUT_OF_RANGE),
     ("close", 1e30, IssueKind.OUT_OF_RANGE),
     ("preclose", 1e300, IssueKind.OUT_OF_RANGE),
