@@ -184,7 +184,7 @@ def backtest(
             console.print(note, markup=False, highlight=False)
     if result.annualisation is not None:
         console.print(f"annualisation: {result.annualisation.describe()}; annual return over calendar time",
-                      markup=False)
+                      markup=False, soft_wrap=True)
     _write_outputs(result, json_out and str(json_out), report_out and str(report_out))
 
 
