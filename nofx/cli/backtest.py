@@ -33,10 +33,10 @@ def execute(cfg: RunConfig, progress: bool = True, strategy: Any = None) -> Back
 
 
 def _load_bars(path: str | None, symbols: list[str] | None, benchmark: str | None, start: date | None,
-               end: date | None):
+               end: date | None, *, drop_bad_rows: bool = False, date_format: str | None = None):
     from nofx.backtest.execute import load_bars
 
-    return load_bars(path, symbols, benchmark, start, end)
+    return load_bars(path, symbols, benchmark, start, end, drop_bad_rows=drop_bad_rows, date_format=date_format)
 
 
 PRICES_HELP = "raw | adjusted: whether the bars already include dividends/splits (default: what the file declares)"
