@@ -41,8 +41,13 @@ def build_services(settings: ApiSettings, workers: int = 1) -> Services:
     from nofx.persistence.connection import make_engine
     from nofx.persistence.store import SqlLedgerStore
 
+    from nofx.persistence.urls import resolve_url
+
+    # The API's engine is made before the store opens any connection: make_engine reads a SQLite file's
+    # header, and closing that file descriptor drops every POSIX lock this process holds on the database
+    # (SQLite's documented hazard), which once let another process delete the live WAL index.
+    engine = make_engine(resolve_url(settings.db_url))
     store = SqlLedgerStore(settings.db_url)  # migrates the schema (ledger and API tables) to head
-    engine = make_engine(store.url)
     state = open_state(settings.redis_url, workers)
     signer = TokenSigner(load_signing_key(settings.jwt_secret, settings.state_dir), settings.access_ttl_s)
     market_data = MarketData(settings.data_path, state, settings.market_ttl_s)
