@@ -17,8 +17,10 @@ upgrade a read lock mid-transaction.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -33,7 +35,6 @@ _SYNC_PRAGMAS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchron
 
 
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is reported after this long, not after the OS's minutes
-SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 
 def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "NORMAL", echo: bool = False) -> Engine:
@@ -85,14 +86,21 @@ def check_sqlite_file(url: str) -> None:
                                        "WAL journal beside the file)", folder=folder)
     if not os.path.exists(path):
         return
+    # Asked through SQLite itself, never by open()/close() of the file: closing any descriptor of a file drops
+    # every POSIX lock this process holds on it, so a plain header read while this process already has the
+    # ledger open lets another process delete the live WAL index (SQLite's documented "broken locks" pitfall:
+    # https://www.sqlite.org/howtocorrupt.html section 2.2). SQLite's own VFS shares one descriptor per file.
     try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise DatabaseUnavailableError(f"cannot read the SQLite database: {exc.strerror}", path=path) from None
-    if head and head != SQLITE_HEADER:  # an empty file is a new database to SQLite
+        probe = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()  # reads the header; an empty file is a new database
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        if "unable to open" in str(exc):
+            raise DatabaseUnavailableError(f"cannot read the SQLite database: {exc}", path=path) from None
         raise DatabaseUnavailableError("not a SQLite database (another kind of file, or truncated/corrupted)",
-                                       path=path)
+                                       path=path) from None
 
 
 @contextmanager

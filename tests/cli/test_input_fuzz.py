@@ -121,7 +121,9 @@ def to_yaml(cfg: dict[str, Any]) -> str:
     def plain(v: Any) -> Any:
         if isinstance(v, dict):
             return {k: plain(x) for k, x in v.items()}
-        return float(v) if isinstance(v, Decimal) else v
+        if isinstance(v, Decimal):  # float() refuses a signalling NaN, which st.decimals(allow_nan=True) draws
+            return float("nan") if v.is_nan() else float(v)
+        return v
 
     return yaml.safe_dump(plain(cfg), allow_unicode=True)
 
