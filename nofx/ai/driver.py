@@ -5,6 +5,7 @@ decision. The trader logic itself is pure (:mod:`nofx.strategies.ai`)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable, Sequence
 
@@ -19,6 +20,7 @@ from nofx.domain.orders import OrderRequest
 from nofx.engine.kernel import TradingEngine
 from nofx.engine.protective import StopBook
 from nofx.strategies.ai.cycle import ChatRequest, ModelReply
+from nofx.strategies.ai.limits import DecisionOutcome
 from nofx.strategies.ai.trader import AITrader, CycleRecord
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
 
@@ -108,10 +110,28 @@ class DrivenTrader(Strategy):
                                  portfolio)  # type: ignore[arg-type]
         n = self.core.memory.cycle
         orders = self.core.on_slice(view, portfolio)
-        if self.core.memory.cycle != n and self.on_record is not None and self.core.last_record is not None:
-            self.on_record(self.core.last_record)
         exiting = {o.symbol for o in exits}
+        if self.core.memory.cycle != n and self.core.last_record is not None:
+            rec = self._superseded(self.core.last_record, exiting)
+            if self.on_record is not None:
+                self.on_record(rec)
         return list(exits) + [o for o in orders if not (o.side is Side.SELL and o.symbol in exiting)]
+
+    def _superseded(self, rec: CycleRecord, exiting: set[str]) -> CycleRecord:
+        """A sell the model decided on a symbol whose protective stop exits it this slice is not sent
+        (the stop already sells the free quantity); the record says so instead of "accepted"."""
+        if not exiting or not any(o.request is not None and o.request.side is Side.SELL and o.symbol in exiting
+                                  for o in rec.outcomes):
+            return rec
+        outs = tuple(DecisionOutcome(o.index, o.symbol, o.action, "refused",
+                                     "superseded: the protective stop exits this position now", None)
+                     if o.request is not None and o.request.side is Side.SELL and o.symbol in exiting else o
+                     for o in rec.outcomes)
+        new = replace(rec, outcomes=outs)
+        self.core.last_record = new
+        if self.core.records and self.core.records[-1] is rec:
+            self.core.records[-1] = new
+        return new
 
     def on_fill(self, fill: Fill) -> None:
         if fill.side is Side.BUY:

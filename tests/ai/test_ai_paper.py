@@ -89,3 +89,21 @@ def test_failure_modes_in_paper_leave_a_clean_ledger_and_a_log(mock_llm, tmp_pat
         assert statuses == {"repaired"}
     else:
         assert statuses == {"ok"}
+
+
+def test_a_sell_superseded_by_a_stop_exit_is_logged_as_such(mock_llm, tmp_path) -> None:
+    # on 2020-03-13 the model closes two positions whose stops fire on the same bar: only the stops sell
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    cfg = ai_config(mock_llm.url, tmp_path, start="2020-01-01", end="2020-03-20", symbols="all",
+                    decision_every=5, limits={"max_positions": 5, "max_position_weight": 0.2,
+                                              "min_confidence": 0.5, "min_reward_risk": 1.5,
+                                              "daily_loss_pause": 0.05, "max_orders_per_cycle": 8})
+    _paper(url, cfg)
+    with SqlLedgerStore(url) as store:
+        log = DecisionLog(store)
+        rows = log.rows("t-test")
+        sent = [o["order"]["client_order_id"] for r in rows for o in r.outcomes if o.get("order")]
+        known = log.engine_outcomes("t-test", sent)
+        assert set(sent) == set(known), "every order a logged decision claims was sent is in the ledger"
+        superseded = [o for r in rows for o in r.outcomes if o["reason"].startswith("superseded")]
+        assert superseded and all(o["order"] is None for o in superseded)
