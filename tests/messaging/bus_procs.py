@@ -1,9 +1,9 @@
 """Processes the bus tests start (real processes, real sockets): ``python bus_procs.py MODE ARGS``.
 
-- ``publish PUB_EP N``: after the slow-joiner pause, publish N bars of 600519.SH, N of 000001.SZ and N
-  fills of trader t1, then exit.
-- ``subscribe SUB_EP UNTIL TOPIC...``: print ``ready``, receive until UNTIL valid messages, print the
-  counters as JSON, exit 0.
+- ``publish PUB_EP N``: publish ticks on ``ctl.warmup`` until a line comes on stdin (the test's
+  subscribers have seen one), then N bars of 600519.SH, N of 000001.SZ and N fills of trader t1; exit.
+- ``subscribe SUB_EP TOPIC...``: print ``ready``, then ``warm`` at the first valid message; receive until
+  a message on ``ctl.stop``; print the counters and the number of messages not on ``ctl.`` as JSON.
 - ``engine ENGINE_EP``: serve commands on a real TradingEngine (tests/engine/harness.py); on SIGTERM
   print the counters and the number of orders as JSON.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import signal
 import sys
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script:
 from nofx.domain.enums import Side  # noqa: E402
 from nofx.domain.events import OrderFilled  # noqa: E402
 from nofx.domain.fills import Fill  # noqa: E402
-from nofx.domain.market_data import Bar  # noqa: E402
+from nofx.domain.market_data import Bar, Tick  # noqa: E402
 
 T0 = datetime(2021, 6, 1, 9, 45)
 
@@ -39,10 +39,15 @@ def fill_event(i: int) -> OrderFilled:
     return OrderFilled(T0, f"t1-O{i}", f)
 
 
+def warmup_tick() -> Tick:
+    return Tick("600519.SH", T0, Decimal("20.00"), 100)
+
+
 def publish(endpoint: str, n: int) -> None:
     from nofx.messaging.pubsub import Publisher
     pub = Publisher(endpoint, "replay")
-    time.sleep(1.0)  # PUB drops what it sends before the broker has passed it the subscriptions
+    while not select.select([sys.stdin], [], [], 0.02)[0]:
+        pub.publish_on("ctl.warmup", warmup_tick())
     for i in range(n):
         pub.publish(bar("600519.SH", i))
         pub.publish(bar("000001.SZ", i))
@@ -50,14 +55,21 @@ def publish(endpoint: str, n: int) -> None:
     pub.close()
 
 
-async def subscribe(endpoint: str, until: int, topics: list[str]) -> None:
+async def subscribe(endpoint: str, topics: list[str]) -> None:
     from nofx.messaging.pubsub import Subscriber
-    sub = Subscriber(endpoint, topics)
+    sub = Subscriber(endpoint, [*topics, "ctl."])
     print("ready", flush=True)
-    got = 0
-    while got < until:
-        got += len(await sub.receive())
-    print(json.dumps(sub.counters.as_dict()), flush=True)
+    data = 0
+    warm = False
+    while True:
+        for topic, _ in await sub.receive():
+            if not warm:
+                print("warm", flush=True)
+                warm = True
+            if topic == "ctl.stop":
+                print(json.dumps({**sub.counters.as_dict(), "data": data}), flush=True)
+                return
+            data += not topic.startswith("ctl.")
 
 
 async def engine(endpoint: str) -> None:
@@ -77,6 +89,6 @@ if __name__ == "__main__":
     if mode == "publish":
         publish(ep, int(rest[0]))
     elif mode == "subscribe":
-        asyncio.run(subscribe(ep, int(rest[0]), rest[1:]))
+        asyncio.run(subscribe(ep, rest))
     elif mode == "engine":
         asyncio.run(engine(ep))

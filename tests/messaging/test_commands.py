@@ -18,7 +18,9 @@ from nofx.domain.enums import OrderStatus, Side
 from nofx.domain.errors import OrderError
 from nofx.domain.orders import OrderRequest, OrderType
 from nofx.messaging.commands import CommandClient, CommandTimeout
+from nofx.messaging.messages import decode, encode
 from tests.messaging.bus_helpers import PROCS, start, start_broker, stop
+from tests.messaging.bus_procs import bar
 
 BUY = OrderRequest("600519.SH", Side.BUY, 100, OrderType.LIMIT, Decimal("1990"), client_order_id="s1-1")
 
@@ -87,8 +89,6 @@ def test_bad_command_frames_are_rejected_and_the_engine_serves_on(ipc_config, en
         raw = ctx.socket(zmq.DEALER)
         raw.connect(ipc_config.command_endpoint)
         await raw.send(b"\x00garbage")
-        from nofx.messaging.messages import encode
-        from tests.messaging.bus_procs import bar
         await raw.send(encode(bar("600519.SH", 1), "odd/1/x", 1))  # a valid message, but not a command
         reply = await asyncio.wait_for(raw.recv(), 5)
         raw.close(0)
@@ -96,7 +96,6 @@ def test_bad_command_frames_are_rejected_and_the_engine_serves_on(ipc_config, en
         return reply, await client.submit(BUY), await client.cancel("t-O1"), await client.query(client_order_id="s1-1")
 
     reply, submitted, cancelled, queried = asyncio.run(run())
-    from nofx.messaging.messages import decode
     assert decode(reply).payload.code == "BUS_REJECTED"
     assert submitted.ok and cancelled.order.status is OrderStatus.CANCELLED
     assert queried.order.status is OrderStatus.CANCELLED
