@@ -7,6 +7,7 @@
   and decoded back into the domain value at the subscriber; against the peer: raw pyzmq PUB -> SUB,
   no broker and no encoding, sending opaque frames of the same size. Both subscribers time from their
   first message to the last; messages/s and MB/s for each and the ratio bus/raw (goal >= 0.70).
+  It also prints the in-process cost of encoding and of decoding+validating one such message.
 * round trip: ``rtt`` query commands, client -> broker -> command server -> broker -> client, one at a
   time over tcp loopback: p50/p99 in microseconds.
 Both peers use tcp on 127.0.0.1 and the same high-water mark.
@@ -32,7 +33,7 @@ from nofx.domain.enums import Side
 from nofx.domain.events import OrderFilled
 from nofx.domain.fills import Fill
 from nofx.messaging.broker import BrokerConfig
-from nofx.messaging.messages import Reply, encode
+from nofx.messaging.messages import Reply, decode, encode
 from nofx.messaging.pubsub import Publisher, Subscriber, publisher_id
 
 TOPIC = "fill.trader-01.600519.SH"
@@ -116,6 +117,19 @@ def _measure(pub, pub_args, sub, sub_args) -> float:
     return elapsed
 
 
+def _codec_cost(n: int = 20_000) -> tuple[float, float]:
+    ev = _event(1)
+    pid = publisher_id("bench")
+    t = time.perf_counter()
+    for i in range(n):
+        frame = encode(ev, pid, i)
+    t_enc = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(n):
+        decode(frame)
+    return t_enc / n * 1e6, (time.perf_counter() - t) / n * 1e6
+
+
 # ---- round trip ----------------------------------------------------------------------------------
 def _echo_server(ep: str) -> None:
     from nofx.messaging.commands import CommandServer
@@ -159,6 +173,8 @@ def main() -> None:
         line(f"bus pub->broker->sub, typed + checked ({a.n} msgs)",
              f"{bus_rate:,.0f} msg/s  {bus_rate * size / 1e6:.1f} MB/s")
         line("bus / raw (goal >= 0.70)", f"{bus_rate / raw_rate:.2f}")
+        enc_us, dec_us = _codec_cost()
+        line("  where it goes: encode / decode+validate one message, in-process", f"{enc_us:.1f} us / {dec_us:.1f} us")
         if a.rtt:
             server = mp.Process(target=_echo_server, args=(cfg.engine_endpoint,), daemon=True)
             server.start()
