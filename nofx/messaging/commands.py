@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import zmq
 import zmq.asyncio
@@ -25,10 +25,22 @@ from nofx.domain.errors import NofxError, OrderError
 from nofx.domain.orders import Order, OrderRequest
 from nofx.engine.kernel import TradingEngine
 from nofx.messaging.counters import BusCounters
-from nofx.messaging.messages import CancelOrder, QueryOrder, Rejected, Reply, decode, encode
-from nofx.messaging.pubsub import publisher_id
+from nofx.engine.store import LedgerStore
+from nofx.messaging.ledger_feed import replay_frames
+from nofx.messaging.messages import (
+    CancelOrder,
+    Message,
+    QueryOrder,
+    Rejected,
+    ReplayEvents,
+    Replayed,
+    Reply,
+    decode,
+    encode,
+)
+from nofx.messaging.pubsub import Gap, publisher_id
 
-COMMAND_TYPES = (OrderRequest, CancelOrder, QueryOrder)
+COMMAND_TYPES = (OrderRequest, CancelOrder, QueryOrder, ReplayEvents)
 
 
 class CommandTimeout(NofxError):
@@ -56,30 +68,45 @@ class CommandClient:
         if not request.client_order_id:
             # without it a retried submission could create a second order
             raise OrderError("an order sent over the bus needs a client_order_id", symbol=request.symbol)
-        return await self.call(request)
+        return cast(Reply, await self.call(request))
 
     async def cancel(self, order_id: str, reason: str = "cancelled by user") -> Reply:
-        return await self.call(CancelOrder(order_id, reason))
+        return cast(Reply, await self.call(CancelOrder(order_id, reason)))
 
     async def query(self, order_id: str = "", client_order_id: str = "") -> Reply:
-        return await self.call(QueryOrder(order_id, client_order_id))
+        return cast(Reply, await self.call(QueryOrder(order_id, client_order_id)))
 
-    async def call(self, command: Any) -> Reply:
+    async def replay(self, gap: Gap) -> list[Message]:
+        """The messages a subscriber missed in ``gap`` (a stream of the engine's event feed), read back
+        from the engine's ledger; raises ``NofxError`` (the engine's code) if the engine cannot."""
+        reply = cast(Replayed, await self.call(ReplayEvents(gap.topic, gap.expected, gap.received - 1)))
+        if not reply.ok:
+            raise NofxError(f"the engine cannot replay {gap.topic}: {reply.message}", code=reply.code)
+        out = []
+        for frame in reply.frames:
+            try:
+                out.append(decode(frame))
+            except Rejected as e:
+                self.counters.reject(e, "command client")
+        return out
+
+    async def call(self, command: Any) -> Reply | Replayed:
         if not isinstance(command, COMMAND_TYPES):
             raise TypeError(f"{type(command).__name__} is not a command")
         self._seq += 1
         seq = self._seq
         frame = encode(command, self.id, seq)
+        expected = Replayed if isinstance(command, ReplayEvents) else Reply
         for _ in range(self.retries + 1):
             await self._sock.send(frame)
             self.attempts += 1
-            reply = await self._await_reply(seq, time.monotonic() + self.timeout)
+            reply = await self._await_reply(seq, expected, time.monotonic() + self.timeout)
             if reply is not None:
                 return reply
         raise CommandTimeout(f"no reply from the engine after {self.retries + 1} attempts of "
                              f"{self.timeout:g}s", command=type(command).__name__, seq=seq)
 
-    async def _await_reply(self, seq: int, deadline: float) -> Reply | None:
+    async def _await_reply(self, seq: int, expected: type, deadline: float) -> Reply | Replayed | None:
         while (left := deadline - time.monotonic()) > 0:
             if not await self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
                 return None
@@ -89,7 +116,7 @@ class CommandClient:
             except Rejected as e:
                 self.counters.reject(e, "command client")
                 continue
-            if isinstance(msg.payload, Reply) and msg.payload.request_seq == seq:
+            if isinstance(msg.payload, expected) and msg.payload.request_seq == seq:
                 self.counters.received += 1
                 return msg.payload
             self.counters.stale += 1  # a late reply to an older command, already answered
@@ -99,7 +126,7 @@ class CommandClient:
         self._sock.close()
 
 
-Handler = Callable[[Any, int], Reply]
+Handler = Callable[[Any, int], "Reply | Replayed"]
 
 
 class CommandServer:
@@ -129,7 +156,7 @@ class CommandServer:
                 self._replies += 1
                 await self._sock.send_multipart([*frames[:-1], encode(reply, self.id, self._replies)])
 
-    def handle(self, frame: bytes) -> Reply | None:
+    def handle(self, frame: bytes) -> Reply | Replayed | None:
         try:
             msg = decode(frame)
         except Rejected as e:
@@ -147,14 +174,21 @@ class CommandServer:
 
 
 class EngineCommands:
-    """The command handler of an engine process: submit, cancel and query on one ``TradingEngine``.
-    A reply is sent only after the engine has persisted what it acknowledges (group commit flushed)."""
+    """The command handler of an engine process: submit, cancel and query on one ``TradingEngine``, and
+    replays of its event feed from ``store`` (its ledger). A reply is sent only after the engine has
+    persisted what it acknowledges (group commit flushed)."""
 
-    def __init__(self, engine: TradingEngine) -> None:
+    def __init__(self, engine: TradingEngine, store: LedgerStore | None = None) -> None:
         self.engine = engine
+        self.store = store
 
-    def __call__(self, command: Any, seq: int) -> Reply:
+    def __call__(self, command: Any, seq: int) -> Reply | Replayed:
         eng = self.engine
+        if isinstance(command, ReplayEvents):
+            if self.store is None:
+                return Replayed(seq, False, code="BUS_NO_LEDGER", message="this engine keeps no ledger")
+            return Replayed(seq, True, replay_frames(self.store, eng.trader_id, command.topic,
+                                                     command.first_seq, command.last_seq))
         try:
             if isinstance(command, OrderRequest):
                 order = eng.submit(command)

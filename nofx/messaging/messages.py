@@ -74,6 +74,26 @@ class Reply(msgspec.Struct, frozen=True):
     message: str = ""
 
 
+class ReplayEvents(msgspec.Struct, frozen=True):
+    """Ask the engine for the events it published on ``topic`` with sequence numbers ``first_seq`` to
+    ``last_seq`` (inclusive): what a subscriber missed in a gap, read back from the engine's ledger."""
+
+    topic: str
+    first_seq: int
+    last_seq: int
+
+
+class Replayed(msgspec.Struct, frozen=True):
+    """The answer to :class:`ReplayEvents`: the envelopes exactly as they were (or would have been)
+    published, in order, to be decoded like any received frame."""
+
+    request_seq: int
+    ok: bool
+    frames: list[bytes] = []
+    code: str = ""
+    message: str = ""
+
+
 # payload type name -> payload class. Domain events keep their ``kind`` as their bus name.
 PAYLOAD_TYPES: dict[str, type] = {
     "bar": Bar,
@@ -83,6 +103,8 @@ PAYLOAD_TYPES: dict[str, type] = {
     "cancel": CancelOrder,
     "query": QueryOrder,
     "reply": Reply,
+    "replay": ReplayEvents,
+    "replayed": Replayed,
 }
 _TYPE_NAMES: dict[type, str] = {cls: name for name, cls in PAYLOAD_TYPES.items()}
 _DECODERS = {name: msgspec.msgpack.Decoder(cls) for name, cls in PAYLOAD_TYPES.items()}
@@ -176,5 +198,5 @@ def topic_for(payload: Any, source: str = "") -> str:
     raise TypeError(f"{type(payload).__name__} is not published on the bus")
 
 
-__all__ = ["SCHEMA_VERSION", "Envelope", "CancelOrder", "QueryOrder", "Reply", "PAYLOAD_TYPES", "Rejected",
+__all__ = ["SCHEMA_VERSION", "Envelope", "CancelOrder", "QueryOrder", "Reply", "ReplayEvents", "Replayed", "PAYLOAD_TYPES", "Rejected",
            "Message", "type_name", "encode", "decode", "topic_for"]

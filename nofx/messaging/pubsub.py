@@ -37,14 +37,17 @@ class Publisher:
     ``publish`` never blocks (a PUB socket drops at its high-water mark), so it is safe to call from
     asyncio code; it uses a plain socket because an awaitable send would cost a future per message."""
 
-    def __init__(self, endpoint: str, name: str, ctx: zmq.Context | None = None, hwm: int = 100_000) -> None:
-        self.id = publisher_id(name)
+    def __init__(self, endpoint: str, name: str, ctx: zmq.Context | None = None, hwm: int = 100_000,
+                 durable_id: str | None = None, start_seqs: dict[str, int] | None = None) -> None:
+        # a durable id with the sequence numbers reached so far continues a stream across restarts
+        # (the engine's event feed numbers events by their place in the ledger)
+        self.id = durable_id or publisher_id(name)
         self._ctx = ctx or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.PUB)
         self._sock.setsockopt(zmq.SNDHWM, hwm)
         self._sock.setsockopt(zmq.LINGER, 1000)
         self._sock.connect(endpoint)
-        self._seq: dict[str, int] = {}
+        self._seq: dict[str, int] = dict(start_seqs or {})
         self.sent = 0
 
     def publish(self, payload: Any, source: str = "") -> int:
@@ -95,6 +98,11 @@ class Subscriber:
 
     def subscribe(self, topic: str) -> None:
         self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic`` (a prefix given before); resubscribing later shows what was
+        published meanwhile as a gap."""
+        self._sock.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
 
     async def receive(self, timeout: float | None = None) -> list[tuple[str, Message]]:
         """Wait up to ``timeout`` seconds (None: forever) for messages; return every valid one queued,

@@ -4,8 +4,9 @@
   subscribers have seen one), then N bars of 600519.SH, N of 000001.SZ and N fills of trader t1; exit.
 - ``subscribe SUB_EP TOPIC...``: print ``ready``, then ``warm`` at the first valid message; receive until
   a message on ``ctl.stop``; print the counters and the number of messages not on ``ctl.`` as JSON.
-- ``engine ENGINE_EP``: serve commands on a real TradingEngine (tests/engine/harness.py); on SIGTERM
-  print the counters and the number of orders as JSON.
+- ``engine ENGINE_EP [PUB_EP LEDGER_URL]``: serve commands on a real TradingEngine
+  (tests/engine/harness.py); with a ledger, persist to it, resume from it, and publish the committed events
+  (EngineEventFeed). On SIGTERM print the counters and the number of orders as JSON.
 """
 
 from __future__ import annotations
@@ -72,11 +73,20 @@ async def subscribe(endpoint: str, topics: list[str]) -> None:
             data += not topic.startswith("ctl.")
 
 
-async def engine(endpoint: str) -> None:
+async def engine(endpoint: str, pub_endpoint: str = "", ledger_url: str = "") -> None:
+    from nofx.engine.store import TraderRecord
     from nofx.messaging.commands import CommandServer, EngineCommands
+    from nofx.messaging.ledger_feed import EngineEventFeed
+    from nofx.persistence.store import SqlLedgerStore
     from tests.engine.harness import make_engine
-    eng, _, _ = make_engine()
-    server = CommandServer(endpoint, EngineCommands(eng))
+    store = SqlLedgerStore(ledger_url) if ledger_url else None
+    if store is not None and store.get_trader("t") is None:
+        store.create_trader(TraderRecord("t", Decimal("1000000"), "cn", "{}", T0))
+    eng, _, _ = make_engine(store=store)
+    if store is not None:
+        eng.rebuild(store.events("t"))
+        EngineEventFeed(pub_endpoint, "t", store).attach(eng)
+    server = CommandServer(endpoint, EngineCommands(eng, store))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
@@ -91,4 +101,4 @@ if __name__ == "__main__":
     elif mode == "subscribe":
         asyncio.run(subscribe(ep, rest))
     elif mode == "engine":
-        asyncio.run(engine(ep))
+        asyncio.run(engine(ep, *rest))

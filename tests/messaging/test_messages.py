@@ -28,6 +28,8 @@ from nofx.messaging.messages import (
     CancelOrder,
     Envelope,
     Rejected,
+    Replayed,
+    ReplayEvents,
     decode,
     encode,
     topic_for,
@@ -52,6 +54,8 @@ PAYLOADS = [
     (DividendTaxDeducted(T, "600519.SH", "t-O3", "F9", 100, Decimal("216.75")), "account.t"),
     (REQ, None),
     (CancelOrder("t-O1"), None),
+    (ReplayEvents("order.t", 3, 14), None),
+    (Replayed(5, True, [b"\x96frame"]), None),
 ]
 
 
