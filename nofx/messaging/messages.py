@@ -1,0 +1,202 @@
+"""Bus messages: one envelope around the domain's own typed values (no parallel message types).
+
+Wire form of a published message: two ZeroMQ frames ``[topic, envelope]``; a command or reply is the
+single frame ``[envelope]``. The envelope is msgpack (msgspec), an array
+``[schema, type, publisher, seq, ts_ns, body]``:
+
+- ``schema``: :data:`SCHEMA_VERSION`; a receiver rejects any other version (an old process on the bus);
+- ``type``: the payload's name: a domain event's ``kind`` (``order_filled`` ...), ``bar``, ``tick``, or a
+  command/reply name (``submit``, ``cancel``, ``query``, ``reply``);
+- ``publisher``: the sender's id, unique per incarnation (a restarted process is a new publisher);
+- ``seq``: 1, 2, 3 ... per (publisher, topic) for published messages, per client for commands: gaps are
+  detectable by any subscriber whatever prefix it filters on, because a prefix filter takes or leaves a
+  whole topic;
+- ``ts_ns``: the sender's wall clock when it encoded the message (ns since the epoch), for lag;
+- ``body``: the payload, msgpack of the domain dataclass itself (``Bar``, ``Tick``, ``OrderFilled`` ...).
+
+Decoding validates types (msgspec) and the domain's own invariants (``__post_init__``); anything that
+fails raises :class:`Rejected` with a stable ``reason`` that receivers count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from nofx.domain.errors import NofxError
+from nofx.domain.events import (
+    CorporateActionApplied,
+    DividendTaxDeducted,
+    Event,
+    OrderDenied,
+    OrderFilled,
+    OrderSubmitted,
+    _EVENT_TYPES,
+)
+from nofx.domain.market_data import Bar, Tick
+from nofx.domain.orders import Order, OrderRequest
+
+SCHEMA_VERSION = 1
+
+
+class Envelope(msgspec.Struct, array_like=True, frozen=True):
+    schema: int
+    type: str
+    publisher: str
+    seq: int
+    ts_ns: int
+    body: msgspec.Raw
+
+
+class CancelOrder(msgspec.Struct, frozen=True):
+    order_id: str
+    reason: str = "cancelled by user"
+
+
+class QueryOrder(msgspec.Struct, frozen=True):
+    """Look an order up by the engine's ``order_id`` or the client's ``client_order_id`` (one of them)."""
+
+    order_id: str = ""
+    client_order_id: str = ""
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """The engine's answer to the command with sequence ``request_seq``; ``order`` is the order's state
+    (None when the command failed: ``code`` and ``message`` say why)."""
+
+    request_seq: int
+    ok: bool
+    order: Order | None = None
+    code: str = ""
+    message: str = ""
+
+
+class ReplayEvents(msgspec.Struct, frozen=True):
+    """Ask the engine for the events it published on ``topic`` with sequence numbers ``first_seq`` to
+    ``last_seq`` (inclusive): what a subscriber missed in a gap, read back from the engine's ledger."""
+
+    topic: str
+    first_seq: int
+    last_seq: int
+
+
+class Replayed(msgspec.Struct, frozen=True):
+    """The answer to :class:`ReplayEvents`: the envelopes exactly as they were (or would have been)
+    published, in order, to be decoded like any received frame."""
+
+    request_seq: int
+    ok: bool
+    frames: list[bytes] = []
+    code: str = ""
+    message: str = ""
+
+
+# payload type name -> payload class. Domain events keep their ``kind`` as their bus name.
+PAYLOAD_TYPES: dict[str, type] = {
+    "bar": Bar,
+    "tick": Tick,
+    **_EVENT_TYPES,
+    "submit": OrderRequest,
+    "cancel": CancelOrder,
+    "query": QueryOrder,
+    "reply": Reply,
+    "replay": ReplayEvents,
+    "replayed": Replayed,
+}
+_TYPE_NAMES: dict[type, str] = {cls: name for name, cls in PAYLOAD_TYPES.items()}
+_DECODERS = {name: msgspec.msgpack.Decoder(cls) for name, cls in PAYLOAD_TYPES.items()}
+_ENVELOPE = msgspec.msgpack.Decoder(Envelope)
+_ENCODER = msgspec.msgpack.Encoder(decimal_format="string")
+
+
+class Rejected(Exception):
+    """A frame that is not a valid message. ``reason`` is one of ``garbage`` (not an envelope),
+    ``schema`` (another schema version), ``unknown_type``, ``invalid_body`` (wrong fields/types or a
+    domain invariant broken)."""
+
+    def __init__(self, reason: str, detail: str, publisher: str = "", seq: int = 0) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.publisher = publisher  # the sender and its sequence number, when the envelope was readable
+        self.seq = seq
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A decoded message: the envelope's header and the payload as its domain value."""
+
+    type: str
+    publisher: str
+    seq: int
+    ts_ns: int
+    payload: Any
+
+
+def type_name(payload: Any) -> str:
+    try:
+        return _TYPE_NAMES[type(payload)]
+    except KeyError:
+        raise TypeError(f"{type(payload).__name__} is not a bus payload (see PAYLOAD_TYPES)") from None
+
+
+def encode(payload: Any, publisher: str, seq: int, ts_ns: int | None = None,
+           schema: int = SCHEMA_VERSION) -> bytes:
+    """Envelope bytes for ``payload`` (``schema`` is a parameter only so tests can forge old senders)."""
+    body = msgspec.Raw(_ENCODER.encode(payload))
+    env = Envelope(schema, type_name(payload), publisher, seq, time.time_ns() if ts_ns is None else ts_ns, body)
+    return _ENCODER.encode(env)
+
+
+def decode(frame: bytes) -> Message:
+    """Validate and decode one envelope frame; raises :class:`Rejected`, never anything else."""
+    try:
+        env = _ENVELOPE.decode(frame)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise Rejected("garbage", str(e)) from None
+    if env.schema != SCHEMA_VERSION:
+        raise Rejected("schema", f"schema version {env.schema} from {env.publisher!r}, this process "
+                                 f"speaks {SCHEMA_VERSION}", env.publisher, env.seq)
+    decoder = _DECODERS.get(env.type)
+    if decoder is None:
+        raise Rejected("unknown_type", f"message type {env.type!r} from {env.publisher!r}",
+                       env.publisher, env.seq)
+    try:
+        payload = decoder.decode(env.body)
+    except (msgspec.DecodeError, msgspec.ValidationError, NofxError, ArithmeticError, ValueError) as e:
+        raise Rejected("invalid_body", f"{env.type} from {env.publisher!r}: {e}", env.publisher, env.seq) from None
+    return Message(env.type, env.publisher, env.seq, env.ts_ns, payload)
+
+
+def topic_for(payload: Any, source: str = "") -> str:
+    """The topic a payload is published on. Prefixes (subscribe to any prefix of these):
+
+    - ``md.bar.<symbol>`` / ``md.tick.<symbol>`` (e.g. ``md.bar.600519.SH``): market data;
+    - ``fill.<trader>.<symbol>``: fills; ``risk.<trader>``: pre-trade risk denials;
+    - ``account.<trader>``: corporate actions and dividend tax booked on the account;
+    - ``order.<trader>``: every other order event (submitted, accepted, rejected, cancelled ...).
+
+    ``source`` is the trader id of the engine that emitted an event (events other than
+    ``OrderSubmitted`` do not carry it)."""
+    if isinstance(payload, Bar):
+        return f"md.bar.{payload.symbol}"
+    if isinstance(payload, Tick):
+        return f"md.tick.{payload.symbol}"
+    if isinstance(payload, OrderSubmitted):
+        source = payload.trader_id
+    if isinstance(payload, OrderFilled):
+        return f"fill.{source}.{payload.fill.symbol}"
+    if isinstance(payload, OrderDenied):
+        return f"risk.{source}"
+    if isinstance(payload, (CorporateActionApplied, DividendTaxDeducted)):
+        return f"account.{source}"
+    if isinstance(payload, Event):
+        return f"order.{source}"
+    raise TypeError(f"{type(payload).__name__} is not published on the bus")
+
+
+__all__ = ["SCHEMA_VERSION", "Envelope", "CancelOrder", "QueryOrder", "Reply", "ReplayEvents", "Replayed", "PAYLOAD_TYPES", "Rejected",
+           "Message", "type_name", "encode", "decode", "topic_for"]
