@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -135,6 +135,8 @@ class LLMClient:
         self._http = http
         self._own_http = http is None
         self.usage = Usage()
+        # called with every reply (metrics: nofx.observability); an observer must be quick and never raise
+        self.observers: list[Callable[[ModelReply], None]] = []
         self.schema_supported = cfg.response_format  # turned off when the server refuses response_format
         self._backoff = wait_exponential_jitter(multiplier=cfg.backoff_s, max=cfg.backoff_max_s, jitter=cfg.backoff_s)
 
@@ -169,6 +171,12 @@ class LLMClient:
 
     async def complete(self, req: ChatRequest) -> ModelReply:
         """Send one chat request; never raises (a failure is a reply with ``error``)."""
+        reply = await self._complete(req)
+        for observe in self.observers:
+            observe(reply)
+        return reply
+
+    async def _complete(self, req: ChatRequest) -> ModelReply:
         key = api_key(self.cfg)
         breaker = self.pool.breaker(self.cfg)
         t0 = time.perf_counter()

@@ -28,6 +28,8 @@ from nofx.api.repo import Repo
 from nofx.api.routes import auth, backtests, board, health, market, trading, traders, users, ws
 from nofx.api.services import Services
 from nofx.api.settings import ApiSettings
+from nofx.observability.asgi import mount_observability
+from nofx.observability.logs import configure_logging
 
 log = logging.getLogger("nofx.api")
 API_PREFIX = "/api/v1"
@@ -122,14 +124,12 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-API-Key"])
     app.add_middleware(GuardMiddleware, settings=settings, state=lambda: app.state.svc.state)
+    mount_observability(app)  # /metrics, request ids, latency (outermost middleware); nofx.observability
     return app
-
-
-LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for worker processes: settings from ``NOFX_*`` variables (set by ``nofx serve``)."""
     if not logging.getLogger().handlers:  # a spawned worker process: same log setup as the parent
-        logging.basicConfig(level=os.environ.get("NOFX_LOG_LEVEL", "INFO").upper(), format=LOG_FORMAT)
+        configure_logging(os.environ.get("NOFX_LOG_LEVEL", "INFO"))  # format from $NOFX_LOG_FORMAT
     return create_app(ApiSettings.from_env(), workers=int(os.environ.get("NOFX_WORKERS", "1")))

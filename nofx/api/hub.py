@@ -34,10 +34,13 @@ class Subscriber:
             return False
         return not self.traders or msg.get("trader_id") in self.traders
 
-    def put(self, msg: dict[str, Any]) -> None:  # on the loop
-        if self.queue.full():
+    def put(self, msg: dict[str, Any]) -> bool:  # on the loop
+        """Queue ``msg``; True if the oldest message had to be dropped to make room."""
+        dropped = self.queue.full()
+        if dropped:
             self.queue.get_nowait()
         self.queue.put_nowait(msg)
+        return dropped
 
 
 class EventHub:
@@ -48,6 +51,8 @@ class EventHub:
         self._lock = threading.Lock()
         self._subs: set[Subscriber] = set()
         self.relay: Callable[[dict[str, Any]], None] | None = None
+        self.delivered = 0  # messages handed to subscribers (counted under the lock; /metrics reads them)
+        self.dropped = 0  # messages a full subscriber queue dropped
 
     def subscribe(self, sub: Subscriber) -> None:
         with self._lock:
@@ -66,12 +71,25 @@ class EventHub:
         """Hand ``msg`` to this process' subscribers that want it."""
         with self._lock:
             targets = [s for s in self._subs if s.wants(msg)]
+            self.delivered += len(targets)
         for s in targets:
             public = {k: v for k, v in msg.items() if k != "owner_id"}
             try:
-                s.loop.call_soon_threadsafe(s.put, public)
+                s.loop.call_soon_threadsafe(self._put, s, public)
             except RuntimeError:  # the loop closed (server shutting down)
                 self.unsubscribe(s)
+
+    def _put(self, sub: Subscriber, msg: dict[str, Any]) -> None:  # on the subscriber's loop
+        if sub.put(msg):
+            with self._lock:
+                self.dropped += 1
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /metrics: delivered ("received"), dropped ("lost"), subscribers, queued messages."""
+        with self._lock:
+            subs = list(self._subs)
+            return {"received": self.delivered, "lost": self.dropped, "subscribers": len(subs),
+                    "queued": sum(s.queue.qsize() for s in subs)}
 
     @property
     def active(self) -> bool:

@@ -72,6 +72,16 @@ class TraderSupervisor:
         self._hub = hub
         self._lock = threading.Lock()
         self._rt: dict[str, Runtime] = {}
+        self._session_hooks: list[Callable[[str, Any], None]] = []
+
+    def add_session_hook(self, hook: Callable[[str, Any], None]) -> None:
+        """Call ``hook(trader_id, session)`` for every trader session built from now on and for those
+        already built (observability attaches its listeners this way; see nofx.observability.asgi)."""
+        with self._lock:
+            self._session_hooks.append(hook)
+            built = [(rt.trader_id, rt.session) for rt in self._rt.values() if rt.session is not None]
+        for trader_id, session in built:
+            hook(trader_id, session)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def start(self, trader_id: str, owner_id: str, config: dict[str, Any]) -> None:
@@ -164,7 +174,11 @@ class TraderSupervisor:
                 # one process per trader: a `nofx paper` of the same trader elsewhere keeps it (busy)
                 with self._store.lease(rt.trader_id):
                     session = self._build(rt)
-                    rt.session = session
+                    with self._lock:  # with add_session_hook: each session meets each hook exactly once
+                        rt.session = session
+                        hooks = list(self._session_hooks)
+                    for hook in hooks:
+                        hook(rt.trader_id, session)
                     resume = self._store.get_trader(rt.trader_id) is not None
                     session.run(resume=resume, progress=False, stop=rt.stop, on_slice=self._slice_listener(rt))
                 rt.state = "stopped" if rt.stop.is_set() else "finished"

@@ -32,8 +32,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print the version and exit")) -> None:
+                                       help="print the version and exit"),
+          log_json: bool = typer.Option(False, "--log-json", help="log records as JSON lines on stderr (also "
+                                        "$NOFX_LOG_FORMAT=json)")) -> None:
     """nofx: data -> research -> backtest -> paper/live trading, one engine."""
+    import os
+
+    if log_json or os.environ.get("NOFX_LOG_FORMAT"):
+        from nofx.observability.logs import configure_logging
+
+        if log_json:
+            os.environ["NOFX_LOG_FORMAT"] = "json"  # processes this command starts log the same way
+        configure_logging(os.environ.get("NOFX_LOG_LEVEL", "INFO"))
 
 
 from nofx.cli import backtest as _backtest  # noqa: E402
@@ -59,6 +69,7 @@ _SUBAPPS: dict[str, tuple[str, str | None]] = {
     "user": ("nofx.cli.serve", None),
     "ai": ("nofx.cli.ai", None),
     "decisions": ("nofx.cli.ai", None),
+    "profile": ("nofx.cli.profile", None),
 }
 _mounted: set[str] = set()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Optional
@@ -30,6 +29,8 @@ def serve(
     state_dir: Path = typer.Option(Path(".nofx"), help="folder for the generated JWT key and reports"),
     cors_origin: Optional[list[str]] = typer.Option(None, "--cors-origin", help="allowed browser origin (repeat)"),
     log_level: str = typer.Option("info", help="debug | info | warning | error"),
+    log_json: bool = typer.Option(False, "--log-json", help="JSON log lines (default: $NOFX_LOG_FORMAT, else the "
+                                  "human console format)"),
 ) -> None:
     """Serve the REST and WebSocket API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
@@ -47,8 +48,12 @@ def serve(
                           workers=workers)
     url = resolve_url(db)
     # Worker processes read their settings from the environment (uvicorn starts them with a factory).
+    from nofx.observability.logs import configure_logging, log_format_from_env
+
     env = {"NOFX_DB_URL": url, "NOFX_STATE_DIR": str(state_dir), "NOFX_WORKERS": str(workers),
-           "NOFX_LOG_LEVEL": log_level}
+           "NOFX_LOG_LEVEL": log_level, "NOFX_LOG_FORMAT": "json" if log_json else log_format_from_env()}
+    if workers > 1:  # each worker writes its counters to files there; every worker's /metrics sums them
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(state_dir))
     if data:
         env["NOFX_DATA"] = str(Path(data).resolve())
     if redis:
@@ -61,15 +66,23 @@ def serve(
         from nofx.api.shared_state import RedisState
 
         RedisState(redis).close()  # reachable? (ConfigError naming the URL, without its password)
-    from nofx.api.app import LOG_FORMAT
-
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    configure_logging(log_level)
     console.print(f"nofx API on http://{host}:{port} (docs /docs), database "
                   f"{_safe_url(url)}, {workers} worker(s)" + (", shared state in Redis" if redis else ""))
     # uvicorn's own access log prints query strings; ours (nofx.api.access) never does
     uvicorn.run("nofx.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False, ws_max_size=1 << 16, timeout_graceful_shutdown=30,
-                server_header=False)
+                log_level=log_level, log_config=None, access_log=False, ws_max_size=1 << 16,
+                timeout_graceful_shutdown=30, server_header=False)
+
+
+def _fresh_metrics_dir(state_dir: Path) -> Path:
+    """STATE_DIR/prometheus, emptied: files of an earlier server's processes would be summed in."""
+    import shutil
+
+    path = (state_dir / "prometheus").resolve()
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def _safe_url(url: str) -> str:
