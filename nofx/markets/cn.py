@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import date, time
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from nofx.domain.money import round_cents
 from nofx.markets.base import MarketRules, PriceLimits
 from nofx.markets.fees import CN_DEFAULT_COMMISSION, CommissionConfig
 from nofx.markets.lots import LotGrid
+from nofx.markets.memo import DayMemo
 from nofx.markets.tables import (
     ChainedTables,
     EffectiveDatedTable,
@@ -148,8 +149,10 @@ class ChinaRules(MarketRules):
             [load_marginable_table(p) for p in marginable_tables]
             + ([_bundled("cn_marginable.csv")] if include_example_marginable else [])
         )
-        self._grid = lru_cache(maxsize=4096)(self._grid_uncached)
-        self._fee_rates = lru_cache(maxsize=4096)(self._fee_rates_uncached)
+        # the answers of the days being traded only (a size-bounded cache grew with the run: issue 9)
+        self._grid_memo: DayMemo[LotGrid] = DayMemo(self._grid_uncached)
+        self._fee_rates_memo: DayMemo[tuple[tuple[Decimal, str], tuple[Decimal, str]]] = DayMemo(
+            self._fee_rates_uncached)
 
     # --- quantities -------------------------------------------------------------------------------
     def _grid_uncached(self, board: str, on: date) -> LotGrid:
@@ -158,17 +161,17 @@ class ChinaRules(MarketRules):
 
     def lot_grid(self, inst: Instrument, on: date) -> LotGrid:
         _require_stock(inst)
-        return self._grid(inst.board.value, on)
+        return self._grid_memo((inst.board.value,), on)
 
     def round_buy_quantity(self, inst: Instrument, on: date, quantity: int) -> int:
         if inst.is_index:
             return 0
-        return self._grid(inst.board.value, on).round_down(quantity)
+        return self._grid_memo((inst.board.value,), on).round_down(quantity)
 
     def quantity_error(self, inst: Instrument, on: date, side: Side, quantity: int, holding: int) -> str | None:
         if inst.is_index:
             return f"{inst.symbol} is an index, not a tradable security"
-        grid = self._grid(inst.board.value, on)
+        grid = self._grid_memo((inst.board.value,), on)
         may_short, note = False, ""
         if side is Side.SELL and quantity > max(holding, 0):  # only then is shorting asked (and explained)
             may_short = self.allows_short(inst, on)
@@ -320,7 +323,7 @@ class ChinaRules(MarketRules):
         if inst.security_type is SecurityType.FUND:
             # funds are not stocks: no securities stamp duty and no share transfer fee (commission only)
             return FeeBreakdown(commission=self.commission.charge(turnover))
-        (stamp_rate, stamp_side), (transfer_rate, transfer_side) = self._fee_rates(on)
+        (stamp_rate, stamp_side), (transfer_rate, transfer_side) = self._fee_rates_memo((), on)
         return FeeBreakdown(
             commission=self.commission.charge(turnover),
             stamp_duty=_charged(turnover, stamp_rate, stamp_side, side),

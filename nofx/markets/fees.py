@@ -11,7 +11,6 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +19,7 @@ from nofx.domain.enums import Side
 from nofx.domain.fills import FeeBreakdown
 from nofx.domain.instruments import Instrument
 from nofx.domain.money import ZERO, round_cents
+from nofx.markets.memo import DayMemo
 
 if TYPE_CHECKING:  # only for annotations: the rule book lives beside us and imports this module
     from nofx.markets.rulebook import RuleBook
@@ -92,18 +92,19 @@ class MarketFees(FeeModel):
     def __init__(self, rulebook: RuleBook) -> None:
         self.rulebook = rulebook
         # the order path asks the same question several times per order (risk check, reservation,
-        # fill at the same price): fees are a pure function of the arguments, so remember recent ones
-        self._cached = lru_cache(maxsize=8192)(self._compute)
+        # fill at the same price): fees are a pure function of the arguments, so remember the answers
+        # of the days being traded (only those: a long run must not keep every past day's, issue 9)
+        self._memo: DayMemo[FeeBreakdown] = DayMemo(self._compute)
 
-    def _compute(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
+    def _compute(self, inst: Instrument, side: Side, quantity: int, price: Decimal, on: date) -> FeeBreakdown:
         return self.rulebook.rules_for(inst).fees(inst, on, side, quantity, price)
 
     def fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal) -> FeeBreakdown:
-        return self._cached(inst, on, side, quantity, price)
+        return self._memo((inst, side, quantity, price), on)
 
     def fill_fees(self, inst: Instrument, on: date, side: Side, quantity: int, price: Decimal,
                   prior_turnover: Decimal = ZERO) -> FeeBreakdown:
-        full = self._cached(inst, on, side, quantity, price)
+        full = self._memo((inst, side, quantity, price), on)
         if prior_turnover <= 0:
             return full
         commission = self.rulebook.rules_for(inst).commission

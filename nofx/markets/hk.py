@@ -20,7 +20,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import date, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from nofx.domain.money import CENT, ceil_to, round_cents, round_to_step
 from nofx.markets.base import MarketRules, PriceLimits
 from nofx.markets.fees import HK_DEFAULT_COMMISSION, CommissionConfig
 from nofx.markets.lots import LotGrid
+from nofx.markets.memo import DayMemo
 from nofx.markets.tables import (
     OPEN_END,
     ChainedTables,
@@ -102,8 +103,7 @@ def _bundled(filename: str) -> EffectiveDatedTable:
     raise ConfigError(f"unknown HK table {filename}")  # pragma: no cover - programming error
 
 
-@lru_cache(maxsize=4096)
-def _spread_bands(on: date) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+def _spread_bands_uncached(on: date) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
     """Upper edges and ticks of the bands in force on ``on``, sorted by price."""
     table = _bundled("hk_spread_table.csv")
     rows = sorted(table.rows_on(on), key=lambda r: r["from_price"])
@@ -115,10 +115,14 @@ def _spread_bands(on: date) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
     return tuple(r["to_price"] for r in rows), tuple(r["tick"] for r in rows)
 
 
+# process-wide (the bundled table is): the bands of the days being traded only
+_SPREAD_BANDS: DayMemo[tuple[tuple[Decimal, ...], tuple[Decimal, ...]]] = DayMemo(_spread_bands_uncached)
+
+
 def spread_tick(price: Decimal, on: date = OPEN_END) -> Decimal:
     """Tick at ``price``: the band ``(from_price, to_price]`` containing it (a price on an edge belongs
     to the lower band). Prices above the top band use its tick. ``on`` defaults to the latest rules."""
-    edges, ticks = _spread_bands(on)
+    edges, ticks = _SPREAD_BANDS((), on)
     return ticks[min(bisect_left(edges, price), len(ticks) - 1)]
 
 
@@ -144,12 +148,13 @@ class HongKongRules(MarketRules):
         self._lots = ChainedTables([_lot_table(p) for p in lot_tables] + [_bundled(BOARD_LOT_FILE)])
         self._shortable = ChainedTables([_short_table(p) for p in short_tables] + [_bundled("hk_shortable.csv")])
         self._fees = _bundled("hk_fees.csv")
-        self._grid = lru_cache(maxsize=65536)(self._grid_uncached)
-        self._fee_rates = lru_cache(maxsize=4096)(self._fee_rates_uncached)
+        # the answers of the days being traded only (a size-bounded cache grew with the run: issue 9)
+        self._grid_memo: DayMemo[LotGrid] = DayMemo(self._grid_uncached)
+        self._fee_rates_memo: DayMemo[tuple[tuple[Decimal, str], ...]] = DayMemo(self._fee_rates_uncached)
 
     # --- quantities -------------------------------------------------------------------------------
     def board_lot(self, inst: Instrument, on: date) -> int:
-        return self._grid(inst.symbol, on).step
+        return self._grid_memo((inst.symbol,), on).step
 
     def _grid_uncached(self, symbol: str, on: date) -> LotGrid:
         try:
@@ -168,10 +173,10 @@ class HongKongRules(MarketRules):
         return LotGrid(lot, lot)
 
     def round_buy_quantity(self, inst: Instrument, on: date, quantity: int) -> int:
-        return self._grid(inst.symbol, on).round_down(quantity)
+        return self._grid_memo((inst.symbol,), on).round_down(quantity)
 
     def quantity_error(self, inst: Instrument, on: date, side: Side, quantity: int, holding: int) -> str | None:
-        grid = self._grid(inst.symbol, on)
+        grid = self._grid_memo((inst.symbol,), on)
         may_short, note = False, ""
         if side is Side.SELL and quantity > max(holding, 0):  # only then is shorting asked (and explained)
             may_short = self.allows_short(inst, on)
@@ -223,7 +228,7 @@ class HongKongRules(MarketRules):
             raise OrderError("fees need a positive quantity and price (a bar with a non-positive price?)",
                              symbol=inst.symbol, day=on, quantity=quantity, price=price)
         turnover = price * quantity
-        stamp, sfc, afrc, trading = (_charge(turnover, rate, rounding) for rate, rounding in self._fee_rates(on))
+        stamp, sfc, afrc, trading = (_charge(turnover, rate, rounding) for rate, rounding in self._fee_rates_memo((), on))
         # Each levy is charged (and rounded) on its own, then reported together as ``levies``.
         return FeeBreakdown(
             commission=self.commission.charge(turnover),

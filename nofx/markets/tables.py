@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from nofx.domain.errors import ConfigError
+from nofx.markets.memo import DayMemo
 
 # Open-ended bounds. ``date.max`` is fine for comparisons and never needs to be printed.
 OPEN_START = date.min
@@ -159,10 +159,11 @@ class EffectiveDatedTable:
                         file=source, line=nxt.line,
                     )
         self._by_key: dict[tuple[Any, ...], tuple[TableRow, ...]] = {k: tuple(v) for k, v in by_key.items()}
-        # Per-instance caches: fees and quantity checks run on every order, and the answer for a
-        # (key, date) never changes because the rows are immutable.
-        self._find_cached = lru_cache(maxsize=65536)(self._find_uncached)
-        self._rows_on_cached = lru_cache(maxsize=4096)(self._rows_on_uncached)
+        # Per-instance memos: fees and quantity checks run on every order, and the answer for a
+        # (key, date) never changes because the rows are immutable. Kept for the last few days only,
+        # so a long run's memory does not grow with its length (issue 9).
+        self._find_cached: DayMemo[TableRow | None] = DayMemo(self._find_uncached)
+        self._rows_on_cached: DayMemo[tuple[TableRow, ...]] = DayMemo(self._rows_on_uncached)
 
     # -- queries ----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -176,10 +177,10 @@ class EffectiveDatedTable:
         return self._by_key.get(tuple(key), ())
 
     def find(self, *key: Any, on: date) -> TableRow | None:
-        return self._find_cached(tuple(key), on)
+        return self._find_cached((key,), on)
 
     def lookup(self, *key: Any, on: date) -> TableRow:
-        row = self._find_cached(tuple(key), on)
+        row = self._find_cached((key,), on)
         if row is None:
             raise RuleNotFoundError(
                 f"no row of the {self.name} table covers {_fmt_key(self.key_columns, tuple(key))} on {on}; "
@@ -190,7 +191,7 @@ class EffectiveDatedTable:
 
     def rows_on(self, on: date) -> tuple[TableRow, ...]:
         """Every row (of any key) in force on ``on``."""
-        return self._rows_on_cached(on)
+        return self._rows_on_cached((), on)
 
     def row_index(self, *key: Any, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised :meth:`find` for ``key`` over ``dates`` (datetime64[D]): returns ``(index, covered)``
@@ -232,14 +233,14 @@ class ChainedTables:
     def __init__(self, tables: Sequence[EffectiveDatedTable]) -> None:
         # an empty chain is allowed: it answers None for every key (e.g. no marginable securities)
         self.tables = tuple(tables)
-        self._find_cached = lru_cache(maxsize=65536)(self._find_uncached)
+        self._find_cached: DayMemo[TableRow | None] = DayMemo(self._find_uncached)
 
     @property
     def sources(self) -> list[str]:
         return [t.source for t in self.tables]
 
     def find(self, *key: Any, on: date) -> TableRow | None:
-        return self._find_cached(tuple(key), on)
+        return self._find_cached((key,), on)
 
     def _find_uncached(self, key: tuple[Any, ...], on: date) -> TableRow | None:
         for table in self.tables:
