@@ -19,13 +19,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from nofx import __version__
+from nofx.api import dashboard
 from nofx.api.errors import STANDARD_ERRORS, install_handlers
 from nofx.api.hub import EventHub
 from nofx.api.market import MarketData
 from nofx.api.middleware import GuardMiddleware
 from nofx.api.remote import RemoteSupervisor, SupervisorServer, socket_path, take_supervisor_lock
 from nofx.api.repo import Repo
-from nofx.api.routes import auth, backtests, board, health, market, trading, traders, users, ws
+from nofx.api.routes import auth, backtests, board, catalog, health, market, trading, traders, users, ws
 from nofx.api.services import Services
 from nofx.api.settings import ApiSettings
 from nofx.observability.asgi import mount_observability
@@ -116,9 +117,10 @@ def create_app(settings: ApiSettings | None = None, workers: int = 1, resume: bo
                               "decimal strings. Errors: {\"error\": {\"code\", \"message\", \"details\"}}.")
     install_handlers(app)
     for r in (auth.router, users.router, traders.router, trading.router, market.router, backtests.router,
-              board.router, ws.router):
+              board.router, catalog.router, ws.router):
         app.include_router(r, prefix=API_PREFIX)
     app.include_router(health.router)
+    dashboard.install(app)  # the web dashboard at /
     if settings.cors_origins:  # closed by default: no Access-Control-Allow-* headers at all
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ class MarketData:
         self._ttl = ttl_s
         self._lock = threading.Lock()
         self._by_symbol: dict[str, pd.DataFrame] | None = None
+        self._bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._catalog: list[dict[str, Any]] | None = None
 
     @property
     def path(self) -> Path:
@@ -85,6 +88,33 @@ class MarketData:
             raise ApiError(422, "UNKNOWN_SYMBOL", f"{exc.message}: {raw!r}", {"field": "symbol", "symbol": raw}) \
                 from None
 
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every symbol of the bars file with its first and last bar time and whether it is an index."""
+        if self._catalog is None:
+            self._catalog = [{"symbol": s, "first": _bar_time(df["datetime"].iloc[0]),
+                              "last": _bar_time(df["datetime"].iloc[-1]), "bars": len(df),
+                              "is_index": parse_symbol(s).is_index} for s, df in self._frames().items()]
+        return self._catalog
+
+    def _limit_bands(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+        """The daily price-limit band of each of ``symbol``'s bars (NaN: none), computed by the engine's own
+        market preparation (default rules), so the chart marks exactly the prices the venue refuses."""
+        band = self._bands.get(symbol)
+        if band is None:
+            from nofx.backtest.config import BacktestConfig
+            from nofx.engine.market_data import prepare_market
+
+            from nofx.domain.errors import NofxError
+
+            frame = self._frame(symbol)
+            try:
+                prepared = prepare_market(frame, BacktestConfig())
+                band = (prepared.lower[:, 0], prepared.upper[:, 0])
+            except NofxError:  # no rules for this symbol: no band to show
+                band = (np.full(len(frame), np.nan), np.full(len(frame), np.nan))
+            self._bands[symbol] = band
+        return band
+
     def _frame(self, symbol: str) -> pd.DataFrame:
         df = self._frames().get(symbol)
         if df is None:
@@ -103,17 +133,39 @@ class MarketData:
         self._state.cache_set(key, json.dumps(out).encode(), self._ttl)
         return out
 
+    def close_at(self, symbol: str, ts: Any) -> Decimal | None:
+        """The close of ``symbol``'s last bar at or before ``ts`` (None: no data or no bar yet)."""
+        df = self._frames().get(symbol)
+        if df is None:
+            return None
+        k = int(np.searchsorted(df["datetime"].to_numpy(), np.datetime64(pd.Timestamp(ts)), "right")) - 1
+        if k < 0:
+            return None
+        text = price_text(float(df["close"].iloc[k]))
+        return None if text is None else Decimal(text)
+
     def bars(self, symbol: str, start: Any = None, end: Any = None, limit: int = 500) -> list[dict[str, Any]]:
         df = self._frame(symbol)
         t = df["datetime"].to_numpy()
         lo = 0 if start is None else int(np.searchsorted(t, np.datetime64(pd.Timestamp(start)), "left"))
         hi = len(df) if end is None else int(np.searchsorted(
             t, np.datetime64(pd.Timestamp(end) + pd.Timedelta(days=1)), "left"))
-        return [_bar(r) for r in df.iloc[lo:hi].head(limit).itertuples(index=False)]
+        hi = min(hi, lo + limit)
+        lower, upper = self._limit_bands(symbol)
+        out = []
+        for k, r in enumerate(df.iloc[lo:hi].itertuples(index=False), start=lo):
+            row = _bar(r)
+            row["limit_down"], row["limit_up"] = price_text(lower[k]), price_text(upper[k])
+            out.append(row)
+        return out
+
+
+def _bar_time(ts: Any) -> str:
+    return market_time(pd.Timestamp(ts).to_pydatetime()).isoformat()
 
 
 def _bar(r: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"ts": market_time(pd.Timestamp(r.datetime).to_pydatetime()).isoformat()}
+    out: dict[str, Any] = {"ts": _bar_time(r.datetime)}
     for f in _FIELDS:
         out[f] = price_text(getattr(r, f, float("nan")))
     vol = getattr(r, "volume", float("nan"))

@@ -86,7 +86,9 @@ class GuardMiddleware:
         async def send_wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), *_SECURITY_HEADERS]}
+                headers = message.get("headers", [])
+                have = {k.lower() for k, _ in headers}  # a route's own Cache-Control (static assets) wins
+                message = {**message, "headers": [*headers, *(h for h in _SECURITY_HEADERS if h[0] not in have)]}
             await send(message)
 
         try:

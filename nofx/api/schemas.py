@@ -227,6 +227,10 @@ class PositionOut(BaseModel):
     avg_cost: Money
     realised_pnl: Money
     updated: MarketTime
+    sellable: int | None = None  # quantity less shares still locked by T+1 on the trader's current day
+    last_price: Money | None = None  # close at the trader's last processed slice (None: no bar)
+    market_value: Money | None = None
+    unrealised_pnl: Money | None = None  # (last_price - avg_cost) x quantity, fees not included
 
 
 class AccountOut(BaseModel):
@@ -254,6 +258,8 @@ class Bar(BaseModel):
     preclose: str | None
     volume: int | None
     suspended: bool
+    limit_up: str | None = None  # the day's price-limit band (bars endpoint only; None: no limit)
+    limit_down: str | None = None
 
 
 class QuoteOut(BaseModel):
@@ -265,6 +271,21 @@ class QuoteOut(BaseModel):
 class BarsOut(BaseModel):
     symbol: str
     bars: list[Bar]
+
+
+class SymbolOut(BaseModel):
+    symbol: str
+    first: MarketTime
+    last: MarketTime
+    bars: int
+    is_index: bool
+
+
+class StrategyOut(BaseModel):
+    name: str
+    summary: str
+    params: dict[str, Any]  # JSON-schema properties of the parameter model
+    required: list[str]
 
 
 # ---- backtests ----------------------------------------------------------------------------------------

