@@ -18,4 +18,14 @@ fi
 echo "torch==2.13.0" > .venv/torch-constraint.txt
 "$VPY" -m pip install -q "${EXTRA[@]}" -c .venv/torch-constraint.txt -r requirements.txt
 "$VPY" -m pip install -q --no-deps --no-build-isolation -e .
+# The dashboard's browser tests drive Debian's chromium through Playwright (never `playwright install`,
+# which downloads another browser). Install it, with a CJK font for the screenshots, when it is missing and
+# apt can be used; without it those tests skip with a message, so a failure here never stops the setup.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+  { $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1; }; } \
+    || echo "note: could not install chromium (apt-get); the dashboard's browser tests will skip"
+fi
 echo "nofx environment ready: $(.venv/bin/nofx --version 2>/dev/null || echo installed)"

@@ -38,13 +38,12 @@ class Watch:
 
 
 def shoot(page: Any, folder: Path, name: str) -> None:
-    """Screenshots at desktop and phone size; on the phone the page must not scroll sideways."""
-    page.set_viewport_size(DESKTOP)
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(folder / f"{name}-1280x800.png"))
-    page.set_viewport_size(PHONE)
-    page.wait_for_timeout(500)  # charts resize on the window's resize event
-    page.screenshot(path=str(folder / f"{name}-390x844.png"))
+    """Whole-page screenshots at desktop and phone width; on the phone the page must not scroll sideways."""
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(500)  # charts resize on the window's resize event
+        page.screenshot(path=str(folder / f"{name}-{size['width']}x{size['height']}.png"), full_page=True)
     width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     assert width <= inner, f"{name}: the phone layout scrolls sideways ({width} > {inner} px)"
     page.set_viewport_size(DESKTOP)
@@ -120,21 +119,38 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
         row = page.wait_for_selector("#open-orders tr[data-order]")
         order_id = row.get_attribute("data-order")
         row.query_selector("button[data-cancel]").click()
-        page.wait_for_selector(f"#toast :text('Cancelled {order_id}')")
+        page.wait_for_selector(f"#toast :text('Cancelled {order_id.rsplit('-', 1)[1]}')")
         page.wait_for_selector(f"#open-orders tr[data-order='{order_id}']", state="detached")
+
+        # ---- a market buy fills at the next open: live fill, position locked today (T+1), sellable next day ----
+        page.select_option(f"{ticket} select[name=order_type]", "market")
+        page.click(f"{ticket} button[type=submit]")
+        page.wait_for_selector("#fills td:has-text('000001.SZ')")
+        pos = "main section:has(h2:text-is('Positions')) tbody tr:has-text('000001.SZ')"
+        page.wait_for_selector(pos)
+        assert page.inner_text(f"{pos} td >> nth=1") == "100"
+        page.wait_for_selector(f"{pos} td:nth-child(3):text-is('0')")  # bought today: none sellable
+        page.wait_for_selector(f"{pos} td:nth-child(3):text-is('100')")  # the next trading day
         shoot(page, screenshots, "trader")
 
         # ---- overview: live numbers and the stop button ----------------------------------------------------
         page.click("nav a[data-page=traders]")
         card = f"article[data-trader='{trader_id}']"
         page.wait_for_selector(f"{card} .equity:has-text('¥')")
-        before = page.inner_text(f"{card} .muted.small >> nth=1")
-        page.wait_for_function(f"(b) => document.querySelector(\"{card} .bar .muted.small\").textContent !== b", arg=before,
+        before = page.inner_text(f"{card} .asof")
+        page.wait_for_function(f"(b) => document.querySelector(\"{card} .asof\").textContent !== b", arg=before,
                                timeout=40_000)
         shoot(page, screenshots, "traders")
 
-        # ---- market: candles, volume, the trader's fills, limit days -------------------------------------------
-        page.goto(f"{srv.url}/#/market?symbol=300750.SZ&trader={trader_id}")
+        # ---- market: candles and volume with the trader's buy; limit-up days of another symbol -------------------
+        page.click("nav a[data-page=market]")
+        page.select_option("main select[name=trader]", trader_id)
+        page.select_option("main select[name=symbol]", "000001.SZ")
+        page.wait_for_selector("#candles .main-svg")
+        page.wait_for_selector("main .card p.muted:has-text('1 buys')")
+        assert "buys" in page.evaluate("document.getElementById('candles').data.map(t => t.name).join()")
+        page.select_option("main select[name=symbol]", "300750.SZ")
+        page.wait_for_selector("main .card h2:text-is('300750.SZ')")
         page.wait_for_selector("#candles .main-svg")
         info = page.inner_text("main .card p.muted")
         assert re.search(r"[1-9]\d* days closed limit up", info), info  # CATL's 2019-2021 has some
@@ -169,7 +185,7 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
         assert page.evaluate("localStorage.getItem('nofx.colors')") == "intl"
         page.click("#colors")
 
-        assert page.evaluate("window.__sameDocument") is True or True  # market was opened with goto
+        assert page.evaluate("window.__sameDocument") is True  # every page so far without a reload
         page.click("#logout")
         page.wait_for_selector("form.login")
         assert watch.problems == []

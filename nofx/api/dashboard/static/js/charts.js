@@ -54,10 +54,25 @@ export function equityFigure(points, bench, benchName) {
   }
   const lay = layout({
     yaxis: { domain: [0.32, 1], title: { text: "equity" }, tickformat: ",.0f" },
-    yaxis2: { domain: [0, 0.24], title: { text: "DD %" }, ticksuffix: "%" },
-    xaxis: { anchor: "y2", rangebreaks: daily(x) ? [{ bounds: ["sat", "mon"] }] : [] },
+    yaxis2: { domain: [0, 0.24], title: { text: "DD %" }, ticksuffix: "%", tickformat: ".1f", rangemode: "tozero" },
+    xaxis: { anchor: "y2", rangebreaks: breaks(x) },
   });
   return { data, layout: lay };
+}
+
+// Daily bars: hide weekends and the weekdays without a bar (exchange holidays), so candles sit side by
+// side as on a trading terminal. Intraday bars: no breaks.
+function breaks(xs) {
+  if (!daily(xs)) return [];
+  const have = new Set(xs.map((t) => String(t).slice(0, 10)));
+  const gaps = [];
+  const d = new Date(String(xs[0]).slice(0, 10) + "T00:00:00Z");
+  const end = new Date(String(xs[xs.length - 1]).slice(0, 10) + "T00:00:00Z");
+  for (; d <= end; d.setUTCDate(d.getUTCDate() + 1)) {
+    const wd = d.getUTCDay(), iso = d.toISOString().slice(0, 10);
+    if (wd !== 0 && wd !== 6 && !have.has(iso)) gaps.push(iso);
+  }
+  return [{ bounds: ["sat", "mon"] }, ...(gaps.length ? [{ values: gaps }] : [])];
 }
 
 // Daily bars (all stamped at midnight): hide weekends, where there is no trading.
@@ -97,7 +112,7 @@ export function candleFigure(bars, fills, symbol) {
   const lay = layout({
     yaxis: { domain: [0.3, 1], title: { text: "price" } },
     yaxis2: { domain: [0, 0.24], title: { text: "volume" } },
-    xaxis: { anchor: "y2", rangeslider: { visible: false }, rangebreaks: daily(x) ? [{ bounds: ["sat", "mon"] }] : [] },
+    xaxis: { anchor: "y2", rangeslider: { visible: false }, rangebreaks: breaks(x) },
   });
   return { data, layout: lay };
 }

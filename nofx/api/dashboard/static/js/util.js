@@ -73,7 +73,12 @@ export function signed(el, value, text) {
 }
 
 export const day = (ts) => (ts ? String(ts).slice(0, 10) : "—");
-export const when = (ts) => (ts ? String(ts).slice(0, 19).replace("T", " ") : "—");
+// A market timestamp as the exchange's local time; daily bars (midnight) as the date alone.
+export function when(ts) {
+  if (!ts) return "—";
+  const t = String(ts).slice(0, 19).replace("T", " ");
+  return t.endsWith(" 00:00:00") ? t.slice(0, 10) : t;
+}
 
 export function toast(message, kind = "info") {
   const box = document.getElementById("toast");

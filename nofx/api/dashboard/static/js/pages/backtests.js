@@ -2,7 +2,7 @@
 // /backtests) with a live progress bar (the job's progress, polled); open the HTML report in the page.
 
 import { api } from "../api.js";
-import { h, pct, table, toast, when } from "../util.js";
+import { h, money, num, pct, signed, table, when } from "../util.js";
 import { fieldMessage } from "./traders.js";
 
 const POLL_MS = 400;
@@ -91,6 +91,7 @@ async function overview(main, { alive }) {
     submit.disabled = true;
     await follow(id, progress, alive);
     submit.disabled = false;
+    if (alive()) runsBox.replaceChildren(runsTable(await api("/backtests")));
   } },
   h("h2", {}, "New backtest"),
   h("div", { class: "grid" }, h("label", {}, "Strategy", strategy), h("label", { class: "wide" }, "Symbols", syms),
@@ -100,7 +101,8 @@ async function overview(main, { alive }) {
   h("div", { class: "bar" }, err, h("button", { type: "submit" }, "Run backtest")), progress);
   const submit = form.querySelector("button[type=submit]");
   pickStrategy();
-  main.append(h("h1", {}, "Backtests"), form, h("section", { class: "card" }, h("h2", {}, "Runs"), runsTable(runs)));
+  const runsBox = h("div", { id: "runs" }, runsTable(runs));
+  main.append(h("h1", {}, "Backtests"), form, h("section", { class: "card" }, h("h2", {}, "Runs"), runsBox));
 }
 
 function runsTable(runs) {
@@ -145,9 +147,7 @@ async function detail(main, id, { alive }) {
     box.replaceChildren();
     Object.assign(r, again);
   }
-  const m = r.metrics || {};
-  box.append(h("h2", {}, "Metrics"), table([{ label: "metric", render: (x) => x[0] }, { label: "value", cls: "num", render: (x) => x[1] }],
-    Object.entries(m).map(([k, v]) => [k, typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : v ?? "—"])));
+  box.append(h("h2", {}, "Metrics"), metricsView(r.metrics || {}));
   const html = await api(`/backtests/${id}/report`);
   if (!alive()) return;
   // The report is a complete HTML page; a srcdoc frame shows it without a second, token-less request.
@@ -157,4 +157,33 @@ async function detail(main, id, { alive }) {
   main.append(h("section", { class: "card" }, h("div", { class: "bar" }, h("h2", {}, "Report"),
     h("a", { class: "button ghost", href: blob, download: `${id}.html` }, "Download HTML")), frame));
   return () => URL.revokeObjectURL(blob);
+}
+
+// The headline numbers as tiles (returns and drawdown coloured by sign), every metric in a table below.
+const HEADLINE = [["total_return", "Total return", "ret"], ["annual_return", "Annual return", "ret"],
+  ["benchmark_return", "Benchmark return", "ret"], ["excess_return", "Excess annual return", "ret"],
+  ["sharpe", "Sharpe", "x"], ["max_drawdown", "Max drawdown", "ret"], ["annual_volatility", "Volatility", "pct"],
+  ["win_rate", "Win rate", "pct"], ["n_trades", "Trades", "n"], ["fees_paid", "Fees", "money"],
+  ["final_equity", "Final equity", "money"]];
+
+function fmtMetric(v, kind) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v !== "number") return String(v);
+  if (kind === "ret") return pct(v * 100);
+  if (kind === "pct") return (v * 100).toFixed(2) + "%";
+  if (kind === "money") return money(String(v));
+  if (kind === "n") return num(v);
+  return Number.isInteger(v) ? String(v) : v.toFixed(4);
+}
+
+function metricsView(m) {
+  const tiles = HEADLINE.filter(([k]) => k in m).map(([k, label, kind]) => {
+    const dd = h("dd", {}, fmtMetric(m[k], kind));
+    if (kind === "ret" && typeof m[k] === "number") signed(dd, m[k], fmtMetric(m[k], kind));
+    return h("div", {}, h("dt", {}, label), dd);
+  });
+  return h("div", {}, h("dl", { class: "kpis wide metrics" }, tiles),
+    h("details", {}, h("summary", {}, "All metrics"),
+      table([{ label: "metric", render: (x) => x[0] }, { label: "value", cls: "num", render: (x) => fmtMetric(x[1]) }],
+            Object.entries(m))));
 }

@@ -21,9 +21,9 @@ export async function render(main, { alive }) {
     box.replaceChildren(table([
       { label: "#", cls: "num", render: (r) => r.rank },
       { label: "Trader", render: (r) => (r.trader_id ? h("a", { href: `#/traders/${r.trader_id}` }, r.name) : r.name) },
-      { label: "Owner", render: (r) => r.owner }, { label: "Kind", render: (r) => r.kind },
-      { label: "Equity", cls: "num", render: (r) => money(r.equity) },
       { label: "Return", cls: "num", render: (r) => signed(h("span"), r.return_pct, pct(r.return_pct)) },
+      { label: "Equity", cls: "num", render: (r) => money(r.equity) },
+      { label: "Owner", render: (r) => r.owner }, { label: "Kind", render: (r) => r.kind },
     ], board.traders, { empty: "No trader has traded yet.", rowAttrs: (r) => ({ dataset: { rank: r.rank } }) }));
     comps.replaceChildren(...(board.competitions.length ? board.competitions.map(competition)
                                                         : [h("p", { class: "muted" }, "No competitions yet (nofx compete).")]));

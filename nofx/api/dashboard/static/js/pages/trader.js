@@ -102,6 +102,7 @@ export async function render(main, { args, alive }) {
   const markValue = (p) => { const m = mark(p); return m === null ? null : (m * p.quantity).toFixed(2); };
   const unrealised = (p) => { const m = mark(p); return m === null ? null : (m - Number(p.avg_cost)) * p.quantity; };
   const loadPositions = throttle(async () => {
+    if (!alive()) return;
     positions = await api("/positions", { query: { trader_id: id } });
     if (alive()) paintPositions();
   }, 1000);
@@ -122,7 +123,7 @@ export async function render(main, { args, alive }) {
     if (otype.value === "limit") body.limit_price = lim.value.trim();
     try {
       const o = await api("/orders", { method: "POST", body });
-      toast(o.status === "rejected" ? `Rejected: ${o.reject_reason}` : `Order ${o.order_id} ${o.status}`,
+      toast(o.status === "rejected" ? `Rejected: ${o.reject_reason}` : `Order ${shortId(o.order_id)} ${o.status}`,
             o.status === "rejected" ? "error" : "info");
       loadOrders();
     } catch (e) { ticketErr.textContent = fieldMessage(e); }
@@ -136,7 +137,7 @@ export async function render(main, { args, alive }) {
                                                 all("/orders", { trader_id: id, status: "rejected" })]);
     if (!alive()) return;
     openBox.replaceChildren(table([
-      { label: "Order", render: (o) => o.order_id.split("-").pop() },
+      { label: "Order", render: (o) => shortId(o.order_id) },
       { label: "Created", render: (o) => when(o.created) }, { label: "Symbol", render: (o) => o.symbol },
       { label: "Side", render: (o) => o.side }, { label: "Qty", cls: "num", render: (o) => num(o.quantity) },
       { label: "Filled", cls: "num", render: (o) => num(o.filled_qty) },
@@ -144,7 +145,7 @@ export async function render(main, { args, alive }) {
       { label: "", render: (o) => h("button", { type: "button", class: "small danger", dataset: { cancel: o.order_id },
           onclick: async (ev) => {
             ev.target.disabled = true;
-            try { await api(`/orders/${o.order_id}`, { method: "DELETE" }); toast(`Cancelled ${o.order_id}`); }
+            try { await api(`/orders/${o.order_id}`, { method: "DELETE" }); toast(`Cancelled ${shortId(o.order_id)}`); }
             catch (e) { toast(e.message, "error"); }
             loadOrders();
           } }, "Cancel") },
@@ -187,7 +188,7 @@ export async function render(main, { args, alive }) {
   offs.push(live.subscribe("equity", { trader_id: id }, (m) => {
     points.push({ ts: m.ts, equity: m.equity, cash: m.cash });
     if (stateEl.textContent !== "running") { stateEl.textContent = "running"; stateEl.className = "state running"; }
-    paint(); redraw();
+    paint(); redraw(); loadPositions(); // a new day unlocks yesterday's buys (T+1)
   }));
   offs.push(live.subscribe("orders", { trader_id: id }, () => { loadOrders(); if (t.kind !== "strategy") loadDecisions(); }));
   offs.push(live.subscribe("fills", { trader_id: id }, (f) => {
@@ -216,6 +217,9 @@ export async function render(main, { args, alive }) {
   paint(); paintFills(); redraw(); loadPositions(); loadOrders(); loadDecisions();
   return () => { offs.forEach((f) => f()); purge(chart); };
 }
+
+// Order ids are "<trader id>-O<n>": the trader is on screen already.
+const shortId = (orderId) => orderId.slice(orderId.lastIndexOf("-") + 1);
 
 function decisionCard(d) {
   const calls = d.calls || [];

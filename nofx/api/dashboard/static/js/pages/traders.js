@@ -26,7 +26,7 @@ export async function render(main, { alive }) {
     const cells = {
       state: h("span", { class: `state ${t.state}` }, t.state),
       equity: h("span", { class: "big" }, "—"), ret: h("span", {}, "—"), dd: h("span", {}, "—"),
-      today: h("span", {}, "—"), asof: h("span", { class: "muted small" }, ""),
+      today: h("span", {}, "—"), asof: h("span", { class: "muted small asof" }, ""),
     };
     const cur = currencyOf(t.config.symbols);
     const button = h("button", { type: "button", class: t.desired === "running" ? "secondary" : "",
@@ -47,7 +47,7 @@ export async function render(main, { alive }) {
       h("div", { class: "bar" }, h("a", { href: `#/traders/${t.trader_id}`, class: "name" }, t.name), cells.state),
       h("div", { class: "muted small" }, `${t.config.strategy} · ${t.config.symbols.join(", ")}`),
       h("dl", { class: "kpis" },
-        h("div", {}, h("dt", {}, "Equity"), h("dd", { class: "equity" }, cells.equity)),
+        h("div", { class: "span" }, h("dt", {}, "Equity"), h("dd", { class: "equity" }, cells.equity)),
         h("div", {}, h("dt", {}, "Return"), h("dd", { class: "return" }, cells.ret)),
         h("div", {}, h("dt", {}, "Drawdown"), h("dd", { class: "drawdown" }, cells.dd)),
         h("div", {}, h("dt", {}, "Today"), h("dd", { class: "today" }, cells.today))),
