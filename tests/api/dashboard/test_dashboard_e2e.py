@@ -149,6 +149,10 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
         page.wait_for_selector("#candles .main-svg")
         page.wait_for_selector("main .card p.muted:has-text('1 buys')")
         assert "buys" in page.evaluate("document.getElementById('candles').data.map(t => t.name).join()")
+        info = page.inner_text("main .card p.muted")
+        assert "2019-01-02 – 2019-01-0" in info, info  # the chart stops at the trader's clock: no bars from its future
+        page.select_option("main select[name=trader]", "")  # no trader: the whole file
+        page.wait_for_selector("main .card p.muted:not(:has-text('buys'))")
         page.select_option("main select[name=symbol]", "300750.SZ")
         page.wait_for_selector("main .card h2:text-is('300750.SZ')")
         page.wait_for_selector("#candles .main-svg")

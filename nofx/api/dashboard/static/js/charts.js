@@ -54,7 +54,7 @@ export function equityFigure(points, bench, benchName) {
   }
   const lay = layout({
     yaxis: { domain: [0.32, 1], title: { text: "equity" }, tickformat: ",.0f" },
-    yaxis2: { domain: [0, 0.24], title: { text: "DD %" }, ticksuffix: "%", tickformat: ".1f", rangemode: "tozero" },
+    yaxis2: { domain: [0, 0.24], title: { text: "DD %" }, ticksuffix: "%", tickformat: ".2~f", rangemode: "tozero" },
     xaxis: { anchor: "y2", rangebreaks: breaks(x) },
   });
   return { data, layout: lay };
