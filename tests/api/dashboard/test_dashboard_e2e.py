@@ -173,7 +173,7 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
         shoot(page, screenshots, "backtests")
         page.click("#open-report")
         frame = page.frame_locator("#report-frame")
-        frame.locator(".plotly-graph-div").first.wait_for(timeout=60_000)
+        frame.locator(".plotly-graph-div .main-svg").first.wait_for(timeout=60_000)  # plotly ran in the frame
         shoot(page, screenshots, "report")
 
         # ---- leaderboard, refreshed live -----------------------------------------------------------------------
