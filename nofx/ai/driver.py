@@ -19,7 +19,7 @@ from nofx.domain.fills import Fill
 from nofx.domain.orders import OrderRequest
 from nofx.engine.kernel import TradingEngine
 from nofx.engine.protective import StopBook
-from nofx.strategies.ai.cycle import ChatRequest, ModelReply
+from nofx.strategies.ai.cycle import ChatRequest, Cycle, ModelReply
 from nofx.strategies.ai.limits import DecisionOutcome
 from nofx.strategies.ai.trader import AITrader, CycleRecord
 from nofx.strategies.base import MarketView, PortfolioView, Strategy, StrategyContext
@@ -105,17 +105,35 @@ class DrivenTrader(Strategy):
         self.core.on_start(ctx)
 
     def on_slice(self, view: MarketView, portfolio: PortfolioView) -> Sequence[OrderRequest]:
+        exits, cycle = self.begin_slice(view, portfolio)
+        if cycle is not None:
+            while (req := cycle.next_request()) is not None:
+                cycle.feed(self.core.responder(req) if self.core.responder is not None
+                           else ModelReply(None, "no model connected to this trader"))
+        return self.end_slice(exits, cycle, view, portfolio)
+
+    def begin_slice(self, view: MarketView, portfolio: PortfolioView) -> tuple[list[OrderRequest], Cycle | None]:
+        """The slice's protective exits (no model) and its decision cycle (None: not a decision slice).
+        A driver sends the cycle's requests (an arena: concurrently with other traders', see
+        ``nofx.arena``), then calls :meth:`end_slice`."""
         self._index = view.index
         exits = self.stops.check(view.index, view.symbols, view.current("high"), view.current("low"),
                                  portfolio)  # type: ignore[arg-type]
-        n = self.core.memory.cycle
-        orders = self.core.on_slice(view, portfolio)
+        return list(exits), self.core.begin_cycle(view, portfolio)
+
+    def end_slice(self, exits: list[OrderRequest], cycle: Cycle | None, view: MarketView,
+                  portfolio: PortfolioView) -> list[OrderRequest]:
+        """The slice's orders once the cycle is done: exits first, then the cycle's orders (a sell of a
+        symbol a stop exits now is dropped and logged as superseded)."""
+        if cycle is None:
+            return exits
+        orders = self.core.complete_cycle(cycle, view, portfolio).orders
         exiting = {o.symbol for o in exits}
-        if self.core.memory.cycle != n and self.core.last_record is not None:
+        if self.core.last_record is not None:
             rec = self._superseded(self.core.last_record, exiting)
             if self.on_record is not None:
                 self.on_record(rec)
-        return list(exits) + [o for o in orders if not (o.side is Side.SELL and o.symbol in exiting)]
+        return exits + [o for o in orders if not (o.side is Side.SELL and o.symbol in exiting)]
 
     def _superseded(self, rec: CycleRecord, exiting: set[str]) -> CycleRecord:
         """A sell the model decided on a symbol whose protective stop exits it this slice is not sent

@@ -25,8 +25,10 @@ A repair request (one quoting a validation error) always gets a valid answer, ex
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -71,8 +73,20 @@ def _r2(x: float) -> float:
     return math.floor(x * 100 + 0.5) / 100
 
 
-def policy(system: str, user: str, model: str, obey_limits: bool = True) -> list[dict[str, Any]]:
-    """Deterministic decisions from the prompt (a pure function of its text)."""
+def sampler(temperature: float, seed: Any, user: str) -> random.Random | None:
+    """The mock's "sampling": above temperature 0 the candidates' scores get noise drawn from a generator
+    seeded by (seed, temperature, prompt), so a reply stays a pure function of the request (cacheable,
+    reproducible) while different seeds give different traders (an arena's repeated runs)."""
+    if not temperature or temperature <= 0:
+        return None
+    key = hashlib.sha256(f"{seed!r}\x00{float(temperature)!r}\x00{user}".encode("utf-8")).digest()
+    return random.Random(int.from_bytes(key[:8], "big"))
+
+
+def policy(system: str, user: str, model: str, obey_limits: bool = True,
+           rng: random.Random | None = None, temperature: float = 0.0) -> list[dict[str, Any]]:
+    """Deterministic decisions from the prompt (a pure function of its text, and of seed and temperature
+    when ``rng`` is given)."""
     m = _DATA.search(user)
     if not m:
         return []
@@ -103,10 +117,11 @@ def policy(system: str, user: str, model: str, obey_limits: bool = True) -> list
         rsi, close, ma20, chg20, chg5 = (r.get(k) for k in ("rsi14", "close", "ma20", "chg20_pct", "chg5_pct"))
         if None in (rsi, close, ma20, chg20, chg5):
             continue
-        if contrarian and rsi < 35:
-            cands.append((rsi, r))
+        noise = rng.gauss(0.0, 10.0 * temperature) if rng is not None else 0.0
+        if contrarian and rsi < 35 + noise / 2:
+            cands.append((rsi + noise, r))
         elif not contrarian and close > ma20 and rsi < 75 and chg5 > 0 and chg20 > 0:
-            cands.append((-chg20, r))
+            cands.append((-chg20 + noise, r))
     cands.sort(key=lambda x: (x[0], x[1]["symbol"]))
     for score, r in cands[:max(0, room)]:
         close = r["close"]
@@ -154,7 +169,8 @@ def _faulty(mode: str, decisions: list[dict[str, Any]], user: str) -> list[dict[
     return decisions
 
 
-def reply_text(mode: str, system: str, messages: list[dict[str, Any]], model: str) -> str:
+def reply_text(mode: str, system: str, messages: list[dict[str, Any]], model: str,
+               temperature: float = 0.0, seed: Any = None) -> str:
     user = next((m["content"] for m in messages if m.get("role") == "user"), "")
     last = messages[-1].get("content", "") if messages else ""
     if "risk reviewer" in system or "风险审核员" in system:
@@ -166,7 +182,8 @@ def reply_text(mode: str, system: str, messages: list[dict[str, Any]], model: st
     repair = REPAIR_MARK in last
     if repair and mode != "always_malformed":
         mode = "ok"
-    decisions = policy(system, user, model, obey_limits=mode != "ignore_limits")
+    decisions = policy(system, user, model, obey_limits=mode != "ignore_limits",
+                       rng=sampler(temperature, seed, user), temperature=temperature)
     if mode in ("malformed_json", "always_malformed"):
         return '{"decisions": [{"symbol": "600519.SH", "action": "buy", quantity: 100,}]'
     if mode == "truncated":
@@ -223,7 +240,11 @@ def create_app(state: MockState | None = None) -> FastAPI:
             return JSONResponse({"error": {"message": "upstream failed for request with "
                                            f"{request.headers.get('authorization', '')}"}}, status_code=500)
         system = next((m["content"] for m in messages if m.get("role") == "system"), "")
-        text = reply_text(mode, system, messages, model)
+        try:
+            temperature = float(body.get("temperature") or 0.0)
+        except (TypeError, ValueError):
+            temperature = 0.0
+        text = reply_text(mode, system, messages, model, temperature, body.get("seed"))
         finish = "length" if mode == "truncated" else "stop"
         usage = {"prompt_tokens": sum(_tokens(m.get("content", "")) for m in messages),
                  "completion_tokens": _tokens(text)}

@@ -76,11 +76,11 @@ class LoggedTrader(DrivenTrader):
         super().on_start(ctx)
         self._timestamps = ctx.timestamps
 
-    def on_slice(self, view: MarketView, portfolio: PortfolioView):  # type: ignore[no-untyped-def]
+    def begin_slice(self, view: MarketView, portfolio: PortfolioView):  # type: ignore[no-untyped-def]
         if self._restore_at is not None:
             self._rebuild_stops(view, self._restore_at)
             self._restore_at = None
-        return super().on_slice(view, portfolio)
+        return super().begin_slice(view, portfolio)
 
     def _rebuild_stops(self, view: MarketView, start: int) -> None:
         """Replay what the stop book did over slices [first buy, start) from the ledger: arm at each buy

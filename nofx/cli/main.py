@@ -70,6 +70,7 @@ _SUBAPPS: dict[str, tuple[str, str | None]] = {
     "ai": ("nofx.cli.ai", None),
     "decisions": ("nofx.cli.ai", None),
     "profile": ("nofx.cli.profile", None),
+    "compete": ("nofx.cli.compete", None),
 }
 _mounted: set[str] = set()
 

@@ -188,3 +188,4 @@ ai_decisions = Table(
 
 # The HTTP API's tables live in the same metadata (one schema, one migration history).
 from nofx.persistence import api_schema as _api_schema  # noqa: E402,F401  (registers its tables)
+from nofx.persistence import competition_schema as _competition_schema  # noqa: E402,F401  (the arena's tables)
