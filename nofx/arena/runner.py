@@ -79,7 +79,69 @@ class StepTimes:
                                                                       "baselines")}
 
 
-class Seat:
+class _Stepper:
+    """What every engine does at a slice, whoever decides (a seat, or a seat's private replay)."""
+
+    trader_id: str
+    portfolio: Portfolio
+    exchange: OrderBookExchange
+    engine: TradingEngine
+
+    def meet_bar(self, i: int, now: datetime, actions: Any, market: PreparedMarket, day_end: bool) -> None:
+        self.portfolio.start_day(now.date())
+        for action in actions:
+            self.engine.apply_corporate_action(action)  # idempotent across a crash and replay
+        self.engine.release_due_children()
+        if self.exchange.has_pending:
+            f = market.panel.fields
+            for col, sym in enumerate(market.panel.symbols):
+                if self.exchange.resting(sym):
+                    quote = BarQuote(f["open"][i, col], f["high"][i, col], f["low"][i, col], f["close"][i, col],
+                                     f["volume"][i, col], f["trade_status"][i, col], market.lower[i, col],
+                                     market.upper[i, col])
+                    self.exchange.on_bar(sym, now, quote, day_end)
+
+    def submit(self, orders: list[OrderRequest], ts: np.datetime64) -> None:
+        for k, req in enumerate(orders):
+            if not req.client_order_id:  # deterministic ids make a replayed slice idempotent
+                cid = f"{self.trader_id}:{pd.Timestamp(ts):%Y%m%dT%H%M%S}:{k}"
+                req = OrderRequest(req.symbol, req.side, req.quantity, req.order_type, req.limit_price, req.tif,
+                                   cid, req.tag)
+            self.engine.submit(req)
+
+
+@dataclass
+class _Shadow(_Stepper):
+    trader_id: str
+    portfolio: Portfolio
+    exchange: OrderBookExchange
+    engine: TradingEngine
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Per-slice facts of the replay: corporate actions by day, and whether a slice ends its day."""
+
+    actions: dict
+    day_end: np.ndarray
+
+
+def engine_kit(trader_id: str, cfg: CompetitionConfig, market: PreparedMarket, clock: SimClock,
+               store: SqlLedgerStore | None) -> tuple[Portfolio, OrderBookExchange, TradingEngine]:
+    """A trader's own portfolio, venue and engine on the shared market and clock (the paper engine's
+    order path: orders execute from the next bar)."""
+    bt = cfg.backtest
+    portfolio = Portfolio(bt.cash)
+    portfolio.mark_source = clock.last_price_float
+    exchange = OrderBookExchange(market.rulebook, clock, bt.participation, timedelta(0), bt.limit_fill_policy())
+    engine = TradingEngine(trader_id, portfolio, market.rulebook, market.fee_model, RiskEngine(cfg.risk),
+                           Router(exchange), clock, store=store, group_commit=store is not None,
+                           dividend_tax=market.dividend_tax)
+    exchange.listener = engine
+    return portfolio, exchange, engine
+
+
+class Seat(_Stepper):
     """One trader at the table: its strategy, engine, venue, portfolio and view of the shared market."""
 
     def __init__(self, entrant: Entrant, cfg: CompetitionConfig, market: PreparedMarket, clock: SimClock,
@@ -87,14 +149,7 @@ class Seat:
         self.entrant = entrant
         self.trader_id = entrant.trader_id
         bt = cfg.backtest
-        self.portfolio = Portfolio(bt.cash)
-        self.portfolio.mark_source = clock.last_price_float
-        self.exchange = OrderBookExchange(market.rulebook, clock, bt.participation, timedelta(0),
-                                          bt.limit_fill_policy())
-        self.engine = TradingEngine(self.trader_id, self.portfolio, market.rulebook, market.fee_model,
-                                    RiskEngine(cfg.risk), Router(self.exchange), clock, store=store,
-                                    group_commit=True, dividend_tax=market.dividend_tax)
-        self.exchange.listener = self.engine
+        self.portfolio, self.exchange, self.engine = engine_kit(self.trader_id, cfg, market, clock, store)
         self.refusals = RefusalLog()
         self.engine.on_rejection(self.refusals.record)
         self.caller: CachedCaller | None = None
@@ -172,7 +227,7 @@ class Seat:
         return json.dumps({ARENA_CONFIG_KEY: d}, default=str, sort_keys=True)
 
     def open(self, cfg: CompetitionConfig, store: SqlLedgerStore, clock: SimClock, market: PreparedMarket,
-             trade_from: int, resume: bool) -> None:
+             trade_from: int, resume: bool, steps: "Steps") -> None:
         """Create the trader's ledger, or rebuild it (resume) and find where this trader continues."""
         existing = store.get_trader(self.trader_id)
         if existing is None:
@@ -195,8 +250,38 @@ class Seat:
         self.strategy.on_start(ctx)
         self.view = MarketView(market.panel, ctx.features, ctx.active, rules=market.rulebook,
                                refusals=self.refusals)
+        if self.ai is None and self.start > trade_from:
+            self._warm(cfg, market, store, trade_from, steps)
         for j in range(trade_from, self.start):  # what it was shown before the resume point
             self.fingerprint(j)
+
+    def _warm(self, cfg: CompetitionConfig, market: PreparedMarket, store: SqlLedgerStore, trade_from: int,
+              steps: "Steps") -> None:
+        """A classic strategy keeps state of its own (targets, pending buys, the refusals its view shows).
+        It is deterministic, so replaying it over the slices before the resume point on a private,
+        unpersisted engine rebuilds that state; the replay must reproduce the ledger's fills, or the
+        strategy cannot be resumed (an error, never a silently different result)."""
+        clock = SimClock(market.panel, market.lower, market.upper, exec_offset=1)
+        portfolio, exchange, engine = engine_kit(self.trader_id, cfg, market, clock, None)
+        engine.on_fill(self.strategy.on_fill)
+        engine.on_rejection(self.strategy.on_rejection)
+        engine.on_rejection(self.refusals.record)
+        shadow = _Shadow(self.trader_id, portfolio, exchange, engine)
+        ts = market.panel.timestamps
+        assert self.view is not None
+        for i in range(trade_from, self.start):
+            clock.index = i
+            now = clock.now()
+            shadow.meet_bar(i, now, steps.actions.get(now.date(), ()), market, bool(steps.day_end[i]))
+            self.view.index = i
+            shadow.submit(list(self.strategy.on_slice(self.view, portfolio)), ts[i])  # type: ignore[arg-type]
+        cut = pd.Timestamp(ts[self.start]).to_pydatetime() if self.start < len(ts) else None
+        stored = [(f.order_id, f.symbol, f.quantity, f.price) for f in store.all_fills(self.trader_id)
+                  if cut is None or f.ts.replace(tzinfo=None) < cut]
+        replayed = [(f.order_id, f.symbol, f.quantity, f.price) for f in engine.fills]
+        if stored != replayed:
+            raise ConfigError("this strategy does not replay to its ledger, so it cannot be resumed",
+                              trader=self.trader_id, ledger_fills=len(stored), replayed_fills=len(replayed))
 
     # ---- fairness records -----------------------------------------------------------------------
     def fingerprint(self, i: int) -> str:
@@ -227,29 +312,6 @@ class Seat:
         text = json.dumps({"columns": [cols[k] for k in keep], "rows": rows, "time": ctx.get("time")},
                           sort_keys=True, default=str)
         self.context_seen[i] = hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    # ---- the step --------------------------------------------------------------------------------
-    def meet_bar(self, i: int, now: datetime, actions: list, market: PreparedMarket, day_end: bool) -> None:
-        self.portfolio.start_day(now.date())
-        for action in actions:
-            self.engine.apply_corporate_action(action)  # idempotent across a crash and replay
-        self.engine.release_due_children()
-        if self.exchange.has_pending:
-            f = market.panel.fields
-            for col, sym in enumerate(market.panel.symbols):
-                if self.exchange.resting(sym):
-                    quote = BarQuote(f["open"][i, col], f["high"][i, col], f["low"][i, col], f["close"][i, col],
-                                     f["volume"][i, col], f["trade_status"][i, col], market.lower[i, col],
-                                     market.upper[i, col])
-                    self.exchange.on_bar(sym, now, quote, day_end)
-
-    def submit(self, orders: list[OrderRequest], ts: np.datetime64) -> None:
-        for k, req in enumerate(orders):
-            if not req.client_order_id:  # deterministic ids make a replayed slice idempotent
-                cid = f"{self.trader_id}:{pd.Timestamp(ts):%Y%m%dT%H%M%S}:{k}"
-                req = OrderRequest(req.symbol, req.side, req.quantity, req.order_type, req.limit_price, req.tif,
-                                   cid, req.tag)
-            self.engine.submit(req)
 
     def equity_now(self, clock: SimClock) -> Decimal:
         marks = {}
@@ -307,10 +369,6 @@ async def replay(cfg: CompetitionConfig, entrants: list[Entrant], market: Prepar
     log = DecisionLog(store)
     seats = [Seat(e, cfg, market, clock, store, log, pool) for e in entrants]
     trade_from = trade_start(market, cfg)
-    for seat in seats:
-        seat.open(cfg, store, clock, market, trade_from, resume)
-    if after_open is not None:
-        after_open(seats)
     bt = cfg.backtest
     use = bt.corporate_actions if bt.corporate_actions is not None else bt.rules != "none"
     actions_by_day: dict = {}
@@ -320,6 +378,11 @@ async def replay(cfg: CompetitionConfig, entrants: list[Entrant], market: Prepar
     n = len(ts)
     days = ts.astype("datetime64[D]")
     day_end = np.append(days[1:] != days[:-1], True)
+    steps = Steps(actions_by_day, day_end)
+    for seat in seats:
+        seat.open(cfg, store, clock, market, trade_from, resume, steps)
+    if after_open is not None:
+        after_open(seats)
     first = min((s.start for s in seats), default=n)
     end = n if stop_after is None else min(n, first + stop_after)
     times = StepTimes()
