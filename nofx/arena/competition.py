@@ -130,19 +130,19 @@ def run_competition(cfg: CompetitionConfig, store: SqlLedgerStore, *, resume: bo
     cs = CompetitionStore(store)
     cid = cfg.competition.id
     existing = cs.get(cid)
-    prepared = prepare(cfg)
     config_json = canonical_config(cfg)
-    now = datetime.now(timezone.utc)
-    trade_from = trade_start(prepared.market, cfg)
     if existing is not None and not resume:
         raise ConfigError("competition already exists in this database: add --resume to continue it, or "
                           "choose another [competition] id", competition=cid)
     if existing is None and resume:
         raise ConfigError("no competition to resume in this database", competition=cid)
+    if existing is not None and existing.config_json != config_json:
+        raise ConfigError("the config differs from the one the competition started with; resume with the "
+                          "same file and options (or start a new competition id)", competition=cid)
+    prepared = prepare(cfg)
+    now = datetime.now(timezone.utc)
+    trade_from = trade_start(prepared.market, cfg)
     if existing is not None:
-        if existing.config_json != config_json:
-            raise ConfigError("the config differs from the one the competition started with; resume with the "
-                              "same file (or start a new competition id)", competition=cid)
         if existing.data_hash != prepared.data_hash:
             raise ConfigError("the bars differ from the ones the competition started with (data hash)",
                               competition=cid, stored=existing.data_hash[:12], now=prepared.data_hash[:12])

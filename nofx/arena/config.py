@@ -69,6 +69,17 @@ class BaselineEntry(StrategySection):
     name: str = Field(min_length=1, max_length=20, pattern=NAME)  # type: ignore[assignment]
     strategy: str
 
+    @model_validator(mode="after")
+    def _known(self) -> "BaselineEntry":
+        # checked now, not when the replay starts: the registry validates parameters without importing
+        import nofx.strategies.builtin  # noqa: F401  (declares the strategies)
+        from nofx.strategies.registry import REGISTRY
+
+        if self.strategy == "ai_trader":
+            raise ValueError("an AI trader is an [[ai]] table, not a baseline")
+        REGISTRY.params_model(self.strategy).model_validate(self.params)
+        return self
+
 
 class CompetitionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

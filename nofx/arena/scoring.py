@@ -146,7 +146,7 @@ def decision_stats(store: SqlLedgerStore, trader: CompetitionTrader, conf: dict[
             if o.get("status") in ("cut", "refused"):
                 why[f"{o['status']}: {reason_kind(o.get('reason'))}"] += 1
         if r.status == "failed":
-            failures[reason_kind((r.error or "").split(": ", 1)[-1])] += 1
+            failures[reason_kind((r.error or "").rsplit(": ", 1)[-1])] += 1  # the cause, without the role
             if "invalid reply" in (r.error or ""):
                 invalid += 1
         for call in r.calls:
