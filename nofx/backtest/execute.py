@@ -38,6 +38,23 @@ def dropped_notes(bars) -> list[str]:
     return [f"dropped {bars.attrs.get(SOURCE_ATTR, '?')} {line}" for line in bars.attrs.get(DROPPED_ATTR) or []]
 
 
+def load_run_bars(cfg: RunConfig):
+    """The bars a run config names (warm-up included) and its symbol list (None: all in the file); the
+    backtest and the processes of ``nofx system`` read their data through here."""
+    symbols = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
+    if symbols:
+        parse_symbols(",".join(symbols))  # clear error on a bad symbol before reading data
+    bt = cfg.backtest
+    if bt.start and bt.end and bt.start > bt.end:
+        raise ConfigError("start is after end", start=bt.start, end=bt.end)
+    load_from = bt.start
+    if bt.start and bt.warmup_bars:  # calendar days that surely hold that many trading days
+        load_from = bt.start - timedelta(days=int(bt.warmup_bars * 1.6) + 15)
+    bars = load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end,
+                     drop_bad_rows=cfg.data.drop_bad_rows, date_format=cfg.data.date_format)
+    return bars, symbols
+
+
 def execute(cfg: RunConfig, progress: bool = True,
             on_progress: Callable[[int, int], None] | None = None, strategy: Strategy | None = None) -> BacktestResult:
     """Run a validated :class:`RunConfig` (the CLI, sweeps, ``nofx rl eval`` and the API all come through
@@ -52,17 +69,8 @@ def execute(cfg: RunConfig, progress: bool = True,
         if cfg.strategy is None:
             raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
         strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
-    symbols = None if cfg.data.symbols == "all" else list(cfg.data.symbols)
-    if symbols:
-        parse_symbols(",".join(symbols))  # clear error on a bad symbol before reading data
+    bars, symbols = load_run_bars(cfg)
     bt = cfg.backtest
-    if bt.start and bt.end and bt.start > bt.end:
-        raise ConfigError("start is after end", start=bt.start, end=bt.end)
-    load_from = bt.start
-    if bt.start and bt.warmup_bars:  # calendar days that surely hold that many trading days
-        load_from = bt.start - timedelta(days=int(bt.warmup_bars * 1.6) + 15)
-    bars = load_bars(cfg.data.path, symbols, bt.benchmark, load_from, bt.end,
-                     drop_bad_rows=cfg.data.drop_bad_rows, date_format=cfg.data.date_format)
     result = run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk,
                           on_progress=on_progress)
     result.messages[:0] = dropped_notes(bars)

@@ -71,6 +71,7 @@ _SUBAPPS: dict[str, tuple[str, str | None]] = {
     "decisions": ("nofx.cli.ai", None),
     "profile": ("nofx.cli.profile", None),
     "compete": ("nofx.cli.compete", None),
+    "system": ("nofx.cli.system", None),
 }
 _mounted: set[str] = set()
 

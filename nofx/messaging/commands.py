@@ -29,18 +29,22 @@ from nofx.engine.store import LedgerStore
 from nofx.messaging.ledger_feed import replay_frames
 from nofx.messaging.messages import (
     CancelOrder,
+    Hello,
     Message,
     QueryOrder,
     Rejected,
     ReplayEvents,
     Replayed,
     Reply,
+    SliceOrders,
+    SliceReply,
     decode,
     encode,
 )
 from nofx.messaging.pubsub import Gap, publisher_id
 
-COMMAND_TYPES = (OrderRequest, CancelOrder, QueryOrder, ReplayEvents)
+COMMAND_TYPES = (OrderRequest, CancelOrder, QueryOrder, ReplayEvents, SliceOrders, Hello)
+_REPLY_TYPE: dict[type, type] = {ReplayEvents: Replayed, SliceOrders: SliceReply, Hello: SliceReply}
 
 
 class CommandTimeout(NofxError):
@@ -90,13 +94,13 @@ class CommandClient:
                 self.counters.reject(e, "command client")
         return out
 
-    async def call(self, command: Any) -> Reply | Replayed:
+    async def call(self, command: Any) -> Reply | Replayed | SliceReply:
         if not isinstance(command, COMMAND_TYPES):
             raise TypeError(f"{type(command).__name__} is not a command")
         self._seq += 1
         seq = self._seq
         frame = encode(command, self.id, seq)
-        expected = Replayed if isinstance(command, ReplayEvents) else Reply
+        expected = _REPLY_TYPE.get(type(command), Reply)
         for _ in range(self.retries + 1):
             await self._sock.send(frame)
             self.attempts += 1
@@ -106,7 +110,7 @@ class CommandClient:
         raise CommandTimeout(f"no reply from the engine after {self.retries + 1} attempts of "
                              f"{self.timeout:g}s", command=type(command).__name__, seq=seq)
 
-    async def _await_reply(self, seq: int, expected: type, deadline: float) -> Reply | Replayed | None:
+    async def _await_reply(self, seq: int, expected: type, deadline: float) -> Reply | Replayed | SliceReply | None:
         while (left := deadline - time.monotonic()) > 0:
             if not await self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
                 return None
@@ -126,7 +130,7 @@ class CommandClient:
         self._sock.close()
 
 
-Handler = Callable[[Any, int], "Reply | Replayed"]
+Handler = Callable[[Any, int], "Reply | Replayed | SliceReply"]
 
 
 class CommandServer:
@@ -156,7 +160,7 @@ class CommandServer:
                 self._replies += 1
                 await self._sock.send_multipart([*frames[:-1], encode(reply, self.id, self._replies)])
 
-    def handle(self, frame: bytes) -> Reply | Replayed | None:
+    def handle(self, frame: bytes) -> Reply | Replayed | SliceReply | None:
         try:
             msg = decode(frame)
         except Rejected as e:

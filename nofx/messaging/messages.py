@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -36,6 +37,7 @@ from nofx.domain.events import (
     OrderSubmitted,
     _EVENT_TYPES,
 )
+from nofx.domain.fills import Fill
 from nofx.domain.market_data import Bar, Tick
 from nofx.domain.orders import Order, OrderRequest
 
@@ -94,6 +96,118 @@ class Replayed(msgspec.Struct, frozen=True):
     message: str = ""
 
 
+# ---- the lockstep replay of `nofx system` (see nofx.messaging.system) ---------------------------------
+class BarSlice(msgspec.Struct, frozen=True):
+    """One time slice of a replay feed, as panel rows: ``fields[name][k]`` is the value of ``symbols[k]``
+    (NaN where that symbol has no bar). Published by the market-data service on ``md.slice.<feed>``;
+    a strategy process rebuilds exactly the panel a backtest's strategy sees from these rows."""
+
+    feed: str
+    index: int
+    count: int  # slices in the whole replay
+    ts_ns: int  # the slice's bar time (exchange local, ns since the epoch of the naive time)
+    symbols: list[str]
+    fields: dict[str, list[float]]
+
+
+class SliceRequest(msgspec.Struct, frozen=True):
+    """Ask the market-data service to publish slices ``first``..``last`` of ``feed`` (``sys.want``): the
+    engine asks for the next slice when it is ready for it (replay advances on acknowledgements), a
+    restarted strategy for what it missed."""
+
+    feed: str
+    first: int
+    last: int
+
+
+class PositionState(msgspec.Struct, frozen=True):
+    symbol: str
+    quantity: int
+    sellable: int
+    avg_cost: Decimal
+
+
+class SliceNote(msgspec.Struct, frozen=True):
+    """What the engine told a strategy between two of its slices, in order: a fill (``on_fill``) or a
+    refusal (``on_rejection``: the request, its code and reason)."""
+
+    fill: Fill | None = None
+    request: OrderRequest | None = None
+    code: str = ""
+    reason: str = ""
+
+
+class EngineReady(msgspec.Struct, frozen=True):
+    """The engine has done its part of slice ``index`` for ``trader`` (day start, corporate actions,
+    resting orders matched): the account as the strategy must see it, and the notes since the
+    strategy's last slice (``notes[0]`` is note number ``first_note``). Published on
+    ``sys.ready.<trader>``; the strategy answers with :class:`SliceOrders` for the same index."""
+
+    engine: str  # the engine's incarnation: a new one means the notes were renumbered from its ledger
+    trader: str
+    index: int
+    cash: Decimal
+    equity: float
+    positions: list[PositionState]
+    first_note: int
+    notes: list[SliceNote]
+    done: bool = False  # the replay is over (index: the slice count); the strategy process may exit
+
+
+class SliceOrders(msgspec.Struct, frozen=True):
+    """A strategy's orders for slice ``index`` (empty: "done, nothing to send"), a command to the engine.
+    ``notes_seen``: notes the strategy has applied; ``messages``: its new log lines (the run's messages)."""
+
+    trader: str
+    index: int
+    orders: list[OrderRequest]
+    notes_seen: int = 0
+    messages: list[str] = []
+
+
+class Hello(msgspec.Struct, frozen=True):
+    """A (re)started strategy process introduces itself; the engine answers with the slice it waits on
+    for this trader (if any) with every note from the first."""
+
+    trader: str
+
+
+class SliceReply(msgspec.Struct, frozen=True):
+    """The engine's answer to :class:`SliceOrders` (the orders as acknowledged, i.e. persisted) or to
+    :class:`Hello` (``ready``: the pending slice, if any). ``code`` ``SYS_NOT_READY``: the engine is not
+    at that slice yet (it restarted): wait for its next :class:`EngineReady`."""
+
+    request_seq: int
+    ok: bool
+    orders: list[Order] = []
+    ready: EngineReady | None = None
+    done: bool = False  # the replay is over
+    code: str = ""
+    message: str = ""
+
+
+class StatusRequest(msgspec.Struct, frozen=True):
+    """Ask a process (``sys.status`` topic) to publish its :class:`ProcessStatus`."""
+
+    target: str = ""  # "" = everyone
+
+
+class ProcessStatus(msgspec.Struct, frozen=True):
+    """A process's health, published on ``sys.health.<name>`` every second and on request."""
+
+    name: str
+    role: str
+    pid: int
+    started_ns: int
+    received: int
+    sent: int
+    rejected: dict[str, int]
+    gaps: int
+    lost: int
+    lag_ms: float  # now - send time of the last message received
+    index: int = -1  # the replay slice it is at
+
+
 # payload type name -> payload class. Domain events keep their ``kind`` as their bus name.
 PAYLOAD_TYPES: dict[str, type] = {
     "bar": Bar,
@@ -105,6 +219,14 @@ PAYLOAD_TYPES: dict[str, type] = {
     "reply": Reply,
     "replay": ReplayEvents,
     "replayed": Replayed,
+    "bar_slice": BarSlice,
+    "slice_request": SliceRequest,
+    "engine_ready": EngineReady,
+    "slice_orders": SliceOrders,
+    "hello": Hello,
+    "slice_reply": SliceReply,
+    "status_request": StatusRequest,
+    "status": ProcessStatus,
 }
 _TYPE_NAMES: dict[type, str] = {cls: name for name, cls in PAYLOAD_TYPES.items()}
 _DECODERS = {name: msgspec.msgpack.Decoder(cls) for name, cls in PAYLOAD_TYPES.items()}
@@ -198,5 +320,7 @@ def topic_for(payload: Any, source: str = "") -> str:
     raise TypeError(f"{type(payload).__name__} is not published on the bus")
 
 
-__all__ = ["SCHEMA_VERSION", "Envelope", "CancelOrder", "QueryOrder", "Reply", "ReplayEvents", "Replayed", "PAYLOAD_TYPES", "Rejected",
+__all__ = ["SCHEMA_VERSION", "Envelope", "CancelOrder", "QueryOrder", "Reply", "ReplayEvents", "Replayed",
+           "BarSlice", "SliceRequest", "PositionState", "SliceNote", "EngineReady", "SliceOrders", "Hello",
+           "SliceReply", "StatusRequest", "ProcessStatus", "PAYLOAD_TYPES", "Rejected",
            "Message", "type_name", "encode", "decode", "topic_for"]
