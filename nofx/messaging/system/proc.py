@@ -47,4 +47,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import os
+
+    if os.environ.get("NOFX_PROFILE_DIR"):  # development aid: a cProfile of each process
+        import cProfile
+
+        prof = cProfile.Profile()
+        rc = prof.runcall(main)
+        prof.dump_stats(os.path.join(os.environ["NOFX_PROFILE_DIR"], f"{sys.argv[1]}-{os.getpid()}.prof"))
+        raise SystemExit(rc)
     raise SystemExit(main())

@@ -141,6 +141,10 @@ class Supervisor:
             rc = m.proc.poll()
             if rc is None:
                 continue
+            if m.exit_code is None and rc == 0 and name != "engine":
+                m.exit_code = rc  # a strategy that saw the end of the replay: done, not dead
+            if m.exit_code == 0:
+                continue
             m.exit_code = rc
             if name == "engine" and rc == 0:
                 return True
