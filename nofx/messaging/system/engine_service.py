@@ -11,10 +11,9 @@ time its own simulated exchange is at, and then does exactly what the backtester
    (re-publishing the ready state if a strategy is silent: it may have restarted);
 3. each order is submitted (and, with fills at the close, matched at once) in the order the strategy
    gave; the reply goes out after the ledger has committed them (acknowledged = durable);
-4. the slice is marked done in the ledger (an equity snapshot whose cursor is ``i``).
-
-A restarted engine rebuilds every account from the ledger and continues at the slice after the last
-snapshot; orders carry deterministic client order ids (``trader:slice:k``), so a strategy re-sending a
+The engine's part of a slice (1) is committed with an equity snapshot whose cursor is ``i`` before any
+strategy hears of it. A restarted engine rebuilds every account from the ledger and continues with the
+strategies' part of the last snapshot's slice (never matching that bar again); orders carry deterministic client order ids (``trader:slice:k``), so a strategy re-sending a
 slice gets the first orders back, never second ones. The simulated exchange is the venue: it replays
 the run's bars from the data file (a live system puts a broker gateway there, see docs/system.md).
 """
@@ -82,6 +81,7 @@ class _Trader:
     qty_changes: list[tuple[int, int, int]] = field(default_factory=list)
     applied: list[CorporateActionApplied] = field(default_factory=list)
     cash_at: np.ndarray | None = None
+    resumed_at: int = -1  # the ledger already holds the engine's part of slices up to this one
 
 
 class EngineService:
@@ -184,11 +184,15 @@ class EngineService:
             tr.cash_at[k] = float(pf.cash)  # type: ignore[index]
         # the strategy process has applied every note of the previous engine (or will ask for all: Hello)
         tr.notes_acked = len(tr.notes)
-        start = snap.cursor + 1 if snap is not None else 0
-        self.clock.index = max(start - 1, 0)
-        if start > 0:
-            pf.start_day(self.clock.days[start - 1])
+        if snap is None:
+            return 0
+        # the snapshot of slice i is written when the engine's own part of i is done: resume there,
+        # with the strategies' part (idempotent by client order id) still to do
+        start = snap.cursor
+        self.clock.index = start
+        pf.start_day(self.clock.days[start])
         eng.restore_open_orders()
+        tr.resumed_at = start
         return start
 
     # ---- commands -----------------------------------------------------------------------------------
@@ -235,9 +239,11 @@ class EngineService:
         for req in command.orders:
             if not req.client_order_id:
                 raise NofxError("an order sent over the bus needs a client_order_id", code="ORDER_NO_CLIENT_ID")
+            known = eng.oms.find_client_order(req.client_order_id)
             out.append(eng.submit(req))
-            # at the close an order meets the bar as soon as it arrives (as in the backtester)
-            if not self.at_open and tr.exchange.has_pending:
+            # at the close an order meets the bar as soon as it arrives (as in the backtester); a resent
+            # order (the engine restarted within the slice) already met it
+            if known is None and not self.at_open and tr.exchange.has_pending:
                 tr.exchange.match(i, False)
         eng.flush()  # acknowledged only once durable
         return out
@@ -260,11 +266,15 @@ class EngineService:
         return None
 
     def _pre_slice(self, i: int) -> None:
-        """The engine's part of slice ``i`` before the strategies decide (the backtester's loop head)."""
+        """The engine's part of slice ``i`` before the strategies decide (the backtester's loop head),
+        committed with a snapshot whose cursor is ``i`` before any strategy hears of it."""
         self.clock.index = i
         day = self.clock.days[i]
+        now = self.clock.now()
         for tr in self.traders.values():
             tr._nf = len(tr.qty_changes)  # type: ignore[attr-defined]
+            if i <= tr.resumed_at:
+                continue  # done before a restart: matching again would fill the same bar twice
             if self.new_day[i]:
                 tr.portfolio.start_day(day)
                 for action in self.actions_by_day.get(day, ()):
@@ -275,15 +285,14 @@ class EngineService:
             if tr.exchange.has_pending:
                 tr.exchange.match(i, True)
             tr.engine.flush()
+            self.store.snapshot(EquitySnapshot(tr.spec.id, now, Decimal(repr(tr.portfolio.equity())).quantize(
+                Decimal("0.01")), tr.portfolio.cash, i))
 
     def _post_slice(self, i: int) -> None:
-        now = self.clock.now()
         for tr in self.traders.values():
             if len(tr.qty_changes) != tr._nf:  # type: ignore[attr-defined]
                 tr.cash_at[i] = float(tr.portfolio.cash)  # type: ignore[index]
             tr.engine.flush()
-            self.store.snapshot(EquitySnapshot(tr.spec.id, now, Decimal(repr(tr.portfolio.equity())).quantize(
-                Decimal("0.01")), tr.portfolio.cash, i))
 
     async def run(self) -> None:
         rt = self.rt
