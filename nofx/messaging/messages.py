@@ -186,6 +186,21 @@ class SliceReply(msgspec.Struct, frozen=True):
     message: str = ""
 
 
+class QuoteRequest(msgspec.Struct, frozen=True):
+    """Ask the market-data service for its latest bar and tick of each symbol (empty: every symbol)."""
+
+    symbols: list[str] = []
+
+
+class QuoteSnapshot(msgspec.Struct, frozen=True):
+    """The market-data service's answer to :class:`QuoteRequest`: the latest bar and the latest tick
+    it has of each symbol asked for (a symbol it has not seen is left out)."""
+
+    request_seq: int
+    bars: list[Bar] = []
+    ticks: list[Tick] = []
+
+
 class StatusRequest(msgspec.Struct, frozen=True):
     """Ask a process (``sys.status`` topic) to publish its :class:`ProcessStatus`."""
 
@@ -226,6 +241,8 @@ PAYLOAD_TYPES: dict[str, type] = {
     "hello": Hello,
     "slice_reply": SliceReply,
     "status_request": StatusRequest,
+    "quote_request": QuoteRequest,
+    "quote_snapshot": QuoteSnapshot,
     "status": ProcessStatus,
 }
 _TYPE_NAMES: dict[type, str] = {cls: name for name, cls in PAYLOAD_TYPES.items()}
@@ -322,5 +339,5 @@ def topic_for(payload: Any, source: str = "") -> str:
 
 __all__ = ["SCHEMA_VERSION", "Envelope", "CancelOrder", "QueryOrder", "Reply", "ReplayEvents", "Replayed",
            "BarSlice", "SliceRequest", "PositionState", "SliceNote", "EngineReady", "SliceOrders", "Hello",
-           "SliceReply", "StatusRequest", "ProcessStatus", "PAYLOAD_TYPES", "Rejected",
+           "SliceReply", "QuoteRequest", "QuoteSnapshot", "StatusRequest", "ProcessStatus", "PAYLOAD_TYPES", "Rejected",
            "Message", "type_name", "encode", "decode", "topic_for"]

@@ -25,7 +25,17 @@ from nofx.domain.market_data import Bar, Tick
 from nofx.domain.orders import OrderRequest
 from nofx.messaging.messages import (
     SCHEMA_VERSION,
+    BarSlice,
     CancelOrder,
+    EngineReady,
+    Hello,
+    PositionState,
+    ProcessStatus,
+    SliceNote,
+    SliceOrders,
+    SliceReply,
+    SliceRequest,
+    StatusRequest,
     Envelope,
     Rejected,
     Replayed,
@@ -56,6 +66,16 @@ PAYLOADS = [
     (CancelOrder("t-O1"), None),
     (ReplayEvents("order.t", 3, 14), None),
     (Replayed(5, True, [b"\x96frame"]), None),
+    (BarSlice("replay", 3, 10, 1_600_000_000_000_000_000, ["600519.SH", "000001.SZ"],
+              {"close": [1805.01, 17.5], "volume": [12300.0, 0.0]}), None),
+    (SliceRequest("replay", 0, 9), None),
+    (EngineReady("engine/1/x", "t", 3, Decimal("99.01"), 1000.5, [PositionState("600519.SH", 100, 0, Decimal("1800.01"))],
+                 2, [SliceNote(fill=FILL), SliceNote(request=REQ, code="RISK_LOT", reason="odd lot")]), None),
+    (SliceOrders("t", 3, [REQ], 4, ["a log line"]), None),
+    (Hello("t"), None),
+    (SliceReply(5, False, code="SYS_NOT_READY", message="engine at slice 2"), None),
+    (StatusRequest(""), None),
+    (ProcessStatus("md", "market_data", 42, 1, 10, 11, {"garbage": 2}, 0, 0, 0.5, 3), None),
 ]
 
 

@@ -4,7 +4,15 @@ Each time slice goes out as one :class:`~nofx.messaging.messages.BarSlice` on ``
 panel rows a strategy process rebuilds its view from) and, with ``publish_bars``, as one
 :class:`~nofx.domain.market_data.Bar` per symbol on ``md.bar.<symbol>`` for any other subscriber.
 
-Replay is pulled: a slice is published when asked for with a :class:`SliceRequest` on ``sys.want``
+A tick replay (``tick_file``) publishes each trade on ``md.tick.<symbol>`` at ``speed`` and the bars
+synthesised from them, session-aware (:mod:`.bar_builder`), on ``md.bar<freq>.<symbol>`` (``md.bar15m.``,
+``md.bar1d.`` ...); it starts when a :class:`SliceRequest` for its feed arrives (so no early message is
+lost to a subscriber still connecting).
+
+The latest-quote snapshot: with ``quote_endpoint`` the service binds a ROUTER there and answers each
+:class:`QuoteRequest` with its latest bar and tick of each symbol (:class:`QuoteSnapshot`).
+
+Replay of bars is pulled: a slice is published when asked for with a :class:`SliceRequest` on ``sys.want``
 (the engine asks for the next slice once every strategy has answered the last one, so at speed 0 the
 replay advances on acknowledgements, never on wall time; a restarted process asks again for what it
 missed). At speed N a slice is also held until its time at N x the bars' own pace.
@@ -26,7 +34,13 @@ from nofx.data.panel import PANEL_FIELDS, BarPanel
 from nofx.domain.errors import NofxError
 from nofx.domain.market_data import Bar
 from nofx.engine.market_data import select_bars
-from nofx.messaging.messages import BarSlice, SliceRequest
+import pandas as pd
+import zmq
+
+from nofx.domain.market_data import Tick
+from nofx.messaging.counters import BusCounters
+from nofx.messaging.messages import BarSlice, QuoteRequest, QuoteSnapshot, Rejected, SliceRequest, decode, encode
+from nofx.messaging.system.bar_builder import BarBuilder
 from nofx.messaging.system.runtime import ProcessRuntime
 from nofx.messaging.system.spec import SystemSpec
 
@@ -85,34 +99,142 @@ def _dec(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
+def freq_tag(freq: str) -> str:
+    """Topic tag of a bar frequency: ``15min`` -> ``15m``, ``1D`` -> ``1d``."""
+    f = freq.strip().lower()
+    return f.replace("min", "m") if f.endswith("min") else f
+
+
+def read_ticks(path: str) -> pd.DataFrame:
+    """Trades from Parquet or CSV with columns ``datetime, symbol, price, size``, in time order."""
+    df = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
+    missing = [c for c in ("datetime", "symbol", "price", "size") if c not in df.columns]
+    if missing:
+        raise DataError(f"tick file lacks column {missing[0]!r}", file=str(path))
+    df["datetime"] = pd.to_datetime(df["datetime"])
+    return df.sort_values("datetime", kind="stable").reset_index(drop=True)
+
+
 class MarketDataService:
     def __init__(self, spec: SystemSpec, name: str = "md") -> None:
         self.spec = spec
-        self.feed = ReplayFeed(spec.feed, run_panel(spec.run))
+        self.feed = ReplayFeed(spec.feed, run_panel(spec.run)) if spec.tick_file is None else None
+        self.last_bar: dict[str, Bar] = {}
+        self.last_tick: dict[str, Tick] = {}
+        self.quote_counters = BusCounters()
+        self._go = asyncio.Event()
         b = spec.broker
         self.rt = ProcessRuntime(name, "market_data", b.pub_endpoint, b.sub_endpoint, ["sys.want"])
         self._published = -1  # highest slice published so far (pacing applies to new slices only)
         self._t0: float | None = None
         self._first = 0
+        self.rt.extra_counters.append(self.quote_counters)
 
     async def serve(self) -> None:
+        tasks = []
+        if self.spec.quote_endpoint:
+            tasks.append(asyncio.create_task(self._serve_quotes(self.spec.quote_endpoint)))
+        if self.spec.tick_file:
+            tasks.append(asyncio.create_task(self._tick_replay(self.spec.tick_file)))
+        try:
+            await self._serve_requests()
+        finally:
+            self.rt.stop.set()
+            await asyncio.gather(*tasks)
+
+    async def _serve_requests(self) -> None:
         rt = self.rt
-        topic = f"md.slice.{self.feed.name}"
+        feed = self.feed
         while not rt.stop.is_set():
             for _, msg in await rt.receive(0.5):
                 req = msg.payload
-                if not isinstance(req, SliceRequest) or req.feed != self.feed.name:
+                if not isinstance(req, SliceRequest) or req.feed != self.spec.feed:
                     continue
-                last = min(req.last, self.feed.count - 1, req.first + MAX_SLICES_PER_REQUEST - 1)
+                self._go.set()
+                if feed is None:
+                    continue
+                topic = f"md.slice.{feed.name}"
+                last = min(req.last, feed.count - 1, req.first + MAX_SLICES_PER_REQUEST - 1)
                 for i in range(max(req.first, 0), last + 1):
                     if i > self._published:
                         await self._pace(i)
                         self._published = i
                     rt.index = max(rt.index, i)
-                    rt.publish(topic, self.feed.slice(i))
+                    rt.publish(topic, feed.slice(i))
                     if self.spec.publish_bars:
-                        for bar in self.feed.bars(i):
+                        for bar in feed.bars(i):
                             rt.pub.publish(bar)
+                            self.last_bar[bar.symbol] = bar
+
+    async def _tick_replay(self, path: str) -> None:
+        """Publish the file's ticks (paced at ``speed``) and the bars synthesised from them."""
+        rt = self.rt
+        ticks = read_ticks(path)
+        builders = {freq_tag(f): BarBuilder(f) for f in self.spec.bar_freqs}
+        while not self._go.is_set():  # started by a SliceRequest for this feed
+            if rt.stop.is_set():
+                return
+            await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        first = ticks["datetime"].iloc[0] if len(ticks) else None
+        speed = self.spec.speed
+        cols = zip(ticks["datetime"].dt.to_pydatetime(), ticks["symbol"].astype(str), ticks["price"], ticks["size"])
+        for k, (ts, sym, price, size) in enumerate(cols):
+            if rt.stop.is_set():
+                return
+            if speed > 0:
+                wait = t0 + (ts - first).total_seconds() / speed - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            elif k % 500 == 0:
+                await asyncio.sleep(0)  # let quotes and health be served
+            try:
+                tick = Tick(sym, ts, _dec(price), int(size))
+            except NofxError as e:
+                log.warning("tick not published: %s", e)
+                continue
+            rt.pub.publish(tick)
+            self.last_tick[sym] = tick
+            rt.index = k
+            for tag, b in builders.items():
+                for bar in b.add(tick):
+                    self._publish_bar(tag, bar)
+        for tag, b in builders.items():
+            for bar in b.flush():
+                self._publish_bar(tag, bar)
+        rt.publish(f"md.end.{self.spec.feed}", SliceRequest(self.spec.feed, 0, rt.index))
+
+    def _publish_bar(self, tag: str, bar: Bar) -> None:
+        self.rt.publish(f"md.bar{tag}.{bar.symbol}", bar)
+        self.last_bar[bar.symbol] = bar
+
+    async def _serve_quotes(self, endpoint: str) -> None:
+        sock = self.rt.ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(endpoint)
+        sent = 0
+        try:
+            while not self.rt.stop.is_set():
+                if not await sock.poll(200, zmq.POLLIN):
+                    continue
+                frames = await sock.recv_multipart()
+                try:
+                    msg = decode(frames[-1])
+                except Rejected as e:
+                    self.quote_counters.reject(e, "quote service")
+                    continue
+                req = msg.payload
+                if not isinstance(req, QuoteRequest):
+                    self.quote_counters.reject(Rejected("not_a_quote_request", msg.type), "quote service")
+                    continue
+                self.quote_counters.received += 1
+                wanted = req.symbols or sorted(set(self.last_bar) | set(self.last_tick))
+                snap = QuoteSnapshot(msg.seq, [self.last_bar[s] for s in wanted if s in self.last_bar],
+                                     [self.last_tick[s] for s in wanted if s in self.last_tick])
+                sent += 1
+                await sock.send_multipart([*frames[:-1], encode(snap, self.rt.pub.id, sent)])
+        finally:
+            sock.close()
 
     async def _pace(self, i: int) -> None:
         if self.spec.speed <= 0:

@@ -42,6 +42,12 @@ class SystemSpec(BaseModel):
     speed: float = 0.0  # 0: as fast as the slowest process acknowledges; N: N x the bars' own pace
     publish_bars: bool = True  # also publish each bar on md.bar.<symbol> (for other subscribers)
     status_file: str | None = None  # the supervisor writes every process's health here
+    # the market-data service answers QuoteRequest here (request/reply, a ROUTER it binds)
+    quote_endpoint: str | None = None
+    # a tick replay: a file of trades (datetime, symbol, price, size) published on md.tick.<symbol> at
+    # ``speed`` (0: at once), with bars synthesised from them on md.bar<freq>.<symbol> (e.g. md.bar15m.)
+    tick_file: str | None = None
+    bar_freqs: list[str] = ["1min", "5min", "15min", "30min", "60min", "1D"]
     resend_s: float = 0.5  # a request or slice not answered within this is sent again
     command_timeout_s: float = 2.0
 
