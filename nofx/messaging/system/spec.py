@@ -82,3 +82,32 @@ class SystemSpec(BaseModel):
     @classmethod
     def read(cls, path: str | Path) -> "SystemSpec":
         return cls.model_validate(json.loads(Path(path).read_text()))
+
+
+def _relative_to(base: Path, value: str | None) -> str | None:
+    if value is None or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
+
+
+def load_system_config(path: str | Path) -> SystemSpec:
+    """A ``system.toml`` (or YAML): ``[broker]`` endpoints, ``[run]`` (a backtest run config's data,
+    backtest and risk sections), ``[[traders]]`` (id, strategy), ``ledger``, ``speed``... Relative paths
+    (data, tick file, status file, JSON outputs, a SQLite ledger) are relative to the config file.
+    Errors name the file and the offending key (ConfigError)."""
+    from nofx.backtest.run_config import load_config_model
+
+    p = Path(path)
+    spec = load_config_model(p, SystemSpec)
+    base = p.resolve().parent
+    run = spec.run
+    if run.data.path:
+        run = run.model_copy(update={"data": run.data.model_copy(update={"path": _relative_to(base, run.data.path)})})
+    ledger = spec.ledger
+    if ledger.startswith("sqlite:///") and not ledger.startswith("sqlite:////"):
+        ledger = "sqlite:///" + str(_relative_to(base, ledger.removeprefix("sqlite:///")))
+    traders = [t.model_copy(update={"json_path": _relative_to(base, t.json_path)}) for t in spec.traders]
+    return spec.model_copy(update={
+        "run": run, "ledger": ledger, "traders": traders,
+        "status_file": _relative_to(base, spec.status_file or "system-status.json"),
+        "tick_file": _relative_to(base, spec.tick_file)})
