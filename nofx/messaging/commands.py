@@ -26,7 +26,7 @@ from nofx.domain.orders import Order, OrderRequest
 from nofx.engine.kernel import TradingEngine
 from nofx.messaging.counters import BusCounters
 from nofx.engine.store import LedgerStore
-from nofx.messaging.ledger_feed import replay_frames
+from nofx.messaging.ledger_feed import EngineEventFeed, replay_frames
 from nofx.messaging.messages import (
     CancelOrder,
     Hello,
@@ -149,16 +149,29 @@ class CommandServer:
         self._replies = 0
         self.counters = BusCounters()
 
-    async def serve(self, stop: asyncio.Event | None = None) -> None:
+    async def serve(self, stop: asyncio.Event | None = None, max_batch: int = 256) -> None:
+        """Serve until ``stop``. Commands already queued are taken together (up to ``max_batch``): each is
+        handled, then the handler's ``commit()`` (if it has one) makes their effects durable at once
+        (one ledger transaction for the batch), and only then do the replies go out: an acknowledged
+        command is a committed one, and under load the commit cost is shared."""
         stop = stop or asyncio.Event()
+        commit = getattr(self.handler, "commit", None)
         while not stop.is_set():
             if not await self._sock.poll(100, zmq.POLLIN):
                 continue
-            frames = await self._sock.recv_multipart()
-            reply = self.handle(frames[-1])
-            if reply is not None:
-                self._replies += 1
-                await self._sock.send_multipart([*frames[:-1], encode(reply, self.id, self._replies)])
+            batch = [await self._sock.recv_multipart()]
+            while len(batch) < max_batch:
+                try:
+                    batch.append(await self._sock.recv_multipart(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            replies = [(frames, self.handle(frames[-1])) for frames in batch]
+            if commit is not None:
+                commit()
+            for frames, reply in replies:
+                if reply is not None:
+                    self._replies += 1
+                    await self._sock.send_multipart([*frames[:-1], encode(reply, self.id, self._replies)])
 
     def handle(self, frame: bytes) -> Reply | Replayed | SliceReply | None:
         try:
@@ -180,11 +193,20 @@ class CommandServer:
 class EngineCommands:
     """The command handler of an engine process: submit, cancel and query on one ``TradingEngine``, and
     replays of its event feed from ``store`` (its ledger). A reply is sent only after the engine has
-    persisted what it acknowledges (group commit flushed)."""
+    persisted what it acknowledges: the command server calls :meth:`commit` before replying."""
 
-    def __init__(self, engine: TradingEngine, store: LedgerStore | None = None) -> None:
+    def __init__(self, engine: TradingEngine, store: LedgerStore | None = None,
+                 feeds: tuple[EngineEventFeed, ...] = ()) -> None:
         self.engine = engine
         self.store = store
+        self.feeds = feeds  # event feeds that publish what the engine committed (group commit: after commit())
+
+    def commit(self) -> None:
+        """Make the batch's events durable (group commit), then let the event feeds publish them. The
+        command server calls this before it sends the batch's replies."""
+        self.engine.flush()
+        for feed in self.feeds:
+            feed.release()
 
     def __call__(self, command: Any, seq: int) -> Reply | Replayed:
         eng = self.engine
@@ -196,10 +218,8 @@ class EngineCommands:
         try:
             if isinstance(command, OrderRequest):
                 order = eng.submit(command)
-                eng.flush()
             elif isinstance(command, CancelOrder):
                 eng.cancel(command.order_id, command.reason)
-                eng.flush()
                 order = eng.oms.get(command.order_id)
             else:
                 order = self._find(command)

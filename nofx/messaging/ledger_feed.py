@@ -9,8 +9,10 @@ The feed publishes every event the engine commits, on its topic (``order.<trader
 - a subscriber that finds a gap (``Subscriber.on_gap``) asks the engine for exactly the missing numbers
   (``CommandClient.replay``), and the engine reads them back from the ledger (:func:`replay_frames`).
 
-Events are published only after the ledger has committed them: the feed refuses an engine that stages
-events for a later group commit, whose listeners hear of events before they are durable.
+Events are published only after the ledger has committed them: on an engine that stages events for a
+later group commit (whose listeners hear of events before they are durable) the feed must be
+``deferred``: it holds what it hears until :meth:`EngineEventFeed.release`, called after the commit
+(``EngineCommands.commit`` does), and refuses such an engine otherwise.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ class EngineEventFeed:
     :meth:`attach`."""
 
     def __init__(self, endpoint: str, trader_id: str, store: LedgerStore | None,
-                 ctx: zmq.Context | None = None) -> None:
+                 ctx: zmq.Context | None = None, deferred: bool = False) -> None:
         self.trader_id = trader_id
+        self.deferred = deferred
+        self._held: list[Event] = []
         start: dict[str, int] = {}
         if store is not None:
             for topic, n, _ in numbered(store.events(trader_id), trader_id):
@@ -64,14 +68,24 @@ class EngineEventFeed:
                                    start_seqs=start)
 
     def attach(self, engine: TradingEngine) -> "EngineEventFeed":
-        if engine.group_commit:
+        if engine.group_commit and not self.deferred:
             raise ConfigError("the event feed needs an engine that commits each event before telling "
-                              "listeners (group commit off)", trader_id=engine.trader_id)
+                              "listeners (group commit off), or deferred=True and release() after each "
+                              "commit", trader_id=engine.trader_id)
         engine.listeners.append(self)
         return self
 
     def __call__(self, event: Event) -> None:
-        self.publisher.publish(event, self.trader_id)
+        if self.deferred:
+            self._held.append(event)
+        else:
+            self.publisher.publish(event, self.trader_id)
+
+    def release(self) -> None:
+        """Publish what was held (call after the events are committed)."""
+        held, self._held = self._held, []
+        for event in held:
+            self.publisher.publish(event, self.trader_id)
 
     def close(self) -> None:
         self.publisher.close()

@@ -285,8 +285,10 @@ def type_name(payload: Any) -> str:
 def encode(payload: Any, publisher: str, seq: int, ts_ns: int | None = None,
            schema: int = SCHEMA_VERSION) -> bytes:
     """Envelope bytes for ``payload`` (``schema`` is a parameter only so tests can forge old senders)."""
-    body = msgspec.Raw(_ENCODER.encode(payload))
-    env = Envelope(schema, type_name(payload), publisher, seq, time.time_ns() if ts_ns is None else ts_ns, body)
+    # one encoder pass: a Struct is not type-checked when built, so the payload itself goes in the body
+    # field and is written inline, the same bytes as encoding it first and wrapping it as Raw
+    env = Envelope(schema, type_name(payload), publisher, seq, time.time_ns() if ts_ns is None else ts_ns,
+                   payload)
     return _ENCODER.encode(env)
 
 

@@ -124,7 +124,8 @@ def test_bad_frames_are_rejected_counted_and_the_subscriber_lives_on(ipc_config,
         env = lambda schema, type_: msgspec.msgpack.encode(  # noqa: E731
             Envelope(schema, type_, "old/1/x", 1, 0, msgspec.Raw(msgspec.msgpack.encode(good))))
         raw.send_multipart([b"md.bar.600519.SH", b"\x00\xffgarbage"])
-        raw.send_multipart([b"md.bar.600519.SH", b"a", b"third frame"])
+        raw.send_multipart([b"md.bar.600519.SH", b"a", b"third frame"])  # a batch of two bad envelopes
+        raw.send_multipart([b"md.bar.600519.SH"])  # no envelope at all
         raw.send_multipart([b"md.bar.600519.SH", env(SCHEMA_VERSION - 1, "bar")])
         raw.send_multipart([b"md.bar.600519.SH", env(SCHEMA_VERSION, "quote")])
         raw.send_multipart([b"md.bar.600519.SH", encode(good, "new/1/x", 1)])
@@ -136,7 +137,7 @@ def test_bad_frames_are_rejected_counted_and_the_subscriber_lives_on(ipc_config,
         ctx.term()
     assert sub.returncode == 0, err  # alive until told to stop, after every bad frame
     counts = json.loads(out.splitlines()[-1])
-    assert counts["rejected"] == {"garbage": 2, "schema": 1, "unknown_type": 1}
+    assert counts["rejected"] == {"garbage": 4, "schema": 1, "unknown_type": 1}
     assert counts["data"] == 2 and counts["gaps"] == 0
     assert "rejected a frame (garbage" in err  # logged, once per reason at first
 
