@@ -124,3 +124,11 @@ def test_bad_system_config_names_the_key(tmp_path, nofx_cli):
                                           '[traders.strategy]\nname = "dual_ma"\n')
     line = nofx_cli("system", "up", "--config", str(tmp_path / "system.toml")).error_line()
     assert "traders.0.id" in line
+
+
+def test_the_shipped_example_validates():
+    from nofx.messaging.system.spec import load_system_config
+
+    spec = load_system_config(REPO / "examples" / "system.toml")
+    assert [t.id for t in spec.traders] == ["ma_fast", "ma_slow"]
+    assert spec.status_file and spec.status_file.endswith("system-status.json")
