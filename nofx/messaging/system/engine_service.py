@@ -41,7 +41,6 @@ from nofx.data.corporate_actions import plan_actions
 from nofx.domain.enums import Side
 from nofx.domain.errors import DataError, NofxError
 from nofx.domain.events import CorporateActionApplied, OrderDenied, OrderFilled, OrderRejected, OrderSubmitted
-from nofx.domain.fills import Fill
 from nofx.domain.orders import OrderRequest
 from nofx.engine.bar_exchange import BarExchange
 from nofx.engine.clock import SimClock
@@ -388,4 +387,4 @@ async def main_async(spec: SystemSpec) -> int:
     return 0
 
 
-__all__ = ["EngineService", "main_async", "Fill"]
+__all__ = ["EngineService", "main_async"]

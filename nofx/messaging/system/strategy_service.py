@@ -15,7 +15,6 @@ slice); ``feature_window`` bounds that for long runs (exact only for features wh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from decimal import Decimal
