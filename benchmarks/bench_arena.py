@@ -16,6 +16,8 @@ replay spent waiting for models (how much the concurrent calls overlap).
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import socket
 import subprocess
 import sys
@@ -60,6 +62,7 @@ def main() -> int:
     ap.add_argument("--baselines", type=int, default=0, choices=range(0, 4))
     ap.add_argument("--symbols", type=int, default=30)
     ap.add_argument("--every", type=int, default=5, help="bars between decision cycles")
+    ap.add_argument("--end", default="2021-12-31", help="last date (a shorter run for profiling)")
     args = ap.parse_args()
     shared = SHARED / "cn_daily.parquet"
     src = shared if shared.exists() else bundled_bars_path()
@@ -92,13 +95,13 @@ def main() -> int:
                                 "limits": {"max_positions": 5, "max_position_weight": 0.2}},
                 "ai": ai, "baselines": baselines,
                 "data": {"path": path, "symbols": symbols},
-                "backtest": {"start": start, "end": "2021-12-31", "rules": "cn", "warmup_bars": 30,
+                "backtest": {"start": start, "end": args.end, "rules": "cn", "warmup_bars": 30,
                              "benchmark": "000300.SH"},
             })
             with SqlLedgerStore(f"sqlite:///{Path(tmp) / 'arena.db'}") as store:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 res = run_competition(cfg, store, live=False)
-                wall = time.perf_counter() - t0
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                 log = DecisionLog(store)
                 latency = sum(r.latency_ms for s in res.outcome.seats if s.ai is not None
                               for r in log.rows(s.trader_id)) / 1000
@@ -106,15 +109,19 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = res.outcome.times
     per = t.per_step_ms()
     calls = sum(u["calls"] for u in res.outcome.usage.values())
-    line("data", f"{Path(path).name}: {len(symbols)} stocks, {start} .. 2021-12-31")
+    line("data", f"{Path(path).name}: {len(symbols)} stocks, {start} .. {args.end}")
     line("traders", f"{args.ai} AI (decision every {args.every} bars) + {args.baselines} baselines")
     line("steps (daily bars replayed)", f"{t.steps}")
     line("decision cycles / model calls", f"{cycles} / {calls}")
     line("wall time, whole competition (incl. data, set-up, scoring)", f"{wall:.1f} s  (goal < 60 s: "
          f"{'met' if wall < 60 else 'NOT met'})")
+    line("CPU time: arena process / mock server process", f"{cpu:.1f} s / "
+         f"{server_cpu.ru_utime + server_cpu.ru_stime:.1f} s  (load average {os.getloadavg()[0]:.1f} on "
+         f"{os.cpu_count()} cores)")
     line("replay loop", f"{sum(getattr(t, k) for k in ('context', 'model', 'validation', 'engine', 'baselines')):.1f} s")
     for k in ("context", "model", "validation", "engine", "baselines"):
         line(f"  per step: {k}", f"{per[k]:.2f} ms  ({getattr(t, k):.1f} s)")

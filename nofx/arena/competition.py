@@ -186,7 +186,9 @@ def run_competition(cfg: CompetitionConfig, store: SqlLedgerStore, *, resume: bo
         if outcome is not None and outcome.last >= 0:
             done["cursor"] = outcome.last
         cs.update(cid, **done)
-    return CompetitionResult(score_competition(store, cid), outcome, resume, outcome.finished)
+    board = score_competition(store, cid, seen={s.trader_id: s.seen_chain.hexdigest() for s in outcome.seats}
+                              if outcome.finished else None)
+    return CompetitionResult(board, outcome, resume, outcome.finished)
 
 
 __all__ = ["run_competition", "prepare", "CompetitionResult"]

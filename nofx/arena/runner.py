@@ -141,11 +141,31 @@ def engine_kit(trader_id: str, cfg: CompetitionConfig, market: PreparedMarket, c
     return portfolio, exchange, engine
 
 
+class StepDecisionLog:
+    """The decision log seen by an arena's AI traders: a cycle's record is kept until the step ends, then
+    every trader's records of the step are written in one transaction (reads go to the log itself)."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self.log = log
+        self.pending: list[tuple[Any, Any]] = []
+
+    def record(self, row: Any, prompts: Any) -> None:
+        self.pending.append((row, prompts))
+
+    def flush(self) -> None:
+        if self.pending:
+            items, self.pending = self.pending, []
+            self.log.record_many(items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.log, name)
+
+
 class Seat(_Stepper):
     """One trader at the table: its strategy, engine, venue, portfolio and view of the shared market."""
 
     def __init__(self, entrant: Entrant, cfg: CompetitionConfig, market: PreparedMarket, clock: SimClock,
-                 store: SqlLedgerStore, log: DecisionLog, pool: EndpointPool) -> None:
+                 store: SqlLedgerStore, log: DecisionLog | StepDecisionLog, pool: EndpointPool) -> None:
         self.entrant = entrant
         self.trader_id = entrant.trader_id
         bt = cfg.backtest
@@ -366,7 +386,7 @@ async def replay(cfg: CompetitionConfig, entrants: list[Entrant], market: Prepar
     panel = market.panel
     clock = SimClock(panel, market.lower, market.upper, exec_offset=1)
     pool = EndpointPool()
-    log = DecisionLog(store)
+    log = StepDecisionLog(DecisionLog(store))
     seats = [Seat(e, cfg, market, clock, store, log, pool) for e in entrants]
     trade_from = trade_start(market, cfg)
     bt = cfg.backtest
@@ -429,12 +449,16 @@ async def replay(cfg: CompetitionConfig, entrants: list[Entrant], market: Prepar
             times.validation += t5 - t4
             for s in active:
                 s.submit(orders.get(s.trader_id, []), ts[i])
-            # one transaction for every trader's events of the step, then the snapshots mark it done
+            # one transaction for the step's decision records, one for every trader's events, then one for
+            # the snapshots that mark the step done (a crash before it replays the step idempotently)
+            log.flush()
             store.flush()
+            snaps = []
             for s in active:
                 eq = s.equity_now(clock)
-                store.snapshot(EquitySnapshot(s.trader_id, now, eq, s.portfolio.cash, i))
+                snaps.append(EquitySnapshot(s.trader_id, now, eq, s.portfolio.cash, i))
                 s.equity.append((i, float(eq)))
+            store.snapshot_many(snaps)
             times.engine += time.perf_counter() - t5
             times.steps += 1
             last = i

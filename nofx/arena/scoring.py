@@ -249,8 +249,10 @@ def leaderboard_rows(traders: list[TraderScore], rank_by: str) -> list[dict[str,
 
 
 def score_competition(store: SqlLedgerStore, competition_id: str, start: date | None = None,
-                      end: date | None = None, rank_by: str = "return", save: bool = True) -> Board:
-    """Score (or re-score) a stored competition from its ledgers; no model is called."""
+                      end: date | None = None, rank_by: str = "return", save: bool = True,
+                      seen: dict[str, str] | None = None) -> Board:
+    """Score (or re-score) a stored competition from its ledgers; no model is called. ``seen``: each
+    trader's chained hash of the market data it was shown (stored with its metrics at the end of a run)."""
     cs = CompetitionStore(store)
     comp = cs.get(competition_id)
     if comp is None:
@@ -281,6 +283,7 @@ def score_competition(store: SqlLedgerStore, competition_id: str, start: date | 
         res.update(leaderboard=rows, pairs=[p.__dict__ for p in pairs], test=note)
         cs.save_scores(competition_id, json.dumps(res, default=str),
                        {s.trader_id: (json.dumps({**s.metrics, **{k: v for k, v in s.decisions.items()
-                                                                  if not isinstance(v, dict)}}, default=str), None)
+                                                                  if not isinstance(v, dict)}}, default=str),
+                                        (seen or {}).get(s.trader_id))
                         for s in scores})
     return board

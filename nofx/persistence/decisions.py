@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -63,6 +63,13 @@ class DecisionLog:
 
     def record(self, row: DecisionRow, prompts: Mapping[str, str]) -> None:
         """Store one cycle (replacing a replayed one) and any prompt not stored yet, in one transaction."""
+        self.record_many([(row, prompts)])
+
+    def record_many(self, items: Sequence[tuple[DecisionRow, Mapping[str, str]]]) -> None:
+        """Store several cycles (e.g. every trader's of one arena step) in one transaction."""
+        if not items:
+            return
+        prompts = {h: m for _, ps in items for h, m in ps.items()}
         with self.store._write() as conn:
             if prompts:
                 dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
@@ -71,15 +78,16 @@ class DecisionLog:
                     [{"prompt_hash": h, "messages": m, "created": now} for h, m in prompts.items()])
                 conn.execute(stmt.on_conflict_do_nothing(index_elements=["prompt_hash"]))
             d = t.ai_decisions
-            conn.execute(delete(d).where(d.c.trader_id == row.trader_id, d.c.cycle == row.cycle))
-            conn.execute(insert(d).values(
+            for row, _ in items:
+                conn.execute(delete(d).where(d.c.trader_id == row.trader_id, d.c.cycle == row.cycle))
+            conn.execute(insert(d), [dict(
                 trader_id=row.trader_id, cycle=row.cycle, cursor=row.cursor, ts=naive(row.ts), status=row.status,
                 mode=row.mode, error=row.error, model=row.model[:128],
                 decisions=json.dumps(row.decisions, ensure_ascii=False),
                 outcomes=json.dumps(row.outcomes, ensure_ascii=False),
                 calls=json.dumps(row.calls, ensure_ascii=False, default=str), latency_ms=row.latency_ms,
                 prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
-                cost=row.cost.quantize(Decimal("1e-12")), memory=row.memory))
+                cost=row.cost.quantize(Decimal("1e-12")), memory=row.memory) for row, _ in items])
 
     def rows(self, trader_id: str, limit: int | None = None, before_cursor: int | None = None) -> list[DecisionRow]:
         """Cycles of a trader, oldest first (the last ``limit`` if given; only those decided before

@@ -310,6 +310,18 @@ class SqlLedgerStore:
                 trader_id=snap.trader_id, ts=naive(snap.ts), equity=snap.equity, cash=snap.cash,
                 cursor=snap.cursor, event_seq=last or 0))
 
+    def snapshot_many(self, snaps: Sequence[EquitySnapshot]) -> None:
+        """Several equity snapshots (e.g. every trader's of one arena step) in one transaction."""
+        if not snaps:
+            return
+        self.flush()
+        self._check_leases({s.trader_id for s in snaps})
+        if self._writer is not None:
+            self._as_leader(lambda: self._writer.snapshots(snaps))  # type: ignore[union-attr]
+            return
+        for snap in snaps:  # the reference path: one at a time
+            self.snapshot(snap)
+
     def last_snapshot(self, trader_id: str) -> EquitySnapshot | None:
         with self._read() as conn:
             return queries.latest_equity(conn, trader_id)

@@ -374,10 +374,15 @@ class LedgerWriter:
 
     def snapshot(self, snap: EquitySnapshot) -> None:
         """Insert an equity snapshot in its own transaction on the writer's connection."""
+        self.snapshots((snap,))
+
+    def snapshots(self, snaps: Sequence[EquitySnapshot]) -> None:
+        """Insert equity snapshots (several traders' of one time slice) in one transaction."""
         with self._transaction(lambda exc: LedgerError("constraint violated", detail=_first_line(exc))) as cur:
-            row = self._stmts.snapshot.bind((snap.trader_id, naive(snap.ts), snap.equity, snap.cash, snap.cursor,
-                                             snap.trader_id))
-            cur.execute(self._stmts.snapshot.sql, row)
+            for snap in snaps:
+                row = self._stmts.snapshot.bind((snap.trader_id, naive(snap.ts), snap.equity, snap.cash,
+                                                 snap.cursor, snap.trader_id))
+                cur.execute(self._stmts.snapshot.sql, row)
 
     # ------------------------------------------------------------------ the transaction
     def write(self, batches: Sequence[Batch]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from nofx.arena.competition import run_competition
+from nofx.persistence.competitions import CompetitionStore
 from nofx.persistence.store import SqlLedgerStore
 from tests.arena.conftest import arena_state, competition
 
@@ -26,6 +27,9 @@ def test_same_bars_same_times_and_order_changes_nothing(mock_llm, tmp_path) -> N
     for s in seats[1:]:
         assert s.seen == seats[0].seen
         assert s.seen_chain.hexdigest() == seats[0].seen_chain.hexdigest()
+    with SqlLedgerStore(url_a) as store:
+        stored = {t.trader_id: t.seen_hash for t in CompetitionStore(store).traders("t")}
+    assert set(stored.values()) == {seats[0].seen_chain.hexdigest()}
     # the AI traders' prompts hold the same market table (their own holdings left out)
     ai = [s for s in seats if s.ai is not None]
     assert ai[0].context_seen and ai[0].context_seen == ai[1].context_seen
