@@ -63,6 +63,8 @@ def main() -> int:
     ap.add_argument("--symbols", type=int, default=30)
     ap.add_argument("--every", type=int, default=5, help="bars between decision cycles")
     ap.add_argument("--end", default="2021-12-31", help="last date (a shorter run for profiling)")
+    ap.add_argument("--server", choices=("process", "inproc"), default="process",
+                    help="the mock as its own process, or in this process as `nofx compete --mock` runs it")
     args = ap.parse_args()
     shared = SHARED / "cn_daily.parquet"
     src = shared if shared.exists() else bundled_bars_path()
@@ -75,7 +77,7 @@ def main() -> int:
     symbols = sorted(names)[: args.symbols]
     path, start = (str(src), "2019-01-02") if shared.exists() else (str(src), "2019-02-25")
     port = _free_port()
-    server = _mock_server(port)
+    server = _mock_server(port) if args.server == "process" else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             ai = []
@@ -100,20 +102,23 @@ def main() -> int:
             })
             with SqlLedgerStore(f"sqlite:///{Path(tmp) / 'arena.db'}") as store:
                 t0, c0 = time.perf_counter(), time.process_time()
-                res = run_competition(cfg, store, live=False)
+                res = run_competition(cfg, store, live=False, mock=args.server == "inproc")
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                 log = DecisionLog(store)
                 latency = sum(r.latency_ms for s in res.outcome.seats if s.ai is not None
                               for r in log.rows(s.trader_id)) / 1000
                 cycles = sum(len(log.rows(s.trader_id)) for s in res.outcome.seats if s.ai is not None)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
     server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = res.outcome.times
     per = t.per_step_ms()
     calls = sum(u["calls"] for u in res.outcome.usage.values())
     line("data", f"{Path(path).name}: {len(symbols)} stocks, {start} .. {args.end}")
+    line("mock server", "own process (nofx ai serve-mock)" if server is not None else
+         "in this process (a thread, as nofx compete --mock)")
     line("traders", f"{args.ai} AI (decision every {args.every} bars) + {args.baselines} baselines")
     line("steps (daily bars replayed)", f"{t.steps}")
     line("decision cycles / model calls", f"{cycles} / {calls}")
