@@ -97,7 +97,7 @@ def test_heavy_stacks_are_extras_and_core_commands_need_only_core_dependencies()
     for module in sorted(loaded & _imported_modules()):
         dist = _distribution(module)
         assert dist in core, f"`nofx --help` imports {module} ({dist}), not a core dependency"
-    assert {"typer", "rich", "pydantic"} <= loaded
+    assert {"typer", "rich"} <= loaded
 
 
 def _closure(names: set[str]) -> set[str]:

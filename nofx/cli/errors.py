@@ -17,24 +17,31 @@ import sys
 import traceback
 from typing import Any, Callable, TypeVar
 
-from pydantic import ValidationError
-from rich.console import Console
-from rich.text import Text
 from typer.exceptions import TyperException  # typer vendors click: its usage errors derive from this
 
 from nofx.domain.errors import NofxError, one_line, validation_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 USER_ERROR_EXIT = 2
 BUG_EXIT = 70  # EX_SOFTWARE (sysexits.h): an internal error, not bad input
 
 
 def _print(message: str) -> None:
+    # imported here: `nofx --help` must not pay for what only an error prints
+    from rich.console import Console
+    from rich.text import Text
+
     line = Text("error", style="bold red")
     line.append(" " + one_line(message))  # appended as text: brackets stay brackets
-    _err.print(line)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(line)
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    # pydantic's ValidationError is pydantic_core's: if that was never imported, nothing raised one, and
+    # importing pydantic only to answer "no" would cost every command's start-up (issue 9)
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(exc, core.ValidationError)
 
 
 def _os_error_text(exc: OSError) -> str:
@@ -49,7 +56,7 @@ def user_error_text(exc: BaseException) -> str | None:
     """The one-line text of a user error, or None when ``exc`` is not one (a bug)."""
     if isinstance(exc, NofxError):
         return f"[{exc.code}] {exc}"
-    if isinstance(exc, ValidationError):
+    if _is_validation_error(exc):
         where, what = validation_problem(exc)
         return f"invalid value for {where}: {what}"
     if isinstance(exc, OSError) and exc.filename is not None:
@@ -86,8 +93,8 @@ def user_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (NofxError, ValidationError, OSError) as exc:
-            if user_error_text(exc) is None:
+        except Exception as exc:  # noqa: BLE001 - only user errors are handled; the rest re-raised
+            if user_error_text(exc) is None or isinstance(exc, TyperException):
                 raise
             report_error(exc)
             sys.exit(USER_ERROR_EXIT)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
@@ -119,6 +118,8 @@ def report(
     last = _parse_date(end) or last
     if not data:
         raise ConfigError("no bars file: give --data or a --config with [data] path")
+    from pydantic import ValidationError
+
     try:
         p = MultiFactorParams.model_validate(params)
     except ValidationError as exc:

@@ -8,9 +8,7 @@ a date outside would otherwise fail deep inside a run with an OverflowError.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
-
-from pydantic import AfterValidator
+from typing import TYPE_CHECKING, Any
 
 FIRST_DATE = date(1900, 1, 1)
 LAST_DATE = date(2199, 12, 31)
@@ -23,4 +21,23 @@ def check_date(value: date) -> date:
     return value
 
 
-BoundedDate = Annotated[date, AfterValidator(check_date)]
+if TYPE_CHECKING:
+    from typing import Annotated
+
+    from pydantic import AfterValidator
+
+    BoundedDate = Annotated[date, AfterValidator(check_date)]
+
+
+def __getattr__(name: str) -> Any:
+    # ``BoundedDate`` (a date field checked by pydantic) is built on first use: the CLI imports
+    # ``check_date`` to parse options, and `nofx --help` must not import pydantic for it (issue 9)
+    if name == "BoundedDate":
+        from typing import Annotated
+
+        from pydantic import AfterValidator
+
+        value = Annotated[date, AfterValidator(check_date)]
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

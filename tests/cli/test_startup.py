@@ -24,9 +24,20 @@ def _imported_after(code: str) -> tuple[list[str], str]:
     return json.loads(lines[-1]), "\n".join(lines[:-1])
 
 
+# What the bare CLI needs is typer and rich; these come only with the commands (or errors) that use them.
+NOT_FOR_BARE_HELP = ("numpy", "pyarrow", "pydantic", "pydantic_core", "yaml", "exchange_calendars", "httpx")
+
+
 def test_importing_the_cli_imports_no_torch():
     heavy, _ = _imported_after("import nofx.cli.main")
     assert heavy == []
+
+
+def test_importing_the_cli_and_its_bare_help_import_neither_pydantic_nor_numpy():
+    probe = ("from nofx.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             f"print('LOADED', [m for m in {NOT_FOR_BARE_HELP!r} if m in sys.modules])")
+    _, out = _imported_after(probe)
+    assert out.splitlines()[-1] == "LOADED []"
 
 
 def test_top_level_help_mounts_every_command_without_heavy_imports():
