@@ -116,3 +116,33 @@ def _closure(names: set[str]) -> set[str]:
             continue
         todo.extend(_name(r) for r in reqs if "extra ==" not in r)
     return seen
+
+
+def test_the_wheel_holds_every_file_of_the_package(tmp_path):
+    """`pip install .` ships what nofx reads at run time: rule tables, calendars' closures, the bundled
+    data slice and its sidecar, prompt templates, Alembic's migrations and template. Built as a clean
+    clone would build it (the tracked files only), offline, with the setuptools already installed."""
+    import shutil
+    import zipfile
+
+    import pytest
+
+    tracked = subprocess.run(["git", "ls-files", "-z", "nofx", "pyproject.toml", "README.md"], cwd=ROOT,
+                             capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip(f"not a git checkout: {ROOT}")
+    files = [f for f in tracked.stdout.split("\0") if f]
+    src = tmp_path / "src"
+    for f in files:
+        (src / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, src / f)
+    out = tmp_path / "wheel"
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                        "-q", "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = out.glob("nofx-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    package_files = [f for f in files if f.startswith("nofx/")]
+    missing = [f for f in package_files if f not in shipped]
+    assert missing == [], f"{len(missing)} package file(s) not in the wheel (pyproject package-data?): {missing[:10]}"
+    assert any(f.endswith(".parquet") for f in shipped) and any("/migrations/versions/" in f for f in shipped)
