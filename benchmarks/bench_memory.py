@@ -71,7 +71,7 @@ class _Sampled(Strategy):
         self._trace = trace
         self.warm_snapshot: tracemalloc.Snapshot | None = None
         self.engine: TradingEngine | None = None  # set before the run: what it keeps is read at warm-up end
-        self.kept_at_warm: tuple[int, int] = (0, 0)  # (orders in the OMS, fills kept) at the end of warm-up
+        self.kept_at_warm: tuple[int, int, int] = (0, 0, 0)  # (OMS orders, fills, refusals) kept at warm-up end
         self.traced_at_warm = 0
 
     def on_start(self, ctx: StrategyContext) -> None:
@@ -88,9 +88,9 @@ class _Sampled(Strategy):
                 self.traced_at_warm = tracemalloc.get_traced_memory()[0]
         return orders
 
-    def kept(self) -> tuple[int, int]:
+    def kept(self) -> tuple[int, int, int]:
         eng = self.engine
-        return (len(eng.oms), len(eng.fills)) if eng is not None else (0, 0)
+        return (len(eng.oms), len(eng.fills), len(eng.rejections)) if eng is not None else (0, 0, 0)
 
     def on_fill(self, fill) -> None:  # type: ignore[no-untyped-def]
         self._inner.on_fill(fill)
@@ -111,14 +111,16 @@ def _slope_kb_per_1000(rss: list[int], start: int) -> float:
     return float(np.polyfit(x, y, 1)[0]) * 1000.0
 
 
-def _fill_bytes(fills: Sequence) -> float:
-    """Mean bytes of one kept fill: the object and the values only it holds (ids, price, fee, time)."""
-    sample = list(fills[-200:])
+# the backtest runner also keeps one (slice, column, quantity change) tuple per fill for the equity curve
+_PER_FILL_TUPLE = sys.getsizeof((0, 0, 0))
+
+
+def _mean_bytes(items: Sequence, attrs: tuple[str, ...]) -> float:
+    """Mean bytes of one kept record: the object and the values only it holds (ids, amounts, times)."""
+    sample = list(items)[-200:]
     if not sample:
         return 0.0
-    per = [sys.getsizeof(f) + sum(sys.getsizeof(getattr(f, a)) for a in ("fill_id", "order_id", "price", "fee", "ts"))
-           for f in sample]
-    return sum(per) / len(per)
+    return sum(sys.getsizeof(x) + sum(sys.getsizeof(getattr(x, a)) for a in attrs) for x in sample) / len(sample)
 
 
 def _report(label: str, sampled: _Sampled, warm: int, extra: str = "") -> float:
@@ -131,15 +133,17 @@ def _report(label: str, sampled: _Sampled, warm: int, extra: str = "") -> float:
     line(f"{label}: RSS growth per 1,000 slices after warm-up",
          f"{slope:,.0f} KB (before the fix: {REPORTED_BEFORE_KB_PER_1000:,.0f} KB on 747 stocks; "
          f"ratio {slope / REPORTED_BEFORE_KB_PER_1000:.3f}){extra}")
-    (orders0, fills0), (orders1, fills1) = sampled.kept_at_warm, sampled.kept()
+    (orders0, fills0, refused0), (orders1, fills1, refused1) = sampled.kept_at_warm, sampled.kept()
     line(f"{label}: orders held by the OMS, warm-up end -> end",
          f"{orders0:,} -> {orders1:,} (open + the last {KEEP_CLOSED:,} closed at most)")
-    if sampled.engine is not None and sampled.engine.keep_fills:
-        per_fill = _fill_bytes(sampled.engine.fills)
-        fills_kb = (fills1 - fills0) * per_fill / 1024 / max(1, after) * 1000
-        line(f"{label}: fills kept for the report after warm-up",
-             f"{fills1 - fills0:,} x {per_fill:,.0f} B = {fills_kb:,.0f} KB per 1,000 slices; "
-             f"growth net of them {slope - fills_kb:,.0f} KB per 1,000 slices")
+    eng = sampled.engine
+    if eng is not None and eng.keep_fills:
+        per_fill = _mean_bytes(eng.fills, ("fill_id", "order_id", "price", "fee", "ts")) + _PER_FILL_TUPLE
+        per_refusal = _mean_bytes(eng.rejections, ("ts", "request", "reason"))
+        kept_kb = ((fills1 - fills0) * per_fill + (refused1 - refused0) * per_refusal) / 1024 / max(1, after) * 1000
+        line(f"{label}: result kept for the report after warm-up",
+             f"{fills1 - fills0:,} fills x {per_fill:,.0f} B + {refused1 - refused0:,} refusals x {per_refusal:,.0f} B"
+             f" = {kept_kb:,.0f} KB per 1,000 slices; growth net of them {slope - kept_kb:,.0f} KB per 1,000 slices")
     if sampled.warm_snapshot is not None:
         gc.collect()
         traced = (tracemalloc.get_traced_memory()[0] - sampled.traced_at_warm) / 1024 / max(1, after) * 1000
