@@ -9,12 +9,17 @@ on the phone size no page may scroll sideways."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from api_live_server import CLI_PASSWORD, Served, nofx_cli
+from api_live_server import CLI_PASSWORD, Served, cli_env, nofx_cli
+
+from nofx.persistence.decisions import DecisionLog, DecisionRow
+from nofx.persistence.store import SqlLedgerStore
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -37,6 +42,24 @@ class Watch:
                 and urlparse(r.url).netloc != host and self.problems.append(f"off-server request: {r.url}"))
 
 
+def log_decision(db_url: str, trader_id: str) -> None:
+    """One AI decision cycle in the trader's decision log, written as an AI trader writes it (strategy
+    traders make none; an AI trader would need a model endpoint): a buy the position limit refused."""
+    store = SqlLedgerStore(db_url, migrate=False)
+    try:
+        DecisionLog(store).record(DecisionRow(
+            trader_id, 1, 1, datetime(2019, 1, 2), "ok", "live", None, "mock-model",
+            decisions=[{"symbol": "600519.SH", "action": "buy", "size": 0.2, "confidence": 0.8,
+                        "reasoning": "MA5 crossed above MA20 on rising volume"}],
+            outcomes=[{"index": 0, "symbol": "600519.SH", "action": "buy", "status": "refused",
+                       "reason": "max_position_value 100000 would be exceeded", "order": None}],
+            calls=[{"role": "trader", "purpose": "decide", "prompt_hash": "ab12cd34ef567890", "prompt_tokens": 1234,
+                    "completion_tokens": 56, "latency_ms": 12.5, "cached": False, "reply": "{}"}],
+            latency_ms=12.5, prompt_tokens=1234, completion_tokens=56, cost=Decimal("0.0012"), memory=""), {})
+    finally:
+        store.close()
+
+
 def shoot(page: Any, folder: Path, name: str) -> None:
     """Whole-page screenshots at desktop and phone width; on the phone the page must not scroll sideways."""
     for size in (DESKTOP, PHONE):
@@ -57,7 +80,7 @@ def test_dashboard_end_to_end(tmp_path: Path, chromium: Any, screenshots: Path) 
     watch = Watch(page, urlparse(srv.url).netloc)
     page.set_default_timeout(30_000)
     try:
-        _flow(page, srv, watch, screenshots)
+        _flow(page, srv, watch, screenshots, cli_env(tmp_path)["NOFX_DB_URL"])
     except Exception:
         page.screenshot(path=str(screenshots / "failure.png"), full_page=True)
         print("browser problems:", watch.problems)
@@ -67,7 +90,7 @@ def test_dashboard_end_to_end(tmp_path: Path, chromium: Any, screenshots: Path) 
         assert srv.stop()
 
 
-def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
+def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path, db_url: str) -> None:
     if True:
 
         # ---- login -------------------------------------------------------------------------------------
@@ -112,6 +135,15 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path) -> None:
         page.click(f"{ticket} button[type=submit]")
         page.wait_for_selector("#rejections td:has-text('RISK_PRICE_LIMIT')")
         assert "band" in page.inner_text("#rejections")
+
+        # ---- the decision log: prompt summary, reasoning, decisions, what the risk limits did -----------------
+        log_decision(db_url, trader_id)
+        page.fill(f"{ticket} input[name=limit_price]", OUTSIDE_BAND)
+        page.click(f"{ticket} button[type=submit]")  # an order event: the page reads the log again
+        page.click("#decisions details summary:has-text('#1')")
+        text = page.inner_text("#decisions")
+        for part in ("1234 prompt tokens", "MA5 crossed above MA20", "refused", "max_position_value", "mock-model"):
+            assert part in text, (part, text)
 
         # ---- one that rests, cancelled from its row ----------------------------------------------------------
         page.fill(f"{ticket} input[name=limit_price]", RESTING)

@@ -54,7 +54,8 @@ export function equityFigure(points, bench, benchName) {
   }
   const lay = layout({
     yaxis: { domain: [0.32, 1], title: { text: "equity" }, tickformat: ",.0f" },
-    yaxis2: { domain: [0, 0.24], title: { text: "DD %" }, ticksuffix: "%", tickformat: ".2~f", rangemode: "tozero" },
+    // at least 0..-1% so a tiny drawdown does not fill the panel
+    yaxis2: { domain: [0, 0.24], title: { text: "DD %" }, ticksuffix: "%", range: [Math.min(-1, ...dd) * 1.05, 0] },
     xaxis: { anchor: "y2", rangebreaks: breaks(x) },
   });
   return { data, layout: lay };

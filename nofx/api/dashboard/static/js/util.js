@@ -136,3 +136,11 @@ export function todayPnl(points, initial) {
   }
   return Number(points[points.length - 1].equity) - prev;
 }
+
+// One line saying what a trader runs: its strategy and parameters, or its model for an AI trader.
+export function describe(t) {
+  const c = t.config || {};
+  const what = t.kind === "ai" ? `AI · ${(c.trader && c.trader.model) || "model"}`
+                               : `${c.strategy || t.kind} ${c.params && Object.keys(c.params).length ? JSON.stringify(c.params) : ""}`;
+  return `${what.trim()} · ${(c.symbols || []).join(", ")}`;
+}

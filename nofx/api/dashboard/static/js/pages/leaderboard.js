@@ -38,7 +38,8 @@ export async function render(main, { alive }) {
 // A competition as the API gives it: a name and ranked rows; any other fields are shown as they come.
 function competition(c) {
   const rows = c.rows || c.leaderboard || c.traders || c.entries || [];
-  const title = c.name || c.competition_id || c.id || "competition";
+  const title = [c.name || c.competition_id || c.id || "competition", c.status, c.rank_by && `ranked by ${c.rank_by}`]
+    .filter(Boolean).join(" · ");
   if (!rows.length) return h("div", {}, h("h3", {}, title), h("pre", { class: "small" }, JSON.stringify(c, null, 1)));
   const keys = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object").slice(0, 8);
   return h("div", {}, h("h3", {}, title), table(keys.map((k) => ({ label: k, render: (r) => {

@@ -5,7 +5,7 @@
 import { all, api } from "../api.js";
 import * as live from "../live.js";
 import { draw, equityFigure, purge } from "../charts.js";
-import { currencyOf, equityStats, h, money, num, pct, price, signed, table, throttle, toast, todayPnl, when } from "../util.js";
+import { currencyOf, describe, equityStats, h, money, num, pct, price, signed, table, throttle, toast, todayPnl, when } from "../util.js";
 import { fieldMessage } from "./traders.js";
 
 const BENCHMARKS = ["000300.SH", "000905.SH", "000001.SH", "HSI.HK"];
@@ -43,7 +43,7 @@ export async function render(main, { args, alive }) {
   main.append(
     h("div", { class: "bar" }, h("h1", {}, t.name, " ", stateEl),
       h("span", {}, h("a", { class: "button ghost", href: `#/market?symbol=${encodeURIComponent(t.config.symbols[0])}&trader=${id}` }, "Market"), toggle)),
-    h("p", { class: "muted small" }, `${t.config.strategy} ${JSON.stringify(t.config.params || {})} · ${t.config.symbols.join(", ")}`),
+    h("p", { class: "muted small" }, describe(t)),
     h("dl", { class: "kpis wide" },
       h("div", {}, h("dt", {}, "Equity"), k.equity), h("div", {}, h("dt", {}, "Return"), k.ret),
       h("div", {}, h("dt", {}, "Drawdown"), k.dd), h("div", {}, h("dt", {}, "Max drawdown"), k.mdd),
@@ -181,7 +181,13 @@ export async function render(main, { args, alive }) {
         ? "A strategy trader makes no LLM decisions." : "No decision cycles yet."));
       return;
     }
-    decBox.replaceChildren(...rows.slice().reverse().map(decisionCard));
+    // keep the cycles the user opened open across refreshes
+    const open = new Set([...decBox.querySelectorAll("details[open]")].map((d) => d.dataset.cycle));
+    decBox.replaceChildren(...rows.slice().reverse().map((d) => {
+      const card = decisionCard(d);
+      card.open = open.has(String(d.cycle));
+      return card;
+    }));
   }, 3000);
 
   // ---- live -----------------------------------------------------------------------------------------------
@@ -189,8 +195,9 @@ export async function render(main, { args, alive }) {
     points.push({ ts: m.ts, equity: m.equity, cash: m.cash });
     if (stateEl.textContent !== "running") { stateEl.textContent = "running"; stateEl.className = "state running"; }
     paint(); redraw(); loadPositions(); // a new day unlocks yesterday's buys (T+1)
+    if (t.kind === "ai") loadDecisions(); // a cycle may decide to hold: no order event tells of it
   }));
-  offs.push(live.subscribe("orders", { trader_id: id }, () => { loadOrders(); if (t.kind !== "strategy") loadDecisions(); }));
+  offs.push(live.subscribe("orders", { trader_id: id }, () => { loadOrders(); loadDecisions(); }));
   offs.push(live.subscribe("fills", { trader_id: id }, (f) => {
     fills.push(f); paintFills(); loadPositions();
   }));
@@ -229,7 +236,7 @@ function decisionCard(d) {
                                    + (c.cached ? " · cached" : "")).join("; ");
   const reasoning = (d.decisions || []).map((x) => x.reasoning).filter(Boolean).join(" · ")
     || (calls.find((c) => c.reply) || {}).reply || "";
-  return h("details", { class: "decision" },
+  return h("details", { class: "decision", dataset: { cycle: d.cycle } },
     h("summary", {}, `#${d.cycle} · ${when(d.datetime)} · ${d.status} · ${(d.decisions || []).length} decisions`
       + (d.error ? ` · ${d.error}` : "")),
     h("p", { class: "small" }, h("b", {}, "Prompt: "), prompt || "—", ` (model ${d.model || "?"}, ${tokens} tokens, ${d.latency_ms ?? "?"} ms)`),

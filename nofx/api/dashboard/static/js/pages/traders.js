@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import * as live from "../live.js";
-import { currencyOf, equityStats, h, money, pct, signed, toast, todayPnl } from "../util.js";
+import { currencyOf, describe, equityStats, h, money, pct, signed, toast, todayPnl } from "../util.js";
 
 function strategyOptions(strategies, selected) {
   return strategies.map((s) => h("option", { value: s.name, selected: s.name === selected }, s.name));
@@ -45,7 +45,7 @@ export async function render(main, { alive }) {
       } }, t.desired === "running" ? "Stop" : "Start");
     list.append(h("article", { class: "card trader", dataset: { trader: t.trader_id } },
       h("div", { class: "bar" }, h("a", { href: `#/traders/${t.trader_id}`, class: "name" }, t.name), cells.state),
-      h("div", { class: "muted small" }, `${t.config.strategy} · ${t.config.symbols.join(", ")}`),
+      h("div", { class: "muted small" }, describe(t)),
       h("dl", { class: "kpis" },
         h("div", { class: "span" }, h("dt", {}, "Equity"), h("dd", { class: "equity" }, cells.equity)),
         h("div", {}, h("dt", {}, "Return"), h("dd", { class: "return" }, cells.ret)),
