@@ -8,6 +8,7 @@ on the phone size no page may scroll sideways."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +29,8 @@ DESKTOP = {"width": 1280, "height": 800}
 RESTING, OUTSIDE_BAND = "8.50", "5.00"
 # 6 x real time... per day: a daily bar every 86400/14400 = 6 s, so a DAY order lives for one 6 s slice
 SPEED = 14400
+ACCESS_TTL_S = 30
+SESSION = "JSON.parse(sessionStorage.getItem('nofx.session'))"
 
 
 class Watch:
@@ -75,7 +78,8 @@ def shoot(page: Any, folder: Path, name: str) -> None:
 @pytest.mark.slow
 def test_dashboard_end_to_end(tmp_path: Path, chromium: Any, screenshots: Path) -> None:
     assert nofx_cli(tmp_path, "user", "create", "alice").returncode == 0
-    srv = Served(tmp_path)
+    # 30 s access tokens: the page must renew its session (rotating refresh tokens) several times on the way
+    srv = Served(tmp_path, env={"NOFX_API_SETTINGS": json.dumps({"access_ttl_s": ACCESS_TTL_S})})
     page = chromium.new_page()
     watch = Watch(page, urlparse(srv.url).netloc)
     page.set_default_timeout(30_000)
@@ -106,6 +110,7 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path, db_url: str) 
         page.click("form.login button[type=submit]")
         page.wait_for_selector("h1:has-text('Traders')")
         page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+        first = page.evaluate(SESSION)
 
         # ---- create and start a paper trader on the bundled data ------------------------------------------
         page.fill("form.form input[name=name]", "e2e dual ma")
@@ -222,6 +227,9 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path, db_url: str) 
         page.click("#colors")
 
         assert page.evaluate("window.__sameDocument") is True  # every page so far without a reload
+        assert page.evaluate("Date.now()") > first["expires_at"]  # the first token has expired ...
+        now = page.evaluate(SESSION)  # ... and the page renewed it (and the rotating refresh token) on its own
+        assert now["access_token"] != first["access_token"] and now["refresh_token"] != first["refresh_token"]
         page.click("#logout")
         page.wait_for_selector("form.login")
         assert watch.problems == []

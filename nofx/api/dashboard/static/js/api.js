@@ -22,7 +22,9 @@ function save(s) {
 function schedule() {
   clearTimeout(timer);
   if (!session) return;
-  const ms = Math.max(5_000, session.expires_at - Date.now() - 60_000);
+  // renew when a fifth of the token's life (at most a minute) is left
+  const ttl = session.ttl || 900_000;
+  const ms = Math.max(5_000, session.expires_at - Date.now() - Math.min(60_000, ttl * 0.2));
   timer = setTimeout(() => refresh().catch(() => {}), ms);
 }
 schedule();
@@ -43,7 +45,7 @@ export const onSession = (fn) => listeners.add(fn);
 
 function pair(body) {
   return { access_token: body.access_token, refresh_token: body.refresh_token,
-           expires_at: Date.now() + body.expires_in * 1000 };
+           expires_at: Date.now() + body.expires_in * 1000, ttl: body.expires_in * 1000 };
 }
 
 export async function login(username, password) {
