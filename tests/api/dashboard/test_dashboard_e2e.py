@@ -220,11 +220,21 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path, db_url: str) 
         page.wait_for_function("(s) => document.getElementById('board-updated').textContent !== s", arg=stamp)
         shoot(page, screenshots, "leaderboard")
 
-        # ---- colours switch and persist ----------------------------------------------------------------------------
+        # ---- colours: red up by default, switchable, kept in the browser --------------------------------------------
+        up_colour = "getComputedStyle(document.getElementById('probe')).color"
+        page.evaluate("document.body.append(Object.assign(document.createElement('span'), {id: 'probe', className: 'up'}))")
         assert page.evaluate("document.documentElement.dataset.colors") == "cn"
+        assert page.evaluate(up_colour) == "rgb(217, 54, 62)"  # red
         page.click("#colors")
+        page.wait_for_selector("#board td")  # the page is drawn again in the new colours
         assert page.evaluate("localStorage.getItem('nofx.colors')") == "intl"
+        assert page.evaluate(up_colour) == "rgb(23, 163, 74)"  # green
         page.click("#colors")
+
+        # ---- amounts: the market's currency, formatted from the decimal string (no float on the way) --------------
+        fmt = page.evaluate("""import('/assets/js/util.js').then((u) => [u.money('9007199254740993.01', 'CNY'),
+                                 u.money('1234.5', 'HKD'), u.currencyOf(['0700.HK']), u.currencyOf(['600519.SH'])])""")
+        assert fmt == ["¥9,007,199,254,740,993.01", "HK$1,234.50", "HKD", "CNY"], fmt
 
         assert page.evaluate("window.__sameDocument") is True  # every page so far without a reload
         assert page.evaluate("Date.now()") > first["expires_at"]  # the first token has expired ...

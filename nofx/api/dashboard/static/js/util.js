@@ -72,6 +72,8 @@ export function signed(el, value, text) {
   return el;
 }
 
+// A server record's own time (UTC, such as a backtest's creation) in the browser's time zone.
+export const local = (ts) => (ts ? new Date(ts).toLocaleString() : "—");
 export const day = (ts) => (ts ? String(ts).slice(0, 10) : "—");
 // A market timestamp as the exchange's local time; daily bars (midnight) as the date alone.
 export function when(ts) {

@@ -2,7 +2,7 @@
 // /backtests) with a live progress bar (the job's progress, polled); open the HTML report in the page.
 
 import { api } from "../api.js";
-import { h, money, num, pct, signed, table, when } from "../util.js";
+import { h, local, money, num, pct, signed, table } from "../util.js";
 import { fieldMessage } from "./traders.js";
 
 const POLL_MS = 400;
@@ -108,7 +108,7 @@ async function overview(main, { alive }) {
 function runsTable(runs) {
   return table([
     { label: "Run", render: (r) => h("a", { href: `#/backtests/${r.backtest_id}` }, r.backtest_id.slice(0, 11)) },
-    { label: "Created", render: (r) => when(r.created) },
+    { label: "Created", render: (r) => local(r.created) },
     { label: "Status", render: (r) => bar(r.progress, r.status) },
     { label: "Return", cls: "num", render: (r) => (r.metrics && r.metrics.total_return !== undefined ? pct(r.metrics.total_return * 100) : "—") },
   ], runs.slice().reverse(), { empty: "No backtests yet." });
