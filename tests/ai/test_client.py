@@ -10,7 +10,7 @@ from decimal import Decimal
 from nofx.ai.backtest import run_ai_backtest
 from nofx.ai.client import EndpointPool, LLMClient
 from nofx.ai.config import EndpointConfig
-from nofx.ai.mock_server import MockServer, MockState
+from nofx.ai.mock_server import MockServer, MockState, count_tokens
 from nofx.strategies.ai.cycle import ChatRequest
 from tests.ai.conftest import ai_config
 
@@ -47,3 +47,20 @@ def test_tokens_and_cost_from_the_price_table(mock_llm, tmp_path) -> None:
     expected = (Decimal(2) * u["prompt_tokens"] + Decimal(8) * u["completion_tokens"]) / Decimal(1_000_000)
     assert Decimal(u["cost"]) == expected
     assert sum(Decimal(d["cost"]) for d in res.decisions) == expected
+
+
+def test_usage_is_the_servers_real_token_count(mock_llm) -> None:
+    # the client accounts what the server reports; the mock reports DeepSeek-V4 tokenizer counts
+    cfg = EndpointConfig(base_url=mock_llm.url, response_format=False)
+
+    async def run():  # type: ignore[no-untyped-def]
+        client = LLMClient(cfg)
+        reply = await client.complete(REQ)
+        await client.aclose()
+        return client, reply
+
+    client, reply = asyncio.run(run())
+    assert reply.error is None
+    assert reply.prompt_tokens == sum(count_tokens(m["content"]) + 4 for m in REQ.messages)
+    assert reply.completion_tokens == count_tokens(reply.text)
+    assert client.usage.prompt_tokens == reply.prompt_tokens

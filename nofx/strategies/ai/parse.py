@@ -13,13 +13,22 @@ import json
 import re
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nofx.strategies.ai.schema import DECISIONS, Decision
 
 _THINK = re.compile(r"<(reasoning|think|thinking)>(.*?)</\1>", re.S | re.I)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 _DECODER = json.JSONDecoder()
+
+
+class _Reply(BaseModel):
+    """The well-formed reply, ``{"decisions": [...]}`` and nothing else: validated straight from the
+    JSON text by pydantic-core (the fast path; anything else takes the tolerant path)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decisions: list[Decision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,13 @@ def _candidates(text: str) -> list[object]:
     return found
 
 
+def find_json(text: str) -> tuple[str, str, list[object]]:
+    """(reasoning blocks' text, the reply without them, the JSON values in it that look like decisions)."""
+    thoughts = " ".join(m.group(2).strip() for m in _THINK.finditer(text))
+    body = _THINK.sub(" ", text)
+    return thoughts, body, _candidates(body)
+
+
 def _as_list(value: object) -> object:
     if isinstance(value, dict) and "decisions" in value:
         return value["decisions"]
@@ -95,9 +111,12 @@ def parse_reply(text: str | None) -> ParsedReply:
     """Find and validate the decisions in a model reply. Never raises."""
     if not text or not text.strip():
         return ParsedReply(None, "empty reply: expected a JSON list of decisions")
-    thoughts = " ".join(m.group(2).strip() for m in _THINK.finditer(text))
-    body = _THINK.sub(" ", text)
-    cands = _candidates(body)
+    if text.lstrip().startswith("{"):
+        try:
+            return ParsedReply(tuple(_Reply.model_validate_json(text).decisions), None)
+        except ValidationError:
+            pass  # not exactly {"decisions": [...]}: the tolerant path finds it and words the error
+    thoughts, body, cands = find_json(text)
     if not cands:
         return ParsedReply(None, "no JSON list of decisions found in the reply (truncated or malformed JSON?)",
                            thoughts)

