@@ -20,6 +20,7 @@ Scripted failure modes, per request (``--script mode,mode,...``: the n-th reques
     echo_key (a 500 whose body echoes the Authorization header, as some providers' errors do)
     ignore_limits (buys every candidate at 30% weight, whatever the limits in the prompt say)
     no_response_format (a server without structured output: HTTP 400 when response_format is sent)
+    trailing_stop (not a failure: buys carry a 6% trailing stop instead of a stop-loss and a target)
 
 A repair request (one quoting a validation error) always gets a valid answer, except under
 ``always_malformed``.
@@ -44,7 +45,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 MODES = ("ok", "malformed_json", "prose_json", "single_object", "unknown_symbol", "odd_lot", "off_tick",
          "beyond_cash", "sell_without_position", "sell_today_buy", "timeout", "rate_limit", "server_error",
-         "truncated", "empty", "echo_key", "always_malformed", "ignore_limits", "no_response_format")
+         "truncated", "empty", "echo_key", "always_malformed", "ignore_limits", "no_response_format",
+         "trailing_stop")
 _DATA = re.compile(r"<market_data>\s*(.*?)\s*</market_data>", re.S)
 REPAIR_MARK = "Your reply could not be used"
 
@@ -195,6 +197,9 @@ def reply_text(mode: str, system: str, messages: list[dict[str, Any]], model: st
         return full[: max(1, len(full) // 2)]
     if mode == "empty":
         return ""
+    if mode == "trailing_stop":
+        decisions = [{k: v for k, v in d.items() if k not in ("stop_loss", "take_profit")}
+                     | ({"trailing_stop_pct": 0.06} if d["action"] == "buy" else {}) for d in decisions]
     payload = _faulty(mode, decisions, user)
     body = json.dumps(payload if isinstance(payload, dict) else {"decisions": payload}, ensure_ascii=False)
     if mode == "prose_json":
@@ -263,7 +268,8 @@ def create_app(state: MockState | None = None) -> FastAPI:
         except (TypeError, ValueError):
             temperature = 0.0
         text = reply_text(mode, system, messages, model, temperature, body.get("seed"))
-        finish = "length" if mode == "truncated" else "stop"
+        repair = REPAIR_MARK in (messages[-1].get("content", "") if messages else "")
+        finish = "length" if mode == "truncated" and not repair else "stop"
         # usage as a provider reports it: the DeepSeek-V4 vocabulary's count, plus the chat template's
         # few tokens per message
         usage = {"prompt_tokens": sum(_tokens(m.get("content", "")) + 4 for m in messages),

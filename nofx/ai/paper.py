@@ -54,6 +54,8 @@ class LoggedTrader(DrivenTrader):
         self.model = cfg.trader.model
         self._restore_at: int | None = None
         self._timestamps: np.ndarray | None = None
+        self._start = cfg.backtest.start if cfg.backtest.warmup_bars else None
+        self._trade_from = 0
         self.cycles = 0
 
     def _record(self, rec: CycleRecord) -> None:
@@ -75,8 +77,12 @@ class LoggedTrader(DrivenTrader):
     def on_start(self, ctx: StrategyContext) -> None:
         super().on_start(ctx)
         self._timestamps = ctx.timestamps
+        if self._start is not None:
+            self._trade_from = int(np.searchsorted(ctx.timestamps, np.datetime64(self._start), "left"))
 
     def begin_slice(self, view: MarketView, portfolio: PortfolioView):  # type: ignore[no-untyped-def]
+        if view.index < self._trade_from:
+            return [], None  # warm-up bars feed the indicators only, as in ``nofx ai backtest``
         if self._restore_at is not None:
             self._rebuild_stops(view, self._restore_at)
             self._restore_at = None
@@ -128,8 +134,9 @@ class LoggedTrader(DrivenTrader):
 
 def run_ai_paper(cfg: AIRunConfig, store: SqlLedgerStore, resume: bool = False, progress: bool = True,
                  stop_after: int | None = None, speed: float = 0.0) -> AIPaperSummary:
-    # a paper run trades from its first bar (it has no warm-up); indicators fill in as bars arrive
-    bars, symbols = load_universe_bars(cfg, warmup=False)
+    # warm-up bars before the start feed the indicators only (the trader decides from the start), so a
+    # paper run sees the prompts of ``nofx ai backtest`` on the same config and data
+    bars, symbols = load_universe_bars(cfg)
     log = DecisionLog(store)
     trader = LoggedTrader(cfg, log)
     tid = cfg.trader.id

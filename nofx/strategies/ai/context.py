@@ -262,7 +262,8 @@ def _account(inp: ContextInputs, day: date) -> dict[str, Any]:
     close = view.current("close")
     equity = pf.equity()
     pos_list = []
-    for sym, pos in pf.positions().items():
+    # in the order shown (symbol or alias), not by fill order: venues differ in it within a slice
+    for sym, pos in sorted(pf.positions().items(), key=lambda kv: sym_out(kv[0])):
         if not pos.quantity:
             continue
         k = col.get(sym, -1)

@@ -117,6 +117,8 @@ class Cycle:
             self._advance()
             return
         parsed: ParsedReply = parse_reply(reply.text)
+        if parsed.ok and reply.finish_reason == "length":  # cut at max_tokens: possibly partial
+            parsed = ParsedReply(None, "the reply was cut at the token limit (finish_reason length)")
         if parsed.ok:
             self.decisions = parsed.decisions
             self.repaired = self.repaired or req.purpose == "repair"

@@ -117,6 +117,10 @@ def parse_reply(text: str | None) -> ParsedReply:
         except ValidationError:
             pass  # not exactly {"decisions": [...]}: the tolerant path finds it and words the error
     thoughts, body, cands = find_json(text)
+    if cands and '"decisions"' in body and not any(isinstance(c, dict) and "decisions" in c for c in cands):
+        # a decisions list that never closes (a reply cut at max_tokens): the objects found inside it
+        # are only part of the answer, never traded as if they were all of it
+        return ParsedReply(None, "the decisions list is incomplete (reply truncated?)", thoughts)
     if not cands:
         return ParsedReply(None, "no JSON list of decisions found in the reply (truncated or malformed JSON?)",
                            thoughts)

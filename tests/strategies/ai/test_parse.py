@@ -64,3 +64,12 @@ def test_schema_is_an_object_with_decisions() -> None:
     s = decision_json_schema()
     assert s["required"] == ["decisions"] and s["properties"]["decisions"]["type"] == "array"
     json.dumps(s)
+
+
+def test_a_truncated_decisions_list_is_not_traded_in_part() -> None:
+    full = ('{"decisions": [{"symbol": "600519.SH", "action": "close", "confidence": 0.7}, '
+            '{"symbol": "000001.SZ", "action": "buy", "quantity": 100, "confidence": 0.6}]}')
+    cut = full[: full.index("000001") + 3]
+    r = parse_reply(cut)
+    assert not r.ok and "incomplete" in (r.error or "")
+    assert parse_reply(full).ok
