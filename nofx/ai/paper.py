@@ -23,7 +23,8 @@ from nofx.ai.backtest import build_caller, build_trader, load_universe_bars
 from nofx.ai.cache import prompt_hash
 from nofx.ai.config import AIRunConfig
 from nofx.ai.driver import DrivenTrader, record_to_dict
-from nofx.domain.enums import Side
+from nofx.domain.enums import OrderType, Side
+from nofx.domain.orders import OrderRequest
 from nofx.domain.errors import ConfigError
 from nofx.live.paper import PaperSession, PaperSummary
 from nofx.persistence.decisions import DecisionLog, DecisionRow
@@ -56,6 +57,7 @@ class LoggedTrader(DrivenTrader):
         self._timestamps: np.ndarray | None = None
         self._start = cfg.backtest.start if cfg.backtest.warmup_bars else None
         self._trade_from = 0
+        self._replay: DecisionRow | None = None
         self.cycles = 0
 
     def _record(self, rec: CycleRecord) -> None:
@@ -69,9 +71,18 @@ class LoggedTrader(DrivenTrader):
         self.cycles += 1
 
     def prepare_resume(self, start: int) -> None:
-        rows = self.log.rows(self.core.trader_id, limit=1, before_cursor=start)
-        if rows:
+        rows = self.log.rows(self.core.trader_id, limit=1, before_cursor=start + 1)
+        if rows and rows[-1].cursor == start:
+            # the crash came after this slice's cycle was logged (the log row is its write-ahead
+            # record), before the slice was marked done: replay the logged cycle, never ask again. Its
+            # orders may already be in the ledger (then the engine answers the same client order ids
+            # with them); asking again would see their reserved cash and could decide otherwise.
+            self._replay = rows[-1]
             self.core.memory = TraderMemory.from_json(rows[-1].memory)
+        else:
+            rows = self.log.rows(self.core.trader_id, limit=1, before_cursor=start)
+            if rows:
+                self.core.memory = TraderMemory.from_json(rows[-1].memory)
         self._restore_at = start
 
     def on_start(self, ctx: StrategyContext) -> None:
@@ -86,10 +97,16 @@ class LoggedTrader(DrivenTrader):
         if self._restore_at is not None:
             self._rebuild_stops(view, self._restore_at)
             self._restore_at = None
+        if self._replay is not None and self._replay.cursor == view.index:
+            row, self._replay = self._replay, None
+            self._index = view.index
+            exits = self.stops.check(view.index, view.symbols, view.current("high"), view.current("low"),
+                                     portfolio)  # type: ignore[arg-type]
+            return list(exits) + logged_orders(row), None  # end_slice passes them through as they are
         return super().begin_slice(view, portfolio)
 
     def _rebuild_stops(self, view: MarketView, start: int) -> None:
-        """Replay what the stop book did over slices [first buy, start) from the ledger: arm at each buy
+        """Replay what the stop book did over slices [first buy, start] from the ledger: arm at each buy
         fill with the levels the trader had decided by then, move levels over each bar, drop a stop where
         the position went flat or its exit order was sent."""
         assert self.engine is not None and self._timestamps is not None
@@ -113,7 +130,10 @@ class LoggedTrader(DrivenTrader):
         qty: dict[str, int] = {}
         book = self.stops
         book.stops = {}
-        for i in range(min(by_slice), start):
+        # through slice ``start`` itself: a crash after that slice's events were written (its fills
+        # included: their on_fill will not come again) and before it was marked done replays it; its
+        # bar is checked by the replayed slice, not here
+        for i in range(min(by_slice), start + 1):
             for f in by_slice.get(i, ()):
                 qty[f.symbol] = qty.get(f.symbol, 0) + (f.quantity if f.side is Side.BUY else -f.quantity)
                 if f.side is Side.BUY:
@@ -126,10 +146,27 @@ class LoggedTrader(DrivenTrader):
                 if qty.get(sym, 0) <= 0:
                     del book.stops[sym]
                     continue
+                if i == start:
+                    continue
                 k = col[sym]
                 book.replay(float(high[i, k]), float(low[i, k]), sym)
                 if f"{tid}:stop:{sym}:{i}" in exits:
                     del book.stops[sym]
+
+
+def logged_orders(row: DecisionRow) -> list[OrderRequest]:
+    """The orders a logged cycle sent, as it sent them (same client order ids and tags)."""
+    out = []
+    for o in row.outcomes:
+        order = o.get("order")
+        if not order:
+            continue
+        cid = order["client_order_id"]
+        head, k = cid.rsplit(":", 1)
+        price = order.get("limit_price")
+        out.append(OrderRequest(o["symbol"], Side(order["side"]), int(order["quantity"]), OrderType(order["order_type"]),
+                                None if price is None else Decimal(price), client_order_id=cid, tag=f"ai {head}#{k}"))
+    return out
 
 
 def run_ai_paper(cfg: AIRunConfig, store: SqlLedgerStore, resume: bool = False, progress: bool = True,

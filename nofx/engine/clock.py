@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -32,6 +33,10 @@ class SimClock:
     # ---- MarketState ------------------------------------------------------------------------
     def now(self) -> datetime:
         return self._py_ts[self.index]
+
+    def slice_of(self, ts: datetime) -> int:
+        """Index of the slice stamped ``ts`` (the last one at or before it)."""
+        return max(0, bisect.bisect_right(self._py_ts, ts) - 1)
 
     def exec_index(self) -> int:
         return min(self.index + self._offset, self._n - 1)

@@ -419,8 +419,23 @@ class TradingEngine:
                 reserved.add(owner.order_id)
                 left = owner.quantity - owner.filled_qty
                 if owner.side is Side.BUY:
-                    ref = owner.limit_price or self.market.last_price(owner.symbol) or owner.avg_fill_price
-                    amount = ref * left + self.fees.fees(inst, self.market.exec_day(), Side.BUY, left, ref).total
+                    # reserve as submit did: at the price and execution day of the order's own slice (a
+                    # crash after a slice's orders were written replays that slice with the clock before it)
+                    slice_of = getattr(self.market, "slice_of", None)
+                    here = self.market.index if slice_of is not None else None
+                    if slice_of is not None:
+                        self.market.index = slice_of(owner.created)
+                    try:
+                        # a market order's stored limit is its protection price; submit reserved at the last
+                        last = self.market.last_price(owner.symbol)
+                        req = owner.request
+                        ref = (req.limit_price if req.order_type is OrderType.LIMIT or last is None else last) \
+                            or owner.limit_price or owner.avg_fill_price
+                        amount = ref * left + self.fees.fees(inst, self.market.exec_day(), Side.BUY, left,
+                                                             ref).total
+                    finally:
+                        if slice_of is not None:
+                            self.market.index = here
                     self._reserve[owner.order_id] = amount
                     self.portfolio.reserved_cash += amount
                 else:

@@ -94,6 +94,13 @@ class OrderBookExchange:
         book = self._books.get(symbol)
         return len(book) if book else 0
 
+    def symbols_by_arrival(self) -> list[str]:
+        """Symbols with resting orders, by their earliest order's arrival: a bar meets the books in the
+        order the orders came (as the backtest's bar exchange matches them), so when one slice's buys
+        compete for cash the earlier order is served first on either venue."""
+        first = {sym: min(e.key[1] for e in (*b.bids, *b.asks)) for sym, b in self._books.items() if len(b)}
+        return sorted(first, key=first.__getitem__)
+
     # ---- market data in ------------------------------------------------------------------------
     def on_bar(self, symbol: str, ts: datetime, bar: BarQuote, day_end: bool) -> None:
         """Match the book of ``symbol`` against a bar that started at or after ``ts``."""

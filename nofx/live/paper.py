@@ -168,6 +168,7 @@ class PaperSession:
         days = ts.astype("datetime64[D]")
         day_end = np.append(days[1:] != days[:-1], True)
         symbols = panel.symbols
+        col_of = {s: k for k, s in enumerate(symbols)}
         f = panel.fields
         lower, upper = self.market.lower, self.market.upper
         refused_before = len(self.engine.rejections)
@@ -186,8 +187,9 @@ class PaperSession:
                     self.engine.apply_corporate_action(action)  # idempotent across a crash and replay
                 self.engine.release_due_children()
                 if self.exchange.has_pending:
-                    for col, sym in enumerate(symbols):
-                        if self.exchange.resting(sym):
+                    for sym in self.exchange.symbols_by_arrival():
+                        col = col_of.get(sym)
+                        if col is not None:
                             quote = BarQuote(f["open"][i, col], f["high"][i, col], f["low"][i, col],
                                              f["close"][i, col], f["volume"][i, col], f["trade_status"][i, col],
                                              lower[i, col], upper[i, col])

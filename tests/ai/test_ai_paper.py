@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from nofx.ai.backtest import run_ai_backtest
 from nofx.ai.paper import run_ai_paper
 from nofx.persistence.decisions import DecisionLog
 from nofx.persistence.ledger_check import check_ledger
@@ -108,3 +109,29 @@ def test_a_sell_superseded_by_a_stop_exit_is_logged_as_such(mock_llm, tmp_path) 
         assert set(sent) == set(known), "every order a logged decision claims was sent is in the ledger"
         superseded = [o for r in rows for o in r.outcomes if o["reason"].startswith("superseded")]
         assert superseded and all(o["order"] is None for o in superseded)
+
+
+def test_a_crash_between_a_slices_writes_and_its_snapshot_resumes_to_the_same_ledger(mock_llm, tmp_path) -> None:
+    # the slice's orders (and fills) are in the ledger but the slice is not marked done: the resumed run
+    # replays it. At a decision slice the logged cycle is replayed (never asked again: the prompt would
+    # see the reserved cash of its own orders); at the next slice the buys' fills arm their stops from
+    # the ledger (their on_fill will not come again); open market buys reserve cash as submit did.
+    from tests.live.ledger_tables import first_difference, stored_tables
+
+    cfg = ai_config(mock_llm.url, tmp_path, start="2020-01-01", end="2020-05-31", cache="read_write")
+    whole = f"sqlite:///{tmp_path / 'whole.db'}"
+    run_ai_backtest(cfg)  # fills the cache: every run below answers from it (deterministic call records)
+    _paper(whole, cfg)
+    with SqlLedgerStore(whole) as store:
+        rows = DecisionLog(store).rows("t-test")
+    busy = next(r.cursor for r in rows if sum(1 for o in r.outcomes if o.get("order")) >= 3)
+    want = stored_tables(whole)
+    for crash in (busy, busy + 1):
+        url = f"sqlite:///{tmp_path / f'crash{crash}.db'}"
+        _paper(url, cfg, stop_after=crash + 1)
+        with SqlLedgerStore(url) as store, store._write() as conn:
+            conn.exec_driver_sql(f"DELETE FROM equity_snapshots WHERE cursor >= {crash}")
+        rest = _paper(url, cfg, resume=True)
+        assert rest.paper.start_index == crash and rest.usage["calls"] == 0
+        diff = first_difference(stored_tables(url), want)
+        assert diff is None, f"crash at slice {crash}: {diff}"

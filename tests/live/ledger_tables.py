@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData, create_engine, select
 
-# Not ledger values: when the trader row was written (wall clock) and who runs the trader now.
-NOT_COMPARED = {"traders": {"created"}}
+# Not ledger values: when the trader row / an AI prompt was first written (wall clock) and who runs the
+# trader now.
+NOT_COMPARED = {"traders": {"created"}, "ai_prompts": {"created"}}
 SKIPPED_TABLES = {"alembic_version", "trader_leases"}
 
 
