@@ -48,7 +48,7 @@ def run_job(db_url: str, backtest_id: str, config: dict[str, Any], data_path: st
         result = execute(cfg, progress=False, on_progress=progress)
         Path(report_dir).mkdir(parents=True, exist_ok=True)
         report = str(Path(report_dir) / f"{backtest_id}.html")
-        write_backtest_report(result, report)
+        write_backtest_report(result, report, plotly="inline-gz")  # served alone over HTTP: standalone file
         metrics = {k: _finite(v) for k, v in result.metrics.items()}
         repo.set_backtest(backtest_id, status="done", progress=1.0, metrics_json=json.dumps(metrics),
                           report_path=report, finished=utcnow())

@@ -52,6 +52,28 @@ class BacktestResult:
     dividend_tax: Decimal = Decimal(0)  # dividend tax deducted at sale (A-share individuals)
     dividend_tax_events: list = field(default_factory=list)  # DividendTaxDeducted events
     annualisation: Annualisation | None = None  # how per-period metrics were scaled to a year
+    # the run's fee model: fee_parts (the report's fee components) are recomputed from it on demand, so a
+    # backtest that writes no report pays nothing for them; never pickled (parts are computed first)
+    fee_model: Any = field(default=None, repr=False, compare=False)
+    _fee_parts: list | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def fee_parts(self) -> list | None:
+        """``FeeBreakdown`` of each fill, in ``trades`` order (None without the run's fee model)."""
+        if self._fee_parts is None and self.fee_model is not None:
+            from nofx.report.analysis import fill_fee_parts
+
+            self._fee_parts = fill_fee_parts(self.trades, self.fee_model)
+        return self._fee_parts
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fee_parts"] = self.fee_parts
+        state["fee_model"] = None  # holds caches that do not pickle
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     @property
     def returns(self) -> pd.Series:

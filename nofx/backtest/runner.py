@@ -150,6 +150,7 @@ def run_backtest(
         price_basis=plan.prices.basis, tax_withheld=portfolio.tax_withheld, dividend_tax=portfolio.dividend_tax,
         dividend_tax_events=list(engine.tax_events),
         annualisation=annualisation_for(equity.index, panel.symbols),
+        fee_model=market.fee_model,
     )
     if market.dividend_tax is not None and (portfolio.tax_withheld or portfolio.dividend_tax):
         result.messages.append(

@@ -65,17 +65,31 @@ def _parse_date(text: str | None, what: str) -> date | None:
         raise ConfigError(f"{what} must be a date like 2019-01-31 ({exc})", value=text) from None
 
 
-def _write_outputs(result: BacktestResult, json_path: str | None, report: str | None) -> None:
+LANG_HELP = "report and metric labels: en | zh (Simplified Chinese)"
+PLOTLY_HELP = ("how reports load plotly.js: shared (one plotly.min.js beside the reports, default) | inline-gz "
+               "(compressed in each file) | inline")
+
+
+def check_report_options(lang: str, plotly: str) -> None:
+    from nofx.report.i18n import check_lang
+    from nofx.report.options import check_plotly_mode
+
+    check_lang(lang)
+    check_plotly_mode(plotly)
+
+
+def _write_outputs(result: BacktestResult, json_path: str | None, report: str | None, lang: str = "en",
+                   plotly: str = "shared") -> None:
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         result.write_json(json_path)
         console.print(f"wrote {json_path}")
     if report:
-        from nofx.report.html import write_backtest_report
+        from nofx.report.html import trades_csv_path, write_backtest_report
 
         Path(report).parent.mkdir(parents=True, exist_ok=True)
-        write_backtest_report(result, report)
-        console.print(f"wrote {report}")
+        write_backtest_report(result, report, lang=lang, plotly=plotly)  # type: ignore[arg-type]
+        console.print(f"wrote {report} (trade list: {trades_csv_path(Path(report)).name})")
 
 
 def parse_cash_option(text: str) -> Decimal:
@@ -161,9 +175,13 @@ def backtest(
     progress: bool = typer.Option(True, help="show a progress bar"),
     drop_bad_rows: bool = typer.Option(False, "--drop-bad-rows", help=DROP_BAD_ROWS_HELP),
     date_format: Optional[str] = typer.Option(None, "--date-format", help=DATE_FORMAT_HELP),
+    lang: str = typer.Option("en", "--lang", help=LANG_HELP),
+    plotly: str = typer.Option("shared", "--plotly", help=PLOTLY_HELP),
 ) -> None:
     """Backtest a strategy on bars and print its metrics; optionally write JSON and an HTML report."""
     from nofx.report.console import print_metrics
+
+    check_report_options(lang, plotly)
 
     cfg = run_config_from_options(config, strategy=strategy, params=params, data=data, symbols=symbols,
                                   start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
@@ -177,7 +195,8 @@ def backtest(
     print_dropped(result.messages)
     # one line naming the run (a parameter dict printed raw spreads over a dozen lines)
     console.print(f"{result.strategy}: {params_text(result.params)}", markup=False, highlight=False, soft_wrap=True)
-    print_metrics(result.metrics, title="Backtest metrics", console=console)
+    print_metrics(result.metrics, title="Backtest metrics" if lang == "en" else "回测指标", console=console,
+                  lang=lang)
     console.print(f"{len(result.trades)} fills, {len(result.rejections)} refused orders")
     for note in result.messages:  # what the run and the strategy say the user must know (in-sample...)
         if note.startswith(("prices:", "warning:", "dividend tax:")):
@@ -185,12 +204,14 @@ def backtest(
     if result.annualisation is not None:
         console.print(f"annualisation: {result.annualisation.describe()}; annual return over calendar time",
                       markup=False, soft_wrap=True)
-    _write_outputs(result, json_out and str(json_out), report_out and str(report_out))
+    _write_outputs(result, json_out and str(json_out), report_out and str(report_out), lang, plotly)
 
 
 def demo(
     out: Path = typer.Option(Path("out"), help="folder for the reports"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    lang: str = typer.Option("en", "--lang", help=LANG_HELP),
+    plotly: str = typer.Option("shared", "--plotly", help=PLOTLY_HELP),
 ) -> None:
     """The quick-start job: dual MA versus buy-and-hold on the bundled real A-share slice (2019-2021,
     CSI 300 benchmark), with a metrics table and HTML reports."""
@@ -198,6 +219,7 @@ def demo(
     from nofx.data.bundled import bundled_bars_path
 
     check_output_folder(out, "--out")
+    check_report_options(lang, plotly)
     runs = {
         "dual_ma": {"fast": 5, "slow": 20, "target_percent": 0.03},
         "buy_and_hold": {"percent": 0.98},
@@ -212,7 +234,7 @@ def demo(
         })
         results[name] = execute(cfg, progress=progress)
         out.mkdir(parents=True, exist_ok=True)
-        _write_outputs(results[name], str(out / f"demo_{name}.json"), str(out / f"demo_{name}.html"))
+        _write_outputs(results[name], str(out / f"demo_{name}.json"), str(out / f"demo_{name}.html"), lang, plotly)
     console.print(comparison_table(results))
 
 

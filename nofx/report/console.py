@@ -12,13 +12,13 @@ from rich.text import Text
 from nofx.report.format import SIGNED_KEYS, formatted_metrics
 
 
-def metrics_table(metrics: Mapping[str, object], title: str = "Backtest metrics") -> Table:
+def metrics_table(metrics: Mapping[str, object], title: str = "Backtest metrics", lang: str = "en") -> Table:
     """Two columns (metric, value), values right-aligned and formatted (percentages, ratios, money);
     signed performance figures are green when positive and red when negative."""
     table = Table(title=title, show_header=True, header_style="bold")
-    table.add_column("Metric")
-    table.add_column("Value", justify="right")
-    for key, label, text in formatted_metrics(metrics):
+    table.add_column("Metric" if lang == "en" else "指标")
+    table.add_column("Value" if lang == "en" else "数值", justify="right")
+    for key, label, text in formatted_metrics(metrics, lang):
         value = metrics[key]
         style = None
         if key in SIGNED_KEYS and isinstance(value, Real) and value:
@@ -30,7 +30,8 @@ def metrics_table(metrics: Mapping[str, object], title: str = "Backtest metrics"
 
 
 def print_metrics(
-    metrics: Mapping[str, object], title: str = "Backtest metrics", console: Console | None = None
+    metrics: Mapping[str, object], title: str = "Backtest metrics", console: Console | None = None,
+    lang: str = "en",
 ) -> None:
-    """Print ``metrics_table(metrics, title)`` to ``console`` (a new stdout console by default)."""
-    (console or Console()).print(metrics_table(metrics, title))
+    """Print ``metrics_table(metrics, title, lang)`` to ``console`` (a new stdout console by default)."""
+    (console or Console()).print(metrics_table(metrics, title, lang))

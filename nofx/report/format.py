@@ -54,7 +54,13 @@ MISSING = "n/a"
 NOT_RECOVERED = "not recovered"
 
 
-def metric_label(key: str) -> str:
+def metric_label(key: str, lang: str = "en") -> str:
+    if lang == "zh":
+        from nofx.report.i18n import metric_label_zh
+
+        zh = metric_label_zh(key)
+        if zh is not None:
+            return zh
     return METRIC_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
@@ -78,16 +84,44 @@ def format_metric(key: str, value: object) -> str:
     return f"{number:.4g}"
 
 
-def metric_text(metrics: Mapping[str, object], key: str) -> str:
+def metric_text(metrics: Mapping[str, object], key: str, lang: str = "en") -> str:
     """``metrics[key]`` as text, read in the context of the other metrics: a drawdown with a peak but no
     recovery date reads "not recovered" rather than "n/a". Every table (console, HTML, comparisons)
     formats through here so that one figure reads the same everywhere."""
     value = metrics.get(key)
     if key == "max_drawdown_end" and value is None and metrics.get("max_drawdown_start") is not None:
+        if lang == "zh":
+            from nofx.report.i18n import NOT_RECOVERED_ZH
+
+            return NOT_RECOVERED_ZH
         return NOT_RECOVERED
     return format_metric(key, value)
 
 
-def formatted_metrics(metrics: Mapping[str, object]) -> list[tuple[str, str, str]]:
-    """(key, label, text) for each metric in order (see :func:`metric_text`)."""
-    return [(key, metric_label(key), metric_text(metrics, key)) for key in metrics]
+def formatted_metrics(metrics: Mapping[str, object], lang: str = "en") -> list[tuple[str, str, str]]:
+    """(key, label, text) for each metric in order (see :func:`metric_text`), labels in ``lang``."""
+    return [(key, metric_label(key, lang), metric_text(metrics, key, lang)) for key in metrics]
+
+
+def money_text(value: object) -> str:
+    """An amount as the reports show money everywhere: thousands separators, two decimals (exact for
+    Decimal; a negative sign, never parentheses)."""
+    if value is None:
+        return MISSING
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    if isinstance(value, Decimal):
+        return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:,.2f}" if math.isfinite(number) else MISSING
+
+
+def percent_text(value: object, places: int = 2) -> str:
+    """A fraction as a percentage with ``places`` decimals (0.1234 -> 12.34%)."""
+    if value is None:
+        return MISSING
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        return MISSING
+    text = f"{number * 100:.{places}f}"
+    return ("0." + "0" * places if places else "0") + "%" if float(text) == 0 else text + "%"  # never "-0.00%"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from numbers import Integral, Real
 
@@ -12,19 +12,21 @@ import pandas as pd
 from nofx.report.format import formatted_metrics
 
 
-def metrics_html(metrics: Mapping[str, object]) -> str:
+def metrics_html(metrics: Mapping[str, object], lang: str = "en") -> str:
     """Two-column table (metric, value) with the same formatting as the console table."""
     rows = "\n".join(
         f"<tr><th>{html.escape(label)}</th><td class=\"num\">{html.escape(text)}</td></tr>"
-        for _, label, text in formatted_metrics(metrics)
+        for _, label, text in formatted_metrics(metrics, lang)
     )
     return f'<table class="nofx metrics">\n{rows}\n</table>'
 
 
-def dataframe_html(df: pd.DataFrame, head: int | None = None, tail: int | None = None) -> str:
+def dataframe_html(df: pd.DataFrame, head: int | None = None, tail: int | None = None,
+                   formats: Mapping[str, Callable[[object], str]] | None = None) -> str:
     """``df`` as a table (index not shown: make it a column if it matters). With ``head``/``tail`` only
     the first/last rows are kept and a marker row says how many were left out, so that a report of
-    tens of thousands of trades stays small."""
+    tens of thousands of trades stays small. ``formats`` maps a column to a function giving its cell text
+    (right-aligned), e.g. :func:`nofx.report.format.money_text`."""
     n = len(df)
     head = n if head is None else head
     tail = 0 if tail is None else tail
@@ -33,6 +35,7 @@ def dataframe_html(df: pd.DataFrame, head: int | None = None, tail: int | None =
         shown = [df.iloc[:head], None, df.iloc[n - tail:]]
     else:
         shown, skipped = [df], 0
+    fmts = [(formats or {}).get(str(c)) for c in df.columns]
     header = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     lines = [f'<table class="nofx">\n<tr>{header}</tr>']
     for part in shown:
@@ -41,7 +44,9 @@ def dataframe_html(df: pd.DataFrame, head: int | None = None, tail: int | None =
                          "&hellip;</td></tr>")
             continue
         for row in part.itertuples(index=False):
-            lines.append("<tr>" + "".join(_cell(v) for v in row) + "</tr>")
+            cells = "".join(_cell(v) if f is None else f'<td class="num">{html.escape(f(v))}</td>'
+                            for v, f in zip(row, fmts))
+            lines.append("<tr>" + cells + "</tr>")
     lines.append("</table>")
     return "\n".join(lines)
 

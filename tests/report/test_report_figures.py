@@ -85,9 +85,10 @@ def test_write_html_report_mixes_figures_and_html_and_inlines_plotly_once(tmp_pa
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
     table = dataframe_html(pd.DataFrame({"rank": [1, 2], "ic": [0.031, 0.00012]}))
     out = write_html_report([("IC <by day>", fig), ("Table", table), ("Again", fig)],
-                            tmp_path / "ic.html", title="Factor IC")
+                            tmp_path / "ic.html", title="Factor IC", plotly="inline")
     text = out.read_text(encoding="utf-8")
     assert text.count(get_plotlyjs()[:40]) == 1
+    assert not (tmp_path / "plotly.min.js").exists()
     assert text.count('class="plotly-graph-div"') == 2
     assert "<h2>IC &lt;by day&gt;</h2>" in text
     assert '<td class="num">0.03</td>' in text and '<td class="num">0.00012</td>' in text
@@ -99,3 +100,18 @@ def test_dataframe_html_keeps_first_and_last_rows(head, tail, shown, note):
     text = dataframe_html(pd.DataFrame({"n": range(7)}), head=head, tail=tail)
     assert text.count('<td class="num">') == shown
     assert (note in text) if note else ("not shown" not in text)
+
+
+def test_shared_plotly_is_one_file_beside_the_reports(tmp_path):
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    for name in ("a.html", "b.html"):
+        text = write_html_report([("F", fig)], tmp_path / name, title=name).read_text(encoding="utf-8")
+        assert '<script src="plotly.min.js" charset="utf-8"></script>' in text
+        assert get_plotlyjs()[:40] not in text and len(text.encode()) < 20_000
+    assert (tmp_path / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html", "plotly.min.js"]
+
+
+def test_unknown_plotly_mode_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="plotly mode"):
+        write_html_report([], tmp_path / "x.html", title="x", plotly="cdn")  # type: ignore[arg-type]

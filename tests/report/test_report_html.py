@@ -1,4 +1,5 @@
-"""The offline backtest report: one file, plotly.js inlined once, a chart per traded symbol."""
+"""The offline backtest report: plotly.js loaded once from the report's folder (or inlined), never from a
+CDN, a chart per traded symbol."""
 
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ def test_report_is_one_offline_file_with_all_parts(small_result, tmp_path):
     assert out == tmp_path / "sub" / "report.html" and out.exists()
     text = out.read_text(encoding="utf-8")
 
-    assert text.count(PLOTLY_BANNER) == 1  # plotly.js embedded exactly once...
-    assert not re.search(r"<script[^>]*\bsrc=", text)  # ...and nothing fetched from a CDN
-    # equity + drawdown + one price chart per traded symbol
-    assert _plot_divs(text) == 2 + 2
+    # plotly.js from one shared file beside the report, nothing fetched from a CDN
+    assert re.findall(r"<script[^>]*\bsrc=\"([^\"]+)\"", text) == ["plotly.min.js"]
+    assert (tmp_path / "sub" / "plotly.min.js").read_text(encoding="utf-8").startswith(PLOTLY_BANNER)
+    # equity + drawdown + excess + exposure + PnL by symbol + one price chart per traded symbol (too short
+    # for rolling statistics)
+    assert _plot_divs(text) == 5 + 2
     assert "Trades: 600519.SH" in text and "Trades: 000001.SZ" in text
     assert "<title>Backtest: demo_momentum</title>" in text
     # metrics formatted, the unrecovered drawdown spelled out
@@ -52,7 +55,7 @@ def test_report_without_benchmark_prices_or_metrics(small_result, tmp_path):
     bare = replace(small_result, benchmark=None, prices=None, metrics={}, rejections=[], trades=[])
     text = write_backtest_report(bare, tmp_path / "r.html", title="Bare run").read_text(encoding="utf-8")
     assert "<title>Bare run</title>" in text
-    assert _plot_divs(text) == 2
+    assert _plot_divs(text) == 3  # equity, drawdown, exposure
     assert "No trades." in text and "No rejected orders." in text and "No metrics were computed" in text
     # metrics passed explicitly are used instead of the empty result.metrics
     m = compute_metrics(small_result.equity["equity"])
@@ -100,10 +103,11 @@ def test_report_of_a_three_year_thirty_stock_run_stays_small(tmp_path):
     result = _big_result()
     result.metrics = compute_metrics(result.equity["equity"], result.benchmark, result.trades)
     text = write_backtest_report(result, tmp_path / "big.html").read_text(encoding="utf-8")
-    assert _plot_divs(text) == 2 + 10  # capped at the 10 most-traded symbols
+    assert _plot_divs(text) == 6 + 10  # capped at the 10 most-traded symbols
     assert "20 less-traded symbols" in text
     assert "2,900 rows not shown" in text  # 3,000 fills, first and last 50 shown
-    data_bytes = len(text.encode()) - len(get_plotlyjs().encode())
+    assert get_plotlyjs()[:40] not in text
+    data_bytes = len(text.encode())
     assert data_bytes < 1_500_000, f"report data takes {data_bytes:,d} bytes besides plotly.js"
 
 
