@@ -3,23 +3,15 @@ and its fill, in the JSON lines of a real ``nofx serve --log-json`` process."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
+import api_live_server as live
 import httpx
 import pytest
-
-_path = Path(__file__).parents[1] / "api" / "live_server.py"
-_spec = importlib.util.spec_from_file_location("api_live_server", _path)
-assert _spec is not None and _spec.loader is not None
-live = sys.modules.setdefault("api_live_server", importlib.util.module_from_spec(_spec))
-if not hasattr(live, "live_server"):
-    _spec.loader.exec_module(live)
 
 
 def _json_lines(text: str) -> list[dict]:

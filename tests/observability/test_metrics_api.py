@@ -3,22 +3,13 @@ issue names is exposed, and the ones the run exercises moved between a scrape be
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
-from pathlib import Path
 
+import api_live_server as live
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
-
-_path = Path(__file__).parents[1] / "api" / "live_server.py"
-_spec = importlib.util.spec_from_file_location("api_live_server", _path)
-assert _spec is not None and _spec.loader is not None
-live = sys.modules.setdefault("api_live_server", importlib.util.module_from_spec(_spec))
-if not hasattr(live, "live_server"):
-    _spec.loader.exec_module(live)
 
 FAMILIES = (
     "nofx_order_submit_seconds", "nofx_orders", "nofx_fills", "nofx_order_rejections", "nofx_db_commit_seconds",
