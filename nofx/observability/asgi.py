@@ -129,17 +129,21 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id if kind == "http" else send)
             finally:
                 if kind == "http" and scope.get("path") != METRICS_PATH:
-                    template = route_template(scope)
-                    self.metrics.observe_http(scope.get("method", "GET"), template, status[0] or 500,
+                    code = status[0] or 500
+                    self.metrics.observe_http(scope.get("method", "GET"), route_template(scope, code), code,
                                               time.perf_counter() - t0)
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, status: int = 200) -> str:
     """The matched route's path template with its router's prefix (``/api/v1/traders/{trader_id}``), so
-    ids never become label values; "unmatched" for a 404."""
-    template = getattr(scope.get("route"), "path", None)
+    ids never become label values; "unmatched" for a 404 outside any route, "other" for what a mounted
+    app (the dashboard's static files) served."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
     if not template:
-        return "unmatched"
+        return "unmatched" if status == 404 else "other"
+    if not hasattr(route, "endpoint"):  # a mounted app: one label for everything below it
+        return template.rstrip("/") + "/{path}"
     path = scope.get("path", "")
     depth = template.count("/")
     if path.count("/") > depth:  # an included router's static prefix is not in the route's own path

@@ -100,6 +100,12 @@ def test_route_template_keeps_the_router_prefix(path: str) -> None:
 
     class Route:
         path = "/traders/{trader_id}/start"
+        endpoint = None
+
+    class Mounted:
+        path = "/assets"
 
     assert route_template({"path": path, "route": Route()}) == "/api/v1/traders/{trader_id}/start"
-    assert route_template({"path": "/nowhere"}) == "unmatched"
+    assert route_template({"path": "/assets/js/pages/app.js", "route": Mounted()}) == "/assets/{path}"
+    assert route_template({"path": "/nowhere"}, 404) == "unmatched"
+    assert route_template({"path": "/assets/app.css"}, 200) == "other"
