@@ -211,6 +211,9 @@ def _flow(page: Any, srv: Served, watch: Watch, screenshots: Path, db_url: str) 
         page.click("#open-report")
         frame = page.frame_locator("#report-frame")
         frame.locator(".plotly-graph-div .main-svg").first.wait_for(timeout=60_000)  # plotly ran in the frame
+        # ... in a sandbox: the report's scripts cannot read the dashboard's session
+        assert page.evaluate("""() => { try { return document.getElementById('report-frame').contentWindow
+                                         .sessionStorage.length; } catch (e) { return 'blocked'; } }""") == "blocked"
         shoot(page, screenshots, "report")
 
         # ---- leaderboard, refreshed live -----------------------------------------------------------------------

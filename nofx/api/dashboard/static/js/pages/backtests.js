@@ -151,7 +151,10 @@ async function detail(main, id, { alive }) {
   const html = await api(`/backtests/${id}/report`);
   if (!alive()) return;
   // The report is a complete HTML page; a srcdoc frame shows it without a second, token-less request.
-  const frame = h("iframe", { class: "report", title: "backtest report", id: "report-frame" });
+  // Sandboxed without allow-same-origin: its scripts (plotly) run, but in an opaque origin that cannot
+  // read this page's session tokens.
+  const frame = h("iframe", { class: "report", title: "backtest report", id: "report-frame",
+                              sandbox: "allow-scripts allow-downloads allow-popups" });
   frame.srcdoc = html;
   const blob = URL.createObjectURL(new Blob([html], { type: "text/html" }));
   main.append(h("section", { class: "card" }, h("div", { class: "bar" }, h("h2", {}, "Report"),
