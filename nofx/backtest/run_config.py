@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -75,6 +75,21 @@ class OutputSection(BaseModel):
     report: str | None = None
 
 
+class LedgerSection(BaseModel):
+    """How a paper/live run's ledger is kept. ``sqlite_synchronous``: FULL (default) fsyncs every commit,
+    so acknowledged orders survive power loss; NORMAL survives a process crash only (faster). Unset:
+    ``$NOFX_SQLITE_SYNC``, else FULL (see nofx.persistence.connection)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sqlite_synchronous: Literal["FULL", "NORMAL"] | None = None
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.strip().upper() if isinstance(v, str) else v
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +98,7 @@ class RunConfig(BaseModel):
     strategy: StrategySection | None = None
     risk: RiskConfig = Field(default_factory=RiskConfig)
     output: OutputSection = Field(default_factory=OutputSection)
+    ledger: LedgerSection = Field(default_factory=LedgerSection)
 
 
 def load_config_model(path: str | Path, model: type[M]) -> M:

@@ -66,7 +66,8 @@ def run_backtest(
     view = MarketView(panel, ctx.features, ctx.active, rules=market.rulebook, refusals=refusals)
     col_of = {sym: k for k, sym in enumerate(panel.symbols)}
     qty_changes: list[tuple[int, int, int]] = []  # (slice, column, signed quantity change)
-    engine.on_fill(strategy.on_fill)
+    if type(strategy).on_fill is not Strategy.on_fill:  # the base class' does nothing: not called per fill
+        engine.on_fill(strategy.on_fill)
     engine.on_fill(lambda f: qty_changes.append(
         (clock.index, col_of[f.symbol], f.quantity if f.side is Side.BUY else -f.quantity)))
     use_actions = config.corporate_actions if config.corporate_actions is not None else config.rules != "none"
@@ -75,7 +76,8 @@ def run_backtest(
     applied: list = []
     for a in plan.actions:
         actions_by_day.setdefault(a.ex_date, []).append(a)
-    engine.on_rejection(strategy.on_rejection)
+    if type(strategy).on_rejection is not Strategy.on_rejection:
+        engine.on_rejection(strategy.on_rejection)
 
     n = len(panel.timestamps)
     days = clock.days

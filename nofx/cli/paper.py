@@ -16,10 +16,14 @@ app = typer.Typer()
 console = output_console(markup=False)  # user text (paths, params, "[strategy]") is printed as is
 
 
-def _open_store(db: str | None):
+SQLITE_SYNC_HELP = ("SQLite ledger durability: full (default: acknowledged orders survive power loss) | normal "
+                    "(survive a process crash only; faster). Also [ledger] sqlite_synchronous, $NOFX_SQLITE_SYNC")
+
+
+def _open_store(db: str | None, sqlite_sync: str | None = None):
     from nofx.persistence.store import SqlLedgerStore
 
-    return SqlLedgerStore(db)
+    return SqlLedgerStore(db, sqlite_synchronous=sqlite_sync)  # type: ignore[arg-type]
 
 
 @app.command("paper")
@@ -43,6 +47,7 @@ def paper(
     speed: float = typer.Option(0.0, help="0 = as fast as possible; N = N x real time"),
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="order latency to the simulated venue"),
     db: Optional[str] = typer.Option(None, help="database URL (default $NOFX_DB_URL or sqlite:///nofx.db)"),
+    sqlite_sync: Optional[str] = typer.Option(None, "--sqlite-sync", help=SQLITE_SYNC_HELP),
     trader: Optional[str] = typer.Option(None, help="trader id (default: paper-<strategy>)"),
     resume: bool = typer.Option(False, "--resume", help="continue the trader's run from its ledger"),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML/YAML run config"),
@@ -55,6 +60,7 @@ def paper(
     import nofx.strategies.builtin  # noqa: F401
     from nofx.cli.backtest import run_config_from_options
     from nofx.live.paper import check_paper_pacing
+    from nofx.persistence.connection import resolve_sqlite_sync
     from nofx.persistence.schema import check_trader_id
     from nofx.persistence.urls import resolve_url
 
@@ -62,6 +68,8 @@ def paper(
     check_paper_pacing(speed, latency_ms)
     if trader is not None:
         check_trader_id(trader)
+    if sqlite_sync is not None:
+        resolve_sqlite_sync(sqlite_sync, "--sqlite-sync")  # a bad value is refused before anything is opened
     url = resolve_url(db)
     new_cfg = None
     if strategy is not None or config is not None or not resume:
@@ -73,7 +81,9 @@ def paper(
                                           drop_bad_rows=drop_bad_rows, date_format=date_format)
         if new_cfg.strategy is None:
             raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
-    store = _open_store(url)
+    if sqlite_sync is None and new_cfg is not None:
+        sqlite_sync = new_cfg.ledger.sqlite_synchronous
+    store = _open_store(url, sqlite_sync)
     try:
         if new_cfg is None:
             trader_id = _pick_trader(store, trader).trader_id

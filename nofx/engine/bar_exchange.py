@@ -12,10 +12,10 @@ import numpy as np
 
 from nofx.data.panel import BarPanel
 from nofx.domain.enums import TimeInForce
-from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import Order
-from nofx.engine.matching import BarQuote, LimitFillPolicy, decide, volume_cap
+from nofx.engine.matching import BarQuote, LimitFillPolicy, decide_for, volume_cap
 from nofx.engine.venue import VenueListener
+from nofx.markets.instrument_rules import InstrumentRulesCache
 from nofx.markets.rulebook import RuleBook
 
 
@@ -24,7 +24,7 @@ class BarExchange:
                  participation: float = 0.25, at_limit: LimitFillPolicy | None = None) -> None:
         self.panel = panel
         self.lower, self.upper = lower, upper
-        self.rulebook = rulebook
+        self.rulebook = rulebook  # (sets the per-instrument rules cache)
         self.participation = participation
         self.at_limit = at_limit or LimitFillPolicy()
         self.listener: VenueListener | None = None
@@ -36,7 +36,15 @@ class BarExchange:
         days = panel.timestamps.astype("datetime64[D]")
         # True where bar i is the last of its trading day: DAY orders expire after it
         self._day_end = np.append(days[1:] != days[:-1], True)
-        self._days = days
+        self._day_of = days
+
+    @property
+    def rulebook(self) -> RuleBook:
+        return self._instruments.rulebook
+
+    @rulebook.setter
+    def rulebook(self, rulebook: RuleBook) -> None:
+        self._instruments = InstrumentRulesCache(rulebook)
 
     # ---- Venue -----------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
@@ -60,19 +68,29 @@ class BarExchange:
             return
         listener = self.listener
         assert listener is not None, "exchange not connected to an engine"
-        orders = list(self._pending.values())
-        day = self._days[i].item()
+        pending = self._pending
+        orders = list(pending.values())
+        day = self._day_of[i].item()
+        rules_of = self._instruments.get
+        policy = self.at_limit
+        rows = None  # row i of each field, taken once per call
         for order in orders:
             if not order.status.is_open:
-                self._pending.pop(order.order_id, None)
+                pending.pop(order.order_id, None)
                 continue
-            col = self._col.get(order.symbol)
+            symbol = order.symbol
+            col = self._col.get(symbol)
             if col is None:
-                self._pending.pop(order.order_id)
-                listener.on_venue_reject(order, "VENUE_UNKNOWN_SYMBOL", f"{order.symbol} has no bars")
+                pending.pop(order.order_id)
+                listener.on_venue_reject(order, "VENUE_UNKNOWN_SYMBOL", f"{symbol} has no bars")
                 continue
-            bar = self.quote(i, col)
-            decision = decide(self.rulebook, order, day, bar, at_open, self.at_limit)
+            if rows is None:
+                rows = [a[i] for a in (self._o, self._h, self._l, self._c, self._v, self._st, self.lower,
+                                       self.upper)]
+            o, h, lo, c, v, st, low, up = rows
+            bar = BarQuote(o[col], h[col], lo[col], c[col], v[col], st[col], low[col], up[col])
+            rules = rules_of(symbol)
+            decision = decide_for(rules, order, day, bar, at_open, policy)
             if decision.refused is not None:
                 self._pending.pop(order.order_id)
                 listener.on_venue_reject(order, *decision.refused)
@@ -83,10 +101,8 @@ class BarExchange:
                 cap = volume_cap(bar.volume, min(self.participation, decision.fraction or 1.0))
                 qty = min(leaves, cap)
                 if qty < leaves:
-                    inst = parse_symbol(order.symbol)
-                    rules = self.rulebook.rules_for(inst)
                     # a capped part must still be a valid lot (an odd lot only if it ends the order)
-                    qty = rules.round_buy_quantity(inst, day, qty)
+                    qty = rules.round_buy_quantity(day, qty)
                 if order.request.tif is TimeInForce.FOK and qty < leaves:
                     qty = 0
                 if qty > 0:

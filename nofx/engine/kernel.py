@@ -44,6 +44,7 @@ from nofx.engine.risk import RiskContext, RiskEngine
 from nofx.engine.router import Router
 from nofx.engine.store import LedgerStore
 from nofx.domain.tax_lots import TaxLots
+from nofx.markets.instrument_rules import InstrumentRules, InstrumentRulesCache
 from nofx.markets.dividend_tax import DividendTax
 from nofx.markets.fees import FeeModel
 from nofx.markets.rulebook import RuleBook
@@ -96,8 +97,10 @@ class TradingEngine:
         if dividend_tax is not None and dividend_tax.taxes_at_sale and portfolio.tax_lots is None:
             portfolio.tax_lots = TaxLots()
         self.portfolio = portfolio
-        self.rulebook = rulebook
-        self.fees = fee_model
+        self._rulebook = rulebook
+        self._fees = fee_model
+        # per instrument: its market's rules and fee function, bound once (rows kept while they hold)
+        self._instruments = InstrumentRulesCache(rulebook, fee_model)
         self.risk = risk
         self.router = router
         self.market = market
@@ -123,6 +126,24 @@ class TradingEngine:
         # exactly what an uninterrupted one does)
         self._order_turnover: _OrderDayTurnover = _OrderDayTurnover()
 
+    @property
+    def rulebook(self) -> RuleBook:
+        return self._rulebook
+
+    @rulebook.setter
+    def rulebook(self, rulebook: RuleBook) -> None:
+        self._rulebook = rulebook
+        self._instruments = InstrumentRulesCache(rulebook, self._fees)
+
+    @property
+    def fees(self) -> FeeModel:
+        return self._fees
+
+    @fees.setter
+    def fees(self, fee_model: FeeModel) -> None:
+        self._fees = fee_model
+        self._instruments = InstrumentRulesCache(self._rulebook, fee_model)
+
     def flush(self) -> None:
         """Commit staged events (group commit); a no-op when every event is committed as it happens."""
         if self.group_commit:
@@ -143,65 +164,74 @@ class TradingEngine:
 
     def _emit(self, events: Sequence[Event]) -> None:
         """Write-ahead: persist, then apply to in-memory state, then tell listeners."""
-        if self.store is not None:
+        store = self.store
+        if store is not None:
             if self.group_commit:
-                self.store.buffer(self.trader_id, events)
+                store.buffer(self.trader_id, events)
             else:
-                self.store.append(self.trader_id, events)
+                store.append(self.trader_id, events)
+        apply = self.oms.apply
         for ev in events:
-            self.oms.apply(ev)
-        for ev in events:
-            for listener in self.listeners:
-                listener(ev)
+            apply(ev)
+        listeners = self.listeners
+        if listeners:
+            for ev in events:
+                for listener in listeners:
+                    listener(ev)
 
     # ---- the order path -----------------------------------------------------------------------
     def submit(self, request: OrderRequest, parent_id: str | None = None) -> Order:
         """Submit an order; returns it once acknowledged (accepted or denied, and persisted)."""
-        existing = self.oms.find_client_order(request.client_order_id)
-        if existing is not None:
-            return existing  # a retried submission returns the first order, never a second one
+        oms = self.oms
+        if request.client_order_id:
+            existing = oms.find_client_order(request.client_order_id)
+            if existing is not None:
+                return existing  # a retried submission returns the first order, never a second one
         # (after a restart the OMS is rebuilt from the store, so this in-memory check covers stored orders)
         market = self.market
         now = market.now()
-        inst = parse_symbol(request.symbol)
-        rules = self.rulebook.rules_for(inst)
+        symbol = request.symbol
         exec_day = market.exec_day()
-        last = market.last_price(request.symbol)
-        band = market.limits(request.symbol)
-        if request.order_type is OrderType.MARKET and request.limit_price is None and band is not None:
+        rules = self._instruments.get(symbol)  # raises for a bad symbol or a market the rule book lacks
+        inst = rules.inst
+        last = market.last_price(symbol)
+        band = market.limits(symbol)
+        side = request.side
+        order_type = request.order_type
+        if order_type is OrderType.MARKET and request.limit_price is None and band is not None:
             # A-share market orders carry a protection price; by default the day's limit on the far
             # side, which no fill can pass anyway
-            request = OrderRequest(request.symbol, request.side, request.quantity, request.order_type,
-                                   band[1] if request.side is Side.BUY else band[0], request.tif,
+            request = OrderRequest(symbol, side, request.quantity, order_type,
+                                   band[1] if side is Side.BUY else band[0], request.tif,
                                    request.client_order_id, request.tag)
         # reference price for risk and cash: a limit order's limit; a market order's last trade
         lot_checked = False
-        if not inst.is_index:
-            rounded = self.router.round_quantity(rules, inst, exec_day, request.side, request.quantity,
-                                                 self.portfolio.quantity(request.symbol))
+        if not rules.is_index:
+            rounded = self.router.round_instrument_quantity(rules, exec_day, side, request.quantity,
+                                                            self.portfolio.quantity(symbol))
             if 0 < rounded != request.quantity:
-                request = OrderRequest(request.symbol, request.side, rounded, request.order_type,
+                request = OrderRequest(symbol, side, rounded, order_type,
                                        request.limit_price, request.tif, request.client_order_id,
                                        f"{request.tag} (rounded from {request.quantity} to the lot)".strip())
             lot_checked = rounded > 0  # the router found this size valid: no need to ask again
-        ref = request.limit_price if request.order_type is OrderType.LIMIT or last is None else last
-        order_id = self.oms.next_order_id()
+        ref = request.limit_price if order_type is OrderType.LIMIT or last is None else last
+        order_id = oms.next_order_id()
         submitted = OrderSubmitted(now, order_id, self.trader_id, request, parent_id)
         if ref is None:
-            return self._deny(submitted, request, now, "RISK_NO_PRICE", f"no price known for {request.symbol}")
-        est_fee = (self.fees.fees(inst, exec_day, Side.BUY, request.quantity, ref).total
-                   if request.side is Side.BUY and request.quantity > 0 and not inst.is_index else ZERO)
-        ctx = RiskContext(request, inst, rules, self.fees, self.portfolio, now, exec_day, ref, last, band,
-                          len(self.oms.open_orders), self.day_start_equity, est_fee, lot_checked)
+            return self._deny(submitted, request, now, "RISK_NO_PRICE", f"no price known for {symbol}")
+        est_fee = (rules.fee_total(exec_day, Side.BUY, request.quantity, ref, ZERO)  # type: ignore[misc]
+                   if side is Side.BUY and request.quantity > 0 and not rules.is_index else ZERO)
+        ctx = RiskContext(request, inst, rules.rules, self._fees, self.portfolio, now, exec_day, ref, last, band,
+                          len(oms.open_orders), self.day_start_equity, est_fee, lot_checked, rules)
         denial = self.risk.check(ctx, self.trader_id)
         if denial is not None:
             return self._deny(submitted, request, now, denial.code, denial.reason)
         self._emit((submitted, OrderAccepted(now, order_id)))
-        order = self.oms.get(order_id)
+        order = oms.get(order_id)
         self._reserve_for(order, ref, est_fee)
         plan = None
         if parent_id is None and self.router.splits:
-            plan = self.router.plan(inst, request.quantity, rules.min_buy_quantity(inst, exec_day), now)
+            plan = self.router.plan(inst, request.quantity, rules.min_buy_quantity(exec_day), now)
         if plan:
             for spec in plan:
                 child_req = OrderRequest(request.symbol, request.side, spec.quantity, request.order_type,
@@ -282,32 +312,32 @@ class TradingEngine:
 
     # ---- venue callbacks ------------------------------------------------------------------------
     def on_venue_fill(self, order: Order, quantity: int, price: Decimal) -> int:
-        inst = parse_symbol(order.symbol)
-        rules = self.rulebook.rules_for(inst)
         now = self.market.now()
         day = now.date()
+        symbol = order.symbol
+        rules = self._instruments.get(symbol)
         side = order.side
         pf = self.portfolio
         owner = self.oms.get(order.parent_id) if order.parent_id else order  # who holds the reservation
         prior = self._order_turnover.get(order.order_id, day)
         if side is Side.BUY:
             avail = pf.available_cash + self._reserve.get(owner.order_id, ZERO)
-            quantity, fee = self._affordable(inst, rules, day, quantity, price, avail, prior)
+            quantity, fee = self._affordable(rules, day, quantity, price, avail, prior)
             if quantity <= 0:
                 self.on_venue_reject(order, "VENUE_INSUFFICIENT_CASH",
                                      f"cash {avail:.2f} does not cover one lot at {price}")
                 return 0
         else:
-            free = pf.sellable_on(order.symbol, day)
-            if quantity > free and not rules.allows_short(inst, day):
-                if pf.quantity(order.symbol) >= quantity:
+            free = pf.sellable_on(symbol, day)
+            if quantity > free and not rules.allows_short(day):
+                if pf.quantity(symbol) >= quantity:
                     self.on_venue_reject(order, "VENUE_T1_LOCKED",
                                          f"only {free} sellable today: shares bought today settle T+1")
                 else:
                     self.on_venue_reject(order, "VENUE_NO_SHORT", f"sell exceeds holding {free}")
                 return 0
-            fee = self.fees.fill_fees(inst, day, side, quantity, price, prior).total
-        fill = Fill(f"{self.trader_id}-F{next(self._fill_seq)}", order.order_id, order.symbol, side, quantity,
+            fee = rules.fee_total(day, side, quantity, price, prior)  # type: ignore[misc]
+        fill = Fill(f"{self.trader_id}-F{next(self._fill_seq)}", order.order_id, symbol, side, quantity,
                     price, fee, now)
         # release this order's reservation in proportion to what filled
         if side is Side.BUY:
@@ -320,12 +350,11 @@ class TradingEngine:
                 pf.reserved_cash -= part
         else:
             pf.reserved_sell[order.symbol] = pf.reserved_sell.get(order.symbol, 0) - quantity
-        tax = self._tax_at_sale(inst, fill) if side is Side.SELL and pf.tax_lots is not None else None
+        tax = self._tax_at_sale(rules.inst, fill) if side is Side.SELL and pf.tax_lots is not None else None
         self._emit((OrderFilled(now, order.order_id, fill),) if tax is None else
                    (OrderFilled(now, order.order_id, fill), tax))  # one transaction: both or neither
         self._order_turnover.add(order.order_id, day, fill.notional)
-        pf.apply_fill(fill, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
-                      allow_short=rules.allows_short(inst, day))
+        pf.apply_fill(fill, lock_until_next_day=rules.sell_locked(day), allow_short=rules.allows_short(day))
         if tax is not None:
             pf.apply_dividend_tax(tax)
             if self.keep_fills:
@@ -372,13 +401,12 @@ class TradingEngine:
                     self.tax_events.append(ev)
             if isinstance(ev, OrderFilled):
                 f = ev.fill
-                inst = parse_symbol(f.symbol)
-                rules = self.rulebook.rules_for(inst)
                 day = f.ts.date()
+                rules = self._instruments.get(f.symbol)
                 self.portfolio.start_day(day)
                 self._order_turnover.add(f.order_id, day, f.notional)
-                self.portfolio.apply_fill(f, lock_until_next_day=rules.sell_locked_until_next_day(inst, day),
-                                          allow_short=rules.allows_short(inst, day))
+                self.portfolio.apply_fill(f, lock_until_next_day=rules.sell_locked(day),
+                                          allow_short=rules.allows_short(day))
                 seq = f.fill_id.rsplit("-F", 1)[-1]
                 if seq.isdigit():
                     self._fill_seq = itertools.count(max(int(seq) + 1, next(self._fill_seq)))
@@ -499,19 +527,21 @@ class TradingEngine:
             rs = self.portfolio.reserved_sell
             rs[req.symbol] = rs.get(req.symbol, 0) + req.quantity
 
-    def _affordable(self, inst: Instrument, rules, day: date, quantity: int, price: Decimal,
-                    avail: Decimal, prior_turnover: Decimal = ZERO) -> tuple[int, Decimal]:
+    @staticmethod
+    def _affordable(rules: InstrumentRules, day: date, quantity: int, price: Decimal, avail: Decimal,
+                    prior_turnover: Decimal = ZERO) -> tuple[int, Decimal]:
         """Largest valid quantity <= ``quantity`` whose cost and fees ``avail`` covers, and its fee."""
         q = quantity
+        fee_total = rules.fee_total
         while q > 0:
-            fee = self.fees.fill_fees(inst, day, Side.BUY, q, price, prior_turnover).total
+            fee = fee_total(day, Side.BUY, q, price, prior_turnover)  # type: ignore[misc]
             if price * q + fee <= avail:
                 return q, fee
             # shrink to what cash covers, then to a valid lot size
             approx = int(avail / price) if price > 0 else 0
-            nq = rules.round_buy_quantity(inst, day, min(q - 1, approx))
+            nq = rules.round_buy_quantity(day, min(q - 1, approx))
             if nq >= q:
-                nq = rules.round_buy_quantity(inst, day, q - 1)
+                nq = rules.round_buy_quantity(day, q - 1)
             q = nq
         return 0, ZERO
 

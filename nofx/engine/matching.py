@@ -25,6 +25,7 @@ from nofx.domain.enums import OrderType, Side
 from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import Order
 from nofx.markets.base import MarketRules
+from nofx.markets.instrument_rules import InstrumentRules
 
 _EPS = 1e-9
 
@@ -111,14 +112,18 @@ class Decision:
 
 def off_tick(rules: MarketRules, order: Order, day: date) -> tuple[str, str] | None:
     """``VENUE_OFF_TICK`` when the order's limit (or protection) price is not on its tick grid."""
-    price = order.limit_price
-    if price is None:
+    if order.limit_price is None:
         return None
-    inst = parse_symbol(order.symbol)
-    if rules.price_on_tick(inst, day, price):
+    return off_tick_for(rules.instrument_rules(parse_symbol(order.symbol)), order, day)
+
+
+def off_tick_for(rules: InstrumentRules, order: Order, day: date) -> tuple[str, str] | None:
+    """:func:`off_tick` with the instrument's rules already bound."""
+    price = order.limit_price
+    if price is None or rules.price_on_tick(day, price):
         return None
     return "VENUE_OFF_TICK", (f"price {price} is not on {order.symbol}'s tick grid "
-                              f"(step {rules.tick_size(inst, day, price)} at that price on {day})")
+                              f"(step {rules.tick_size(day, price)} at that price on {day})")
 
 
 def at_limit(side: Side, price: Decimal, bar: BarQuote) -> tuple[str, str] | None:
@@ -134,15 +139,25 @@ def decide(rules: MarketRules, order: Order, day: date, bar: BarQuote, at_open: 
            policy: LimitFillPolicy) -> Decision:
     """Every venue's matching rule for ``order`` on ``bar`` of trading day ``day``, in order: suspension
     and limit locks, the tick grid, the execution price (on the grid), a fill at the price limit."""
-    why = refusal(order.side, bar) or off_tick(rules, order, day)
+    return decide_for(rules.instrument_rules(parse_symbol(order.symbol)), order, day, bar, at_open, policy)
+
+
+_NOT_REACHED = Decision()
+
+
+def decide_for(rules: InstrumentRules, order: Order, day: date, bar: BarQuote, at_open: bool,
+               policy: LimitFillPolicy) -> Decision:
+    """:func:`decide` with the instrument's rules already bound (the venues keep them per instrument)."""
+    side = order.side
+    why = refusal(side, bar) or off_tick_for(rules, order, day)
     if why is not None:
         return Decision(refused=why)
     limit = float(order.limit_price) if order.limit_price is not None else None
-    px = execution_price(order.request.order_type, order.side, limit, bar, at_open)
+    px = execution_price(order.request.order_type, side, limit, bar, at_open)
     if px is None:
-        return Decision()
-    price = rules.fill_price(parse_symbol(order.symbol), day, px, order.side)
-    hit = at_limit(order.side, price, bar)
+        return _NOT_REACHED
+    price = rules.fill_price(day, px, side)
+    hit = at_limit(side, price, bar)
     if hit is None:
         return Decision(price=price)
     if policy.mode == "refuse":

@@ -10,6 +10,7 @@ the ledger has them all. A child is kept as long as its parent is open and leave
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Iterator
 
@@ -39,7 +40,9 @@ class OrderManager:
             raise ValueError("keep_closed must be >= 1")
         self.trader_id = trader_id
         self.keep_closed = keep_closed
-        self._closed: dict[str, None] = {}  # closed order ids that may be dropped, oldest first
+        # closed order ids that may be dropped, oldest first (OrderedDict: popping the oldest is O(1); a
+        # plain dict scans the holes its earlier deletions left)
+        self._closed: OrderedDict[str, None] = OrderedDict()
         self._orders: dict[str, Order] = {}
         self._by_client_id: dict[str, str] = {}
         self._open: dict[str, Order] = {}
@@ -79,9 +82,9 @@ class OrderManager:
         """Drop the oldest closed orders beyond ``keep_last`` (default ``keep_closed``); done as orders
         close, so only needed after lowering the bound."""
         keep = self.keep_closed if keep_last is None else keep_last
-        while len(self._closed) > keep:
-            oid = next(iter(self._closed))
-            del self._closed[oid]
+        closed = self._closed
+        while len(closed) > keep:
+            oid = closed.popitem(last=False)[0]
             o = self._orders.pop(oid, None)
             if o is not None and o.request.client_order_id:
                 self._by_client_id.pop(o.request.client_order_id, None)
@@ -101,6 +104,21 @@ class OrderManager:
 
     # ---- applying events (the only way state changes) ---------------------------------------
     def apply(self, ev: Event) -> Order | None:
+        kind = type(ev)
+        if kind is OrderSubmitted:
+            return self._create(ev.order_id, ev.request, ev.ts, ev.parent_id)  # type: ignore[attr-defined]
+        step = _APPLY.get(kind)  # the domain's events by exact type: one look-up instead of a chain
+        if step is None:
+            return self._apply_any(ev)
+        order = self._orders.get(ev.order_id)  # type: ignore[attr-defined]
+        if order is None:
+            return None
+        step(order, ev)
+        self._track(order)
+        return order
+
+    def _apply_any(self, ev: Event) -> Order | None:
+        """Any other event (subclasses of the domain's, account events) by ``isinstance``."""
         if isinstance(ev, OrderSubmitted):
             return self._create(ev.order_id, ev.request, ev.ts, ev.parent_id)
         order = self._orders.get(getattr(ev, "order_id", ""))
@@ -121,11 +139,14 @@ class OrderManager:
             order.apply_progress(ev.filled_qty, ev.avg_price, ev.fees, ev.status)
         elif isinstance(ev, OrderAmended):
             order.apply_amend(ev.quantity, ev.limit_price)
+        self._track(order)
+        return order
+
+    def _track(self, order: Order) -> None:
         if order.status.is_open:
             self._open[order.order_id] = order
         elif order.order_id in self._open:
             self._closed_now(order)
-        return order
 
     def _create(self, order_id: str, request: OrderRequest, ts: datetime, parent_id: str | None) -> Order:
         order = Order(order_id=order_id, request=request, created=ts, parent_id=parent_id)
@@ -153,3 +174,20 @@ class OrderManager:
         if any(k.status.is_open for k in kids):
             return (OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED), filled
         return (OrderStatus.PARTIALLY_FILLED if filled else parent.status), filled
+
+
+def _fill(order: Order, ev: OrderFilled) -> None:
+    f = ev.fill
+    order.apply_fill(f.quantity, f.price, f.fee)
+
+
+_APPLY = {
+    OrderFilled: _fill,
+    OrderAccepted: lambda order, ev: order.apply_accept(),
+    OrderDenied: lambda order, ev: order.apply_reject(ev.code, ev.reason),
+    OrderRejected: lambda order, ev: order.apply_reject(ev.code, ev.reason),
+    OrderCancelled: lambda order, ev: order.apply_cancel(),
+    OrderExpired: lambda order, ev: order.apply_expire(),
+    OrderProgress: lambda order, ev: order.apply_progress(ev.filled_qty, ev.avg_price, ev.fees, ev.status),
+    OrderAmended: lambda order, ev: order.apply_amend(ev.quantity, ev.limit_price),
+}

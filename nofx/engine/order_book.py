@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from nofx.domain.enums import OrderType, Side, TimeInForce
-from nofx.domain.instruments import parse_symbol
 from nofx.domain.orders import Order
-from nofx.engine.matching import BarQuote, LimitFillPolicy, decide, volume_cap
+from nofx.engine.matching import BarQuote, LimitFillPolicy, decide_for, volume_cap
 from nofx.engine.venue import VenueListener
+from nofx.markets.instrument_rules import InstrumentRulesCache
 from nofx.markets.rulebook import RuleBook
 
 
@@ -64,7 +64,7 @@ class SymbolBook:
 class OrderBookExchange:
     def __init__(self, rulebook: RuleBook, clock, participation: float = 0.25,
                  latency: timedelta = timedelta(0), at_limit: LimitFillPolicy | None = None) -> None:
-        self.rulebook = rulebook
+        self.rulebook = rulebook  # (sets the per-instrument rules cache)
         self.clock = clock  # anything with now() -> datetime
         self.participation = participation
         self.at_limit = at_limit or LimitFillPolicy()
@@ -73,6 +73,14 @@ class OrderBookExchange:
         self._books: dict[str, SymbolBook] = {}
         self._seq = itertools.count()
         self._where: dict[str, str] = {}  # order_id -> symbol
+
+    @property
+    def rulebook(self) -> RuleBook:
+        return self._instruments.rulebook
+
+    @rulebook.setter
+    def rulebook(self, rulebook: RuleBook) -> None:
+        self._instruments = InstrumentRulesCache(rulebook)
 
     # ---- Venue ------------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
@@ -135,7 +143,8 @@ class OrderBookExchange:
                 continue
             if e.eligible_at >= ts:
                 continue  # in flight (latency), or the bar it was decided on: only later bars count
-            decision = decide(self.rulebook, order, day, bar, True, self.at_limit)
+            rules = self._instruments.get(order.symbol)
+            decision = decide_for(rules, order, day, bar, True, self.at_limit)
             if decision.refused is not None:
                 self._drop(book, order)
                 listener.on_venue_reject(order, *decision.refused)
@@ -148,8 +157,7 @@ class OrderBookExchange:
             if px is not None and room > 0:
                 qty = min(leaves, room)
                 if qty < leaves:
-                    inst = parse_symbol(order.symbol)
-                    qty = self.rulebook.rules_for(inst).round_buy_quantity(inst, day, qty)
+                    qty = rules.round_buy_quantity(day, qty)
                 if order.request.tif is TimeInForce.FOK and qty < leaves:
                     qty = 0
                 if qty > 0:

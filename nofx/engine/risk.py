@@ -19,6 +19,7 @@ from nofx.domain.instruments import Instrument
 from nofx.domain.orders import OrderRequest
 from nofx.engine.portfolio import Portfolio
 from nofx.markets.base import MarketRules
+from nofx.markets.instrument_rules import InstrumentRules
 from nofx.markets.fees import FeeModel
 
 
@@ -65,6 +66,13 @@ class RiskContext:
     day_start_equity: float | None
     est_fee: Decimal  # fees of the order at ref_price (buys only; computed once, reused for reservation)
     lot_checked: bool = False  # the router already validated the size against the lot rules
+    instrument: InstrumentRules | None = None  # ``rules`` bound to ``inst`` (the engine keeps them)
+
+    def instrument_rules(self) -> InstrumentRules:
+        d = self.instrument
+        if d is None:
+            d = self.instrument = self.rules.instrument_rules(self.inst)
+        return d
 
 
 class RiskCheck(Protocol):
@@ -107,7 +115,7 @@ def check_lot(ctx: RiskContext) -> Denial | None:
         return None
     req = ctx.request
     holding = ctx.portfolio.quantity(req.symbol)
-    err = ctx.rules.quantity_error(ctx.inst, ctx.exec_day, req.side, req.quantity, holding)
+    err = ctx.instrument_rules().quantity_error(ctx.exec_day, req.side, req.quantity, holding)
     return Denial("RISK_INVALID_LOT", err) if err else None
 
 
@@ -116,10 +124,13 @@ def check_tick(ctx: RiskContext) -> Denial | None:
     the day it can execute: the exchange refuses any other price. A strategy that wants rounding asks
     for it (``MarketRules.round_price_to_tick``: a buy down, a sell up, the passive side)."""
     price = ctx.request.limit_price
-    if price is None or ctx.rules.price_on_tick(ctx.inst, ctx.exec_day, price):
+    if price is None:
         return None
-    tick = ctx.rules.tick_size(ctx.inst, ctx.exec_day, price)
-    passive = ctx.rules.round_price_to_tick(ctx.inst, ctx.exec_day, price, ctx.request.side)
+    rules, day = ctx.instrument_rules(), ctx.exec_day
+    if rules.price_on_tick(day, price):
+        return None
+    tick = rules.tick_size(day, price)
+    passive = rules.round_price_to_tick(day, price, ctx.request.side)
     return Denial("RISK_OFF_TICK", f"price {price} is not on {ctx.inst.symbol}'s tick grid (step {tick} at that "
                                    f"price on {ctx.exec_day}); the nearest passive price is {passive}")
 
@@ -156,7 +167,7 @@ def check_sellable(ctx: RiskContext) -> Denial | None:
     if pf.quantity(req.symbol) - pf.reserved_sell.get(req.symbol, 0) >= req.quantity:
         return Denial("RISK_T1_LOCKED", f"only {max(free, 0)} of {req.symbol} sellable: shares bought today "
                                           "settle T+1")
-    if ctx.rules.allows_short(ctx.inst, ctx.exec_day):
+    if ctx.instrument_rules().allows_short(ctx.exec_day):
         return None
     return Denial("RISK_NO_SHORT", f"sell of {req.quantity} exceeds the {max(free, 0)} held and "
                                    f"{req.symbol} may not be sold short")

@@ -15,6 +15,7 @@ from nofx.domain.enums import Side
 from nofx.domain.instruments import Exchange, Instrument
 from nofx.engine.venue import Venue
 from nofx.markets.base import MarketRules
+from nofx.markets.instrument_rules import InstrumentRules
 
 
 class SplitConfig(BaseModel):
@@ -46,6 +47,7 @@ def twap_schedule(quantity: int, lot: int, slices: int, start: datetime, window_
 class Router:
     def __init__(self, venues: dict[Exchange, Venue] | Venue, split: SplitConfig | None = None) -> None:
         self._venues = venues
+        self._only = None if isinstance(venues, dict) else venues  # one venue for everything: no look-up
         self.split = split or SplitConfig()
 
     @property
@@ -53,9 +55,9 @@ class Router:
         return self.split.max_child_quantity is not None or self.split.twap_slices > 1
 
     def venue_for(self, inst: Instrument) -> Venue:
-        if isinstance(self._venues, dict):
-            return self._venues[inst.exchange]
-        return self._venues
+        if self._only is not None:
+            return self._only
+        return self._venues[inst.exchange]  # type: ignore[index]
 
     @staticmethod
     def round_quantity(rules: MarketRules, inst: Instrument, day: date, side: Side, quantity: int,
@@ -63,20 +65,25 @@ class Router:
         """The largest valid order size <= ``quantity`` under the market's lot rules (0 if none):
         buys round down to the board lot (STAR: 200 minimum, then steps of 1); sells round down to the
         lot too, except that selling a whole holding (odd lot included) is always valid."""
-        if rules.quantity_error(inst, day, side, quantity, holding) is None:
+        return Router.round_instrument_quantity(rules.instrument_rules(inst), day, side, quantity, holding)
+
+    @staticmethod
+    def round_instrument_quantity(rules: InstrumentRules, day: date, side: Side, quantity: int, holding: int) -> int:
+        """:meth:`round_quantity` with the instrument's rules already bound."""
+        if rules.quantity_error(day, side, quantity, holding) is None:
             return quantity
         if side is Side.SELL and 0 < holding <= quantity:
             return holding
-        q = rules.round_buy_quantity(inst, day, quantity)
+        q = rules.round_buy_quantity(day, quantity)
         if side is Side.SELL and holding > 0:
             # an odd-lot remainder may go with whole lots: 250 held, 180 asked -> 150 (50 + 100)
-            odd = holding - rules.round_buy_quantity(inst, day, holding)
+            odd = holding - rules.round_buy_quantity(day, holding)
             if 0 < odd <= quantity:
-                with_odd = rules.round_buy_quantity(inst, day, quantity - odd) + odd
-                if with_odd > q and rules.quantity_error(inst, day, side, with_odd, holding) is None:
+                with_odd = rules.round_buy_quantity(day, quantity - odd) + odd
+                if with_odd > q and rules.quantity_error(day, side, with_odd, holding) is None:
                     return with_odd
-        while q > 0 and rules.quantity_error(inst, day, side, q, holding) is not None:
-            q = rules.round_buy_quantity(inst, day, q - 1)
+        while q > 0 and rules.quantity_error(day, side, q, holding) is not None:
+            q = rules.round_buy_quantity(day, q - 1)
         return q
 
     def plan(self, inst: Instrument, quantity: int, lot: int, now: datetime) -> list[ChildSpec] | None:

@@ -15,6 +15,7 @@ from nofx.domain.enums import Side
 from nofx.domain.fills import FeeBreakdown
 from nofx.domain.instruments import Instrument
 from nofx.domain.money import round_to_step
+from nofx.markets.instrument_rules import InstrumentRules
 from nofx.markets.fees import CommissionConfig
 
 
@@ -30,6 +31,11 @@ class MarketRules(ABC):
     name: str = "abstract"
     # the account's broker commission (None: the market charges none, e.g. ``NoRules``)
     commission: CommissionConfig | None = None
+
+    def instrument_rules(self, inst: Instrument) -> InstrumentRules:
+        """This market's rules bound to ``inst`` for the order path (see :mod:`nofx.markets.instrument_rules`).
+        Markets may return a faster subclass; its answers must not differ."""
+        return InstrumentRules(self, inst)
 
     # --- quantities -------------------------------------------------------------------------
     @abstractmethod

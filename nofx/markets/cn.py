@@ -33,6 +33,7 @@ from nofx.domain.fills import FeeBreakdown
 from nofx.domain.instruments import Instrument, Market, SecurityType
 from nofx.domain.money import round_cents
 from nofx.markets.base import MarketRules, PriceLimits
+from nofx.markets.instrument_rules import InstrumentRules
 from nofx.markets.fees import CN_DEFAULT_COMMISSION, CommissionConfig
 from nofx.markets.lots import LotGrid
 from nofx.markets.memo import DayMemo
@@ -153,6 +154,15 @@ class ChinaRules(MarketRules):
         self._grid_memo: DayMemo[LotGrid] = DayMemo(self._grid_uncached)
         self._fee_rates_memo: DayMemo[tuple[tuple[Decimal, str], tuple[Decimal, str]]] = DayMemo(
             self._fee_rates_uncached)
+
+    def instrument_rules(self, inst: Instrument) -> InstrumentRules:
+        """``inst``'s rows kept while they hold (:class:`~nofx.markets.cn_instrument.ChinaInstrumentRules`);
+        a subclass, which may change an answer, gets the generic forwarding object instead."""
+        if type(self) is not ChinaRules:
+            return super().instrument_rules(inst)
+        from nofx.markets.cn_instrument import ChinaInstrumentRules  # it builds on this module
+
+        return ChinaInstrumentRules(self, inst)
 
     # --- quantities -------------------------------------------------------------------------------
     def _grid_uncached(self, board: str, on: date) -> LotGrid:

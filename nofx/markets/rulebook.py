@@ -17,6 +17,7 @@ from nofx.domain.fills import FeeBreakdown
 from nofx.domain.instruments import Instrument, Market, parse_symbol
 from nofx.markets.base import MarketRules, PriceLimits
 from nofx.markets.cn import ChinaRules
+from nofx.markets.instrument_rules import InstrumentRules
 from nofx.markets.fees import CommissionConfig, FeeModel, MarketFees, ZeroFees
 from nofx.markets.hk import HongKongRules
 from nofx.markets.none import NoRules
@@ -48,6 +49,9 @@ class RuleBook(MarketRules):
         return self.rules_for(parse_symbol(symbol))
 
     # --- MarketRules, forwarded ---------------------------------------------------------------------
+    def instrument_rules(self, inst: Instrument) -> InstrumentRules:
+        return self.rules_for(inst).instrument_rules(inst)
+
     def round_buy_quantity(self, inst: Instrument, on: date, quantity: int) -> int:
         return self.rules_for(inst).round_buy_quantity(inst, on, quantity)
 

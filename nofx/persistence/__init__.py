@@ -2,7 +2,7 @@
 
 Public API::
 
-    SqlLedgerStore(url=None, group_commit_ms=0.0, *, sqlite_synchronous="NORMAL", max_buffered=1000,
+    SqlLedgerStore(url=None, group_commit_ms=0.0, *, sqlite_synchronous=None (FULL; or NORMAL), max_buffered=1000,
                    migrate=True, write_path="fast")   # "projector": the earlier Core path (reference)
     upgrade(url=None, revision="head")          # run migrations programmatically (idempotent)
     resolve_url(url=None)                       # url > $NOFX_DB_URL > sqlite:///nofx.db; asyncpg -> psycopg

@@ -1,13 +1,19 @@
 """SQLAlchemy engines for the ledger, with the SQLite settings that make acknowledged writes durable.
 
-SQLite runs in WAL mode. With ``synchronous=NORMAL`` a commit appends the transaction to the WAL
-file with ``write()`` before returning, and the WAL is fsynced only at checkpoints. Data handed to the
-kernel survives the death of the process (SIGKILL, OOM kill, a crash): that is the durability the
-write-ahead engine needs, at a fraction of the cost of an fsync per commit. Only an OS crash or power
-loss can lose the last transactions; pass ``sqlite_synchronous="FULL"`` to fsync the WAL on every commit
-when that matters too. (The durability test kills a writer with SIGKILL and finds every acknowledged
-event.) PostgreSQL keeps its server default ``synchronous_commit=on``: a commit returns after the WAL
-record is flushed to disk.
+SQLite runs in WAL mode, with one of two named durability settings (:data:`SQLITE_SYNC_SETTINGS`):
+
+* ``FULL`` (the default): every commit fsyncs the WAL before it returns, so an acknowledged order or
+  fill survives the process dying *and* the machine losing power or crashing. A trading ledger needs
+  both; group commit (``SqlLedgerStore.buffer``/``flush``, concurrent ``append``) pays one fsync for many
+  orders.
+* ``NORMAL``: a commit only ``write()``s the WAL; it is fsynced at checkpoints. An acknowledged event
+  survives the process dying (SIGKILL, OOM kill, a crash: the durability test kills a writer and finds
+  every acknowledged event) but the last transactions can be lost to an OS crash or power loss. Faster;
+  choose it knowingly (``--sqlite-sync normal``, ``[ledger] sqlite_synchronous = "NORMAL"`` or
+  ``NOFX_SQLITE_SYNC=NORMAL``).
+
+PostgreSQL keeps its server default ``synchronous_commit=on``: a commit returns after the WAL record is
+flushed to disk (survives power loss, like FULL).
 
 Write transactions on SQLite start with ``BEGIN IMMEDIATE``: the write lock is taken up front, so a
 second writer process waits on ``busy_timeout`` instead of failing with SQLITE_BUSY when it would
@@ -26,28 +32,49 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError
 
+from nofx.domain.errors import ConfigError
 from nofx.persistence.errors import DatabaseUnavailableError
 from nofx.persistence.urls import display_url, is_sqlite, sqlite_path
 
 SqliteSync = Literal["NORMAL", "FULL"]
-WRITE_OPTION = "nofx_write"
-_SYNC_PRAGMAS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}  # execution option marking a connection whose transactions write
+WRITE_OPTION = "nofx_write"  # execution option marking a connection whose transactions write
+_SYNC_PRAGMAS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
+DEFAULT_SQLITE_SYNC: SqliteSync = "FULL"
+SQLITE_SYNC_ENV = "NOFX_SQLITE_SYNC"
+# what an acknowledged (committed) event survives under each setting: printed beside every figure
+SQLITE_SYNC_SETTINGS: dict[str, str] = {
+    "FULL": "survives process crash and power loss (WAL fsynced at every commit)",
+    "NORMAL": "survives process crash, not power loss (WAL fsynced at checkpoints only)",
+}
+
+
+def resolve_sqlite_sync(value: str | None = None, where: str = "sqlite_synchronous") -> SqliteSync:
+    """The SQLite durability setting: ``value`` if given, else ``$NOFX_SQLITE_SYNC``, else ``FULL``.
+    Case-insensitive; anything but FULL / NORMAL is a ConfigError naming where it came from."""
+    if value is None:
+        value = os.environ.get(SQLITE_SYNC_ENV) or None
+        where = SQLITE_SYNC_ENV
+    if value is None:
+        return DEFAULT_SQLITE_SYNC
+    v = value.strip().upper() if isinstance(value, str) else value
+    if v not in _SYNC_PRAGMAS:
+        raise ConfigError(f"{where} must be FULL (survives power loss) or NORMAL (survives a process crash "
+                          f"only), not {value!r}")
+    return v  # type: ignore[return-value]
 
 
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is reported after this long, not after the OS's minutes
 
 
-def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "NORMAL", echo: bool = False) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: SqliteSync | None = None, echo: bool = False) -> Engine:
     """An engine for ``url``. A SQLite file is checked first (its folder exists; an existing file is a
     SQLite database), so those mistakes get a clear DatabaseUnavailableError before any connection."""
     if not is_sqlite(url):
         return create_engine(url, echo=echo, pool_pre_ping=True,
                              connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
     check_sqlite_file(url)
-    if sqlite_synchronous not in ("NORMAL", "FULL"):
-        raise ValueError(f"sqlite_synchronous must be NORMAL or FULL, not {sqlite_synchronous!r}")
     engine = create_engine(url, echo=echo)
-    sync_pragma = _SYNC_PRAGMAS[sqlite_synchronous]
+    sync_pragma = _SYNC_PRAGMAS[resolve_sqlite_sync(sqlite_synchronous)]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -17,8 +17,9 @@ Acknowledgement semantics
   that loses them, and the engine, which replays the store at start, never saw them acknowledged.
   ``flush()`` commits all staged calls in one transaction. Reads and ``snapshot`` flush first.
 
-Durability: see :mod:`nofx.persistence.connection` (SQLite WAL + synchronous=NORMAL survives SIGKILL;
-FULL also survives power loss; PostgreSQL synchronous_commit=on).
+Durability: see :mod:`nofx.persistence.connection` (SQLite WAL + synchronous=FULL by default survives a
+process crash and power loss; NORMAL, a named opt-in, survives a process crash only; PostgreSQL
+synchronous_commit=on survives both).
 
 Write path: :mod:`nofx.persistence.writer` (in-memory write-through cache of cash, open orders and
 positions; one raw-driver transaction of a few ``executemany`` per commit). ``write_path="projector"``
@@ -45,7 +46,7 @@ from nofx.domain.fills import Fill
 from nofx.engine.store import EquitySnapshot, TraderRecord
 from nofx.persistence import bulk, daily_stats, queries
 from nofx.persistence import schema as t
-from nofx.persistence.connection import WRITE_OPTION, SqliteSync, database_errors, make_engine
+from nofx.persistence.connection import WRITE_OPTION, SqliteSync, database_errors, make_engine, resolve_sqlite_sync
 from nofx.persistence.errors import DuplicateTraderError, LedgerError
 from nofx.persistence.lease import DEFAULT_TTL_S, TraderLease
 from nofx.persistence.migrate import upgrade_engine
@@ -61,7 +62,7 @@ from nofx.persistence.records import (
     StoredEvent,
 )
 from nofx.persistence.rows import naive
-from nofx.persistence.urls import resolve_url
+from nofx.persistence.urls import is_sqlite, resolve_url
 from nofx.persistence.writer import LedgerWriter, integrity_error
 
 WritePath = Literal["fast", "projector"]
@@ -86,7 +87,7 @@ class SqlLedgerStore:
     (see :mod:`nofx.persistence.urls`). The schema is migrated to head on open (idempotent)."""
 
     def __init__(self, url: str | None = None, group_commit_ms: float = 0.0, *,
-                 sqlite_synchronous: SqliteSync = "NORMAL", max_buffered: int = 1000, migrate: bool = True,
+                 sqlite_synchronous: SqliteSync | None = None, max_buffered: int = 1000, migrate: bool = True,
                  write_path: WritePath = "fast") -> None:
         if group_commit_ms < 0:
             raise LedgerError("group_commit_ms must be >= 0", group_commit_ms=group_commit_ms)
@@ -95,7 +96,9 @@ class SqlLedgerStore:
         self.url = resolve_url(url)
         self.group_commit_ms = group_commit_ms
         self.max_buffered = max_buffered
-        self._engine = make_engine(self.url, sqlite_synchronous=sqlite_synchronous)
+        # the SQLite durability setting in force (None on PostgreSQL): FULL unless NORMAL is asked for
+        self.sqlite_synchronous = resolve_sqlite_sync(sqlite_synchronous) if is_sqlite(self.url) else None
+        self._engine = make_engine(self.url, sqlite_synchronous=self.sqlite_synchronous)
         if migrate:
             with database_errors(self.url):  # the first connection: unreachable, read-only, corrupted
                 upgrade_engine(self._engine)

@@ -253,3 +253,10 @@ def test_sweep_ray_address_is_checked_before_joining(nofx_cli):
 def test_params_text_is_never_guessed(nofx_cli, text, needle):
     line = nofx_cli(*BT, "--params", text).error_line()
     assert "--params" in line and needle in line and "CONFIG_ERROR" in line
+
+
+def test_paper_sqlite_sync_is_full_or_normal(nofx_cli, tmp_path):
+    db = tmp_path / "l.db"
+    line = nofx_cli(*PAPER, "--sqlite-sync", "off", "--db", str(db)).error_line()
+    assert "--sqlite-sync" in line and "FULL" in line and "NORMAL" in line
+    assert not db.exists()  # refused before the ledger was opened
