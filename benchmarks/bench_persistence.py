@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_persistence.py [--n 2000] [--inserts 10000] [--pg-url URL | --no-pg]
                                                      [--write-path fast|projector|both]
+                                                     [--sqlite-sync full|normal|both]
+
+Every figure is labelled with what an acknowledged write survives: SQLite synchronous=FULL (the ledger's
+default) a process crash and power loss; NORMAL (a named opt-in) a process crash only; PostgreSQL with
+synchronous_commit=on (read from the server and printed) both.
 
 For each database it prints:
 * single commit: one ``append`` (OrderSubmitted) per transaction, acknowledged when it returns:
@@ -107,7 +112,7 @@ def _bulk(store: SqlLedgerStore, n: int) -> tuple[float, str]:
     return res.seconds, res.method
 
 
-def _raw_peer(url: str, n: int) -> list[float]:
+def _raw_peer(url: str, n: int, sync: str = "FULL") -> list[float]:
     """Raw driver, same payload, one commit per row: the cost floor of a durable commit here."""
     payload = json.dumps(_Orders("peer").next().to_dict())
     lat = []
@@ -117,7 +122,7 @@ def _raw_peer(url: str, n: int) -> list[float]:
         path = url.removeprefix("sqlite:///")
         conn = sqlite3.connect(path + ".peer", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
         conn.execute("CREATE TABLE IF NOT EXISTS ev (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
         for _ in range(n):
             t = time.perf_counter()
@@ -145,10 +150,20 @@ def _p99(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=100)[98]
 
 
-def bench(name: str, url: str, n: int, inserts: int, write_path: str = "fast") -> dict[str, float]:
+def bench(name: str, url: str, n: int, inserts: int, write_path: str = "fast",
+          sync: str | None = None) -> dict[str, float]:
     """Prints the figures and returns the headline ones (for the speed-up lines)."""
-    store = SqlLedgerStore(url, write_path=write_path)
+    from nofx.persistence.connection import SQLITE_SYNC_SETTINGS
+
+    store = SqlLedgerStore(url, write_path=write_path, sqlite_synchronous=sync)  # type: ignore[arg-type]
     print(f"\n== {name}: {store!r}")
+    if store.sqlite_synchronous is not None:
+        print(f"an acknowledged append: {SQLITE_SYNC_SETTINGS[store.sqlite_synchronous]}")
+    else:
+        with store.connect() as conn:
+            setting = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+        print(f"an acknowledged append: synchronous_commit={setting}: "
+              + ("survives process crash and power loss" if setting == "on" else "does NOT survive power loss"))
     lat = _single(store, n, f"{name} single")
     avg_ms, p99_ms = statistics.fmean(lat) * 1000, _p99(lat) * 1000
     print(f"single commit     : {1 / statistics.fmean(lat):8.0f} appends/s   avg {avg_ms:6.2f} ms "
@@ -172,7 +187,7 @@ def bench(name: str, url: str, n: int, inserts: int, write_path: str = "fast") -
     secs, method = _bulk(store, inserts)
     print(f"bulk {inserts} fills: {secs:8.2f} s via {method} ({inserts / secs:.0f} fills/s)")
     store.close()
-    peer = _raw_peer(url, n)
+    peer = _raw_peer(url, n, store.sqlite_synchronous or "FULL")
     peer_avg = statistics.fmean(peer) * 1000
     print(f"peer raw driver   : {1000 / peer_avg:8.0f} inserts/s   avg {peer_avg:6.2f} ms   "
           f"store/raw latency ratio {avg_ms / peer_avg:.2f}")
@@ -204,13 +219,16 @@ def main() -> None:
                                                    "[default postgresql+psycopg://postgres@127.0.0.1:5432]")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--write-path", choices=["fast", "projector", "both"], default="both")
+    ap.add_argument("--sqlite-sync", choices=["full", "normal", "both"], default="both")
     args = ap.parse_args()
-    name = "SQLite (WAL, synchronous=NORMAL)"
-    results = {}
-    for wp in _paths(args.write_path):
-        with tempfile.TemporaryDirectory() as tmp:
-            results[wp] = bench(name, f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, args.inserts, wp)
-    _speedups(name, results)
+    syncs = ["FULL", "NORMAL"] if args.sqlite_sync == "both" else [args.sqlite_sync.upper()]
+    for sync in syncs:
+        name = f"SQLite (WAL, synchronous={sync})"
+        results = {}
+        for wp in _paths(args.write_path):
+            with tempfile.TemporaryDirectory() as tmp:
+                results[wp] = bench(name, f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, args.inserts, wp, sync)
+        _speedups(name, results)
     if args.no_pg:
         return
     try:
