@@ -7,6 +7,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any, ClassVar
 
 from nofx.domain.enums import OrderStatus
@@ -21,9 +22,16 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        for f in fields(self):
-            out[f.name] = _encode(getattr(self, f.name))
+        for name in _field_names(type(self)):
+            out[name] = _encode(getattr(self, name))
         return out
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """An event class' field names in order (``dataclasses.fields`` rebuilds them on every call; every
+    ledger write encodes each event once)."""
+    return tuple(f.name for f in fields(cls))
 
 
 def _encode(v: Any) -> Any:

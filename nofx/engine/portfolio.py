@@ -143,12 +143,14 @@ class Portfolio:
                 self.tax_lots.sell(fill.symbol, long_before - long_after)
         if pos.locked:
             self._locked_symbols.add(fill.symbol)
-        self._cash += fill.cash_delta
-        self.fees_paid += fill.fee
+        notional = fill.price * fill.quantity  # once (Fill.notional / cash_delta would compute it twice)
         if fill.side is Side.BUY:
-            self.bought += fill.notional
+            self._cash -= notional + fill.fee
+            self.bought += notional
         else:
-            self.sold += fill.notional
+            self._cash += notional - fill.fee
+            self.sold += notional
+        self.fees_paid += fill.fee
 
     def apply_corporate_action(self, ev: "CorporateActionApplied") -> None:
         pos = self._positions.get(ev.symbol)

@@ -61,7 +61,7 @@ class MarketView:
     :mod:`nofx.strategies.sizing`); both are ``None`` outside a run.
     """
 
-    __slots__ = ("_panel", "_features", "_active", "index", "rules", "refusals")
+    __slots__ = ("_panel", "_features", "_active", "index", "rules", "refusals", "_day_index", "_day")
 
     def __init__(self, panel: BarPanel, features: Mapping[str, np.ndarray],
                  active: Mapping[str, np.ndarray] | None = None, *, rules: Any = None,
@@ -72,11 +72,16 @@ class MarketView:
         self.index = -1
         self.rules = rules  # nofx.markets.base.MarketRules (the run's RuleBook) or None
         self.refusals = refusals
+        self._day_index = -2  # the slice whose trading day ``_day`` is (asked per order: kept per slice)
+        self._day: date | None = None
 
     @property
     def day(self) -> date:
         """The trading day of now (the date rules are looked up with)."""
-        return self._panel.timestamps[self.index].astype("datetime64[D]").item()
+        if self._day_index != self.index:
+            self._day = self._panel.timestamps[self.index].astype("datetime64[D]").item()
+            self._day_index = self.index
+        return self._day  # type: ignore[return-value]
 
     @property
     def symbols(self) -> tuple[str, ...]:
