@@ -66,8 +66,8 @@ def import_vectorbt():
     return vbt
 
 
-def vectorbt_cross_section(path: Path, fast: int, slow: int, size: int) -> float | None:
-    """vectorbt's bars/s on every stock of ``path`` in one simulation (None when not installed)."""
+def vectorbt_cross_section(path: Path, fast: int, slow: int, size: int) -> tuple[float, float] | None:
+    """vectorbt's bars/s (wall, CPU) on every stock of ``path`` in one simulation (None when not installed)."""
     vbt = import_vectorbt()
     if vbt is None:
         line("vectorbt peer", "skipped: not installed (pip install .[bench])")
@@ -81,7 +81,7 @@ def vectorbt_cross_section(path: Path, fast: int, slow: int, size: int) -> float
     line(f"vectorbt dual_ma, {close.shape[1]} stocks in one run (bars/s wall; CPU)",
          f"{bars / dt:,.0f}; {bars / dc:,.0f}  ({dt:.2f} s wall, {dc:.2f} s CPU, {len(records):,} orders, "
          "frictionless, no market rules)")
-    return bars / dt
+    return bars / dt, bars / dc
 
 
 def vectorbt_trades(bars: pd.DataFrame, fast: int, slow: int, size: int) -> list[tuple]:
