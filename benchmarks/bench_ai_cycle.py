@@ -124,6 +124,8 @@ def main() -> None:
     cpu99, wall99 = _pct(trader.cpu, 0.99) * 1e3, _pct(trader.wall, 0.99) * 1e3
     line(f"goal: p99 < {GOAL_MS:.0f} ms per cycle", f"CPU p99 {cpu99:.2f} ms ({cpu99 / GOAL_MS:.2f}x of the goal), "
          f"wall p99 {wall99:.2f} ms ({wall99 / GOAL_MS:.2f}x)")
+    worst = sorted(zip(trader.wall, trader.cpu), reverse=True)[:3]
+    line("slowest 3 cycles by wall clock: wall / CPU ms", ", ".join(f"{w * 1e3:.1f} / {c * 1e3:.1f}" for w, c in worst))
     line("whole backtest wall time", f"{wall:.2f} s")
     med = statistics.median(trader.wall)
 
