@@ -64,3 +64,20 @@ def test_usage_is_the_servers_real_token_count(mock_llm) -> None:
     assert reply.prompt_tokens == sum(count_tokens(m["content"]) + 4 for m in REQ.messages)
     assert reply.completion_tokens == count_tokens(reply.text)
     assert client.usage.prompt_tokens == reply.prompt_tokens
+
+
+def test_a_429_waits_what_retry_after_says_not_the_backoff() -> None:
+    # backoff would wait 30 s; the server says 0.05 s: the retry comes at once and succeeds
+    with MockServer(state=MockState(script=["rate_limit", "ok"], retry_after=0.05)) as srv:
+        cfg = EndpointConfig(base_url=srv.url, response_format=False, backoff_s=30, backoff_max_s=60,
+                             max_retries=1, timeout_s=5)
+
+        async def run():  # type: ignore[no-untyped-def]
+            client = LLMClient(cfg)
+            reply = await client.complete(REQ)
+            await client.aclose()
+            return reply
+
+        reply = asyncio.run(run())
+    assert reply.error is None and reply.attempts == 2
+    assert reply.latency_ms < 20_000, "the retry waited the backoff, not Retry-After"

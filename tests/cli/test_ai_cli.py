@@ -36,3 +36,29 @@ def test_bad_ai_config_is_one_line_exit_2(tmp_path: Path) -> None:
     out = subprocess.run(NOFX + ["ai", "serve-mock", "--script", "nonsense"], capture_output=True, text=True,
                          timeout=120, cwd=REPO)
     assert out.returncode == 2 and "nonsense" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_decisions_cli_prints_the_log_joined_to_the_ledger(tmp_path: Path) -> None:
+    # an AI paper run's decision log, read back by `nofx decisions` in another process
+    from nofx.ai.mock_server import MockServer
+    from nofx.ai.paper import run_ai_paper
+    from nofx.persistence.store import SqlLedgerStore
+    from tests.ai.conftest import ai_config
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    with MockServer() as srv, SqlLedgerStore(url) as store:
+        res = run_ai_paper(ai_config(srv.url, tmp_path, start="2020-02-01", end="2020-03-31"), store, progress=False)
+    out = subprocess.run(NOFX + ["decisions", "--trader", "t-test", "--db", url, "--json", "--limit", "1000"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["cycle"] for r in rows] == list(range(1, res.cycles + 1))
+    sent = [o for r in rows for o in r["outcomes"] if o.get("order")]
+    assert sent and all(o["engine"] and o["engine"]["status"] for o in sent), "each sent order joined to the ledger"
+    assert all(r["calls"] and r["calls"][0]["prompt_hash"] for r in rows)
+    table = subprocess.run(NOFX + ["decisions", "--trader", "t-test", "--db", url], capture_output=True, text=True,
+                           timeout=120, cwd=REPO)
+    assert table.returncode == 0 and "decisions of t-test" in table.stdout
+    missing = subprocess.run(NOFX + ["decisions", "--trader", "nobody", "--db", url], capture_output=True, text=True,
+                             timeout=120, cwd=REPO)
+    assert missing.returncode == 2 and "nobody" in missing.stderr and "Traceback" not in missing.stderr
