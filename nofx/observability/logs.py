@@ -5,7 +5,9 @@ adds the context variables bound for the current request or task (``request_id``
 the record's ``extra`` fields (``order_id``, ``fill_id`` ...), then renders:
 
 * ``json`` — one JSON object per line (``--log-json`` or ``NOFX_LOG_FORMAT=json``), for log shippers;
-* ``console`` — the human format (the default): aligned key=value pairs, coloured on a terminal.
+* ``console`` — the human format (the default): on a terminal structlog's coloured console lines; elsewhere
+  (a service's log file) ``TIMESTAMP [PID] LEVEL logger: event key=value ...``, the prefix nofx's plain
+  logging format always had, so existing log readers keep working.
 
 Following one order: the API middleware binds ``request_id`` (echoed as the ``X-Request-ID`` response
 header) for the whole request, including the thread the route runs in, so the engine's "order accepted"
@@ -44,11 +46,27 @@ def _shared_processors() -> list[Any]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_pid,
     ]
 
 
 def _drop_none(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
+
+
+def _add_pid(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["pid"] = os.getpid()  # several worker processes write one log
+    return event
+
+
+def _plain_line(_: Any, __: str, event: dict[str, Any]) -> str:
+    """``TIMESTAMP [PID] LEVEL logger: event key=value ...`` (one line; an exception's text follows)."""
+    ts, pid = event.pop("timestamp", ""), event.pop("pid", "")
+    level, name = str(event.pop("level", "")).upper(), event.pop("logger", "")
+    text = str(event.pop("event", ""))
+    exc = event.pop("exception", None)
+    rest = "".join(f" {k}={v}" for k, v in event.items())
+    return f"{ts} [{pid}] {level} {name}: {text}{rest}" + (f"\n{exc}" if exc else "")
 
 
 def configure_logging(level: str | int = "INFO", fmt: LogFormat | None = None, stream: TextIO | None = None) -> None:
@@ -60,9 +78,10 @@ def configure_logging(level: str | int = "INFO", fmt: LogFormat | None = None, s
     if fmt == "json":
         renderer: Any = structlog.processors.JSONRenderer(default=str)
         final = [structlog.processors.format_exc_info, renderer]
+    elif getattr(stream, "isatty", lambda: False)():
+        final = [structlog.dev.ConsoleRenderer(colors=True)]
     else:
-        colours = bool(getattr(stream, "isatty", lambda: False)())
-        final = [structlog.dev.ConsoleRenderer(colors=colours)]
+        final = [structlog.processors.format_exc_info, _plain_line]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _drop_none, *final])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def test_console_is_the_default_and_json_is_one_switch(monkeypatch) -> None:  # 
         with bound(request_id="r-1"):
             logging.getLogger("nofx.test").info("hello", extra={"order_id": "O1"})
         text = out.getvalue()
-        assert not text.startswith("{") and "hello" in text and "request_id=r-1" in text and "order_id=O1" in text
+        assert not text.startswith("{") and "request_id=r-1" in text and "order_id=O1" in text
+        assert f"[{os.getpid()}] INFO nofx.test: hello" in text  # the prefix nofx's log readers know
         monkeypatch.setenv("NOFX_LOG_FORMAT", "json")
         out = io.StringIO()
         configure_logging("INFO", stream=out)
