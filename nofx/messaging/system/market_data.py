@@ -27,19 +27,17 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
+import zmq
 
 from nofx.backtest.execute import load_run_bars
 from nofx.backtest.run_config import RunConfig
 from nofx.data.panel import PANEL_FIELDS, BarPanel
 from nofx.domain.errors import NofxError
-from nofx.domain.market_data import Bar
+from nofx.domain.market_data import Bar, Tick
 from nofx.engine.market_data import select_bars
-import pandas as pd
-import zmq
-
-from nofx.domain.market_data import Tick
 from nofx.messaging.counters import BusCounters
 from nofx.messaging.messages import BarSlice, QuoteRequest, QuoteSnapshot, Rejected, SliceRequest, decode, encode
+from nofx.messaging.system.adapters import MarketDataAdapter, TickFileAdapter
 from nofx.messaging.system.bar_builder import BarBuilder
 from nofx.messaging.system.runtime import ProcessRuntime
 from nofx.messaging.system.spec import SystemSpec
@@ -105,14 +103,36 @@ def freq_tag(freq: str) -> str:
     return f.replace("min", "m") if f.endswith("min") else f
 
 
-def read_ticks(path: str) -> pd.DataFrame:
-    """Trades from Parquet or CSV with columns ``datetime, symbol, price, size``, in time order."""
-    df = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
-    missing = [c for c in ("datetime", "symbol", "price", "size") if c not in df.columns]
-    if missing:
-        raise DataError(f"tick file lacks column {missing[0]!r}", file=str(path))
-    df["datetime"] = pd.to_datetime(df["datetime"])
-    return df.sort_values("datetime", kind="stable").reset_index(drop=True)
+class _BusSink:
+    """The service's :class:`FeedSink`: ticks and bars onto the bus, bars built from the ticks."""
+
+    def __init__(self, svc: "MarketDataService", builders: dict[str, BarBuilder]) -> None:
+        self.svc = svc
+        self.builders = builders
+        self.n = 0
+
+    def tick(self, tick: Tick) -> None:
+        svc = self.svc
+        svc.rt.pub.publish(tick)
+        svc.last_tick[tick.symbol] = tick
+        svc.rt.index = self.n
+        self.n += 1
+        for tag, b in self.builders.items():
+            for bar in b.add(tick):
+                svc._publish_bar(tag, bar)
+
+    def bar(self, freq: str, bar: Bar) -> None:
+        self.svc._publish_bar(freq_tag(freq), bar)
+
+    def clock(self, now: datetime) -> None:
+        for tag, b in self.builders.items():
+            for bar in b.flush_until(now):
+                self.svc._publish_bar(tag, bar)
+
+    def flush(self) -> None:
+        for tag, b in self.builders.items():
+            for bar in b.flush():
+                self.svc._publish_bar(tag, bar)
 
 
 class MarketDataService:
@@ -167,42 +187,21 @@ class MarketDataService:
                             self.last_bar[bar.symbol] = bar
 
     async def _tick_replay(self, path: str) -> None:
-        """Publish the file's ticks (paced at ``speed``) and the bars synthesised from them."""
-        rt = self.rt
-        ticks = read_ticks(path)
-        builders = {freq_tag(f): BarBuilder(f) for f in self.spec.bar_freqs}
+        """Run the tick-file adapter into this service's sink once a request for the feed came."""
+        adapter = TickFileAdapter(path, self.spec.speed)
         while not self._go.is_set():  # started by a SliceRequest for this feed
-            if rt.stop.is_set():
+            if self.rt.stop.is_set():
                 return
             await asyncio.sleep(0.05)
-        t0 = time.monotonic()
-        first = ticks["datetime"].iloc[0] if len(ticks) else None
-        speed = self.spec.speed
-        cols = zip(ticks["datetime"].dt.to_pydatetime(), ticks["symbol"].astype(str), ticks["price"], ticks["size"])
-        for k, (ts, sym, price, size) in enumerate(cols):
-            if rt.stop.is_set():
-                return
-            if speed > 0:
-                wait = t0 + (ts - first).total_seconds() / speed - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            elif k % 500 == 0:
-                await asyncio.sleep(0)  # let quotes and health be served
-            try:
-                tick = Tick(sym, ts, _dec(price), int(size))
-            except NofxError as e:
-                log.warning("tick not published: %s", e)
-                continue
-            rt.pub.publish(tick)
-            self.last_tick[sym] = tick
-            rt.index = k
-            for tag, b in builders.items():
-                for bar in b.add(tick):
-                    self._publish_bar(tag, bar)
-        for tag, b in builders.items():
-            for bar in b.flush():
-                self._publish_bar(tag, bar)
-        rt.publish(f"md.end.{self.spec.feed}", SliceRequest(self.spec.feed, 0, rt.index))
+        await self.run_adapter(adapter)
+
+    async def run_adapter(self, adapter: MarketDataAdapter) -> None:
+        """Publish what ``adapter`` delivers, with bars built from its ticks; at its end, the bars still
+        open and an ``md.end.<feed>`` marker."""
+        sink = _BusSink(self, {freq_tag(f): BarBuilder(f) for f in self.spec.bar_freqs})
+        await adapter.run(sink, self.rt.stop)
+        sink.flush()
+        self.rt.publish(f"md.end.{self.spec.feed}", SliceRequest(self.spec.feed, 0, self.rt.index))
 
     def _publish_bar(self, tag: str, bar: Bar) -> None:
         self.rt.publish(f"md.bar{tag}.{bar.symbol}", bar)
