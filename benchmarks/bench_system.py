@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,20 +37,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from bench_bus import _ports
 from common import line  # noqa: F401  (sets sys.path)
 
 HWM = 1_000_000
 SYMBOL = "600519.SH"
-
-
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    out = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return out
 
 
 def rss_mb(pid: int | None = None) -> float:
