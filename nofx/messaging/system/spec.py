@@ -22,6 +22,10 @@ class TraderSpec(BaseModel):
     id: str
     strategy: StrategySection
     json_path: str | None = None  # where the engine writes this trader's backtest-style JSON at the end
+    # the strategy process recomputes its causal features on the whole history at each slice (exact,
+    # O(n) per slice); a window of the last N rows bounds that cost, exact only for features whose
+    # memory is shorter than N rows (dual_ma's crossover remembers across a long suspension)
+    feature_window: int | None = Field(default=None, ge=2)
 
     @field_validator("id")
     @classmethod

@@ -272,7 +272,7 @@ class StrategyService:
 
 
 async def main_async(spec: SystemSpec, trader_id: str) -> int:
-    svc = StrategyService(spec, trader_id)
+    svc = StrategyService(spec, trader_id, spec.trader(trader_id).feature_window)
     svc.rt.install_signals()
     print("ready", flush=True)
     try:
