@@ -23,13 +23,13 @@ from tests.messaging.system.test_bar_builder import ticks_of
 def test_tick_replay_publishes_ticks_and_synthesised_bars_and_serves_quotes(ipc_config, broker_proc, cn_15min_path,
                                                                              tmp_path):
     bars = pd.read_parquet(cn_15min_path, filters=[("symbol", "in", ["600000.SH", "000001.SZ"])])
-    bars = bars[(bars["datetime"] < "2025-01-04") & (bars["volume"] >= 4) & (bars["low"] > 0)]
+    bars = bars[(bars["datetime"] < "2025-01-03") & (bars["volume"] >= 4) & (bars["low"] > 0)]
     ticks = ticks_of(bars.sort_values(["datetime", "symbol"]))
     pd.DataFrame({"datetime": [t.ts for t in ticks], "symbol": [t.symbol for t in ticks],
                   "price": [float(t.price) for t in ticks], "size": [t.size for t in ticks]}).to_parquet(
         tmp_path / "ticks.parquet")
     quote_ep = f"ipc://{tmp_path}/quote.sock"
-    spec = SystemSpec(broker=ipc_config, run=run_config(cn_15min_path, ["600000.SH"], end="2025-01-03"),
+    spec = SystemSpec(broker=ipc_config, run=run_config(cn_15min_path, ["600000.SH"], end="2025-01-02"),
                       traders=[TraderSpec(id="t", strategy={"name": "dual_ma"})], ledger="sqlite://",
                       tick_file=str(tmp_path / "ticks.parquet"), quote_endpoint=quote_ep, bar_freqs=["15min", "1D"])
     spec.write(tmp_path / "spec.json")
@@ -68,7 +68,7 @@ def test_tick_replay_publishes_ticks_and_synthesised_bars_and_serves_quotes(ipc_
                       b.volume) for b in got_bars)
         want = sorted((r.symbol, r.datetime, r.open, r.high, r.low, r.close, int(r.volume))
                       for r in bars.itertuples(index=False))
-        assert got == want and len(got) == 64
+        assert got == want and len(got) == 32
 
         req = zmq.Context.instance().socket(zmq.DEALER)
         req.connect(quote_ep)
