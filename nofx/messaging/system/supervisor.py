@@ -113,9 +113,16 @@ class Supervisor:
                     break
             if m.proc.poll() is not None:
                 break
-        rc = m.proc.poll()
-        raise SystemError_(f"the {m.name} process did not start (exit code {rc}); see {m.log}: "
-                           f"{_last_line(m.log)}", process=m.name)
+        try:
+            rc = m.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            m.proc.kill()
+            rc = m.proc.wait()
+        last = _last_line(m.log)
+        if last.startswith("error: "):  # the process's own one-line message (bad input, exit code 2)
+            raise SystemError_(f"the {m.name} process stopped: {last.removeprefix('error: ')}", process=m.name)
+        raise SystemError_(f"the {m.name} process did not start (exit code {rc}); see {m.log}: {last}",
+                           process=m.name)
 
     def start_all(self) -> None:
         # the broker first (everyone connects to it), then the rest at once (they load their data in

@@ -57,3 +57,11 @@ def test_cli_bad_input_is_one_line(tmp_path, nofx_cli):
                    "--workdir", str(tmp_path / "wd"))
     assert res.code == 2
     assert "--transport must be ipc or tcp" in res.error_line()
+
+
+@pytest.mark.slow  # five processes start to find it
+def test_cli_missing_data_file_is_one_line(tmp_path, nofx_cli):
+    res = nofx_cli("system", "run", "--strategy", "dual_ma", "--symbols", "600000.SH", "--data",
+                   str(tmp_path / "none.parquet"), "--workdir", str(tmp_path / "wd"))
+    line = res.error_line()
+    assert "process stopped: bars file not found" in line and "none.parquet" in line
