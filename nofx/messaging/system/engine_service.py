@@ -357,7 +357,8 @@ class EngineService:
             prices=prices, messages=[*self._dropped, *self.plan.notes, *tr.messages], final_cash=pf.cash,
             fees_paid=pf.fees_paid, dividends=pf.dividends, corporate_actions=tr.applied,
             price_basis=self.plan.prices.basis, tax_withheld=pf.tax_withheld, dividend_tax=pf.dividend_tax,
-            dividend_tax_events=list(eng.tax_events), annualisation=annualisation_for(equity.index, panel.symbols))
+            dividend_tax_events=list(eng.tax_events), annualisation=annualisation_for(equity.index, panel.symbols),
+            fee_model=self.market.fee_model)
         if self.market.dividend_tax is not None and (pf.tax_withheld or pf.dividend_tax):
             result.messages.append(
                 f"dividend tax: investor {self.market.dividend_tax.investor}; withheld at source "
