@@ -234,7 +234,10 @@ class RiskEngine:
     def _check_deviation(self, ctx: RiskContext) -> Denial | None:
         lim = self.config.max_price_deviation
         req = ctx.request
-        if lim is None or req.limit_price is None or not ctx.last_price:
+        # A market order's stored price is its protection price (by default the day's limit on the far
+        # side, set by the engine): a cap no fill passes, not a price the trader chose, so a fat-finger
+        # check on it would refuse every market order.
+        if lim is None or req.order_type is not OrderType.LIMIT or req.limit_price is None or not ctx.last_price:
             return None
         # exact: a float quotient would put 21/20 at 5.0000000000000044% and deny a price at the limit
         dev = abs(req.limit_price / ctx.last_price - 1)

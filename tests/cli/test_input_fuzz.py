@@ -86,7 +86,12 @@ def run_configs(draw: st.DrawFn) -> dict[str, Any]:
 
 def _num(v: Any) -> Decimal | None:
     try:
-        d = Decimal(str(v).strip()) if not isinstance(v, float) else Decimal(repr(v))
+        if isinstance(v, float):
+            # an integer-valued float stands exactly for int(v), which is what pydantic makes of it; its
+            # repr is only the shortest round-trip text (1e+23 is 99999999999999991611392)
+            d = Decimal(v) if v.is_integer() else Decimal(repr(v))
+        else:
+            d = Decimal(str(v).strip())
     except (InvalidOperation, ValueError):
         return None
     return d if d.is_finite() else None

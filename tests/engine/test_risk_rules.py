@@ -195,3 +195,16 @@ def test_risk_config_is_validated(bad):
     from pydantic import ValidationError
     with pytest.raises(ValidationError):
         RiskConfig(**bad)
+
+
+def test_price_deviation_leaves_market_orders_alone():
+    """A market order's protection price is the day's far limit (about 10% away), set by the engine:
+    the deviation limit must not refuse every market order for it; a limit order just past it still is."""
+    eng, _, m = make_engine(risk=RiskConfig(max_price_deviation=0.05))
+    m.bands["000001.SZ"] = (D("18.00"), D("22.00"))
+    order = eng.submit(buy(qty=100))
+    assert code(order) is None and order.request.limit_price == D("22.00")
+    hold(eng, "000001.SZ", 100, "20")
+    sold = eng.submit(sell(qty=100))
+    assert code(sold) is None and sold.request.limit_price == D("18.00")
+    assert code(eng.submit(buy(price="21.02"))) == "RISK_PRICE_DEVIATION"
