@@ -61,10 +61,14 @@ def build_services(settings: ApiSettings, workers: int = 1) -> Services:
     lock = take_supervisor_lock(settings.state_dir)
     traders = TraderSupervisor(store, settings.data_path, hub) if lock is not None else \
         RemoteSupervisor(socket_path(settings.state_dir))
-    return Services(settings=settings, engine=engine, repo=Repo(engine), store=store, state=state, signer=signer,
+    from nofx.api.ownership import Owners
+
+    repo = Repo(engine)
+    return Services(settings=settings, engine=engine, repo=repo, store=store, state=state, signer=signer,
                     market=market_data, hub=hub, traders=traders, supervisor_lock=lock,
                     backtests=BacktestRunner(store.url, settings.data_path, Path(settings.state_dir) / "reports",
-                                             settings.backtest_workers))
+                                             settings.backtest_workers),
+                    owners=Owners(repo, traders))
 
 
 def _resume(svc: Services) -> None:

@@ -50,7 +50,7 @@ async def current_user(
     svc = services(request)
     if bearer is not None and bearer.credentials:
         try:
-            claims = svc.signer.verify(bearer.credentials)
+            claims = svc.signer.verify_cached(bearer.credentials)
         except TokenError:
             raise unauthorized() from None
         if svc.state.is_revoked(claims.jti) or svc.state.is_revoked(f"user:{claims.user_id}"):

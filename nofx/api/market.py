@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,7 @@ class MarketData:
         self._by_symbol: dict[str, pd.DataFrame] | None = None
         self._bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._catalog: list[dict[str, Any]] | None = None
+        self._rendered: dict[str, tuple[float, bytes]] = {}  # symbol -> (expiry, response body)
 
     @property
     def path(self) -> Path:
@@ -143,6 +145,19 @@ class MarketData:
             return None
         text = price_text(float(df["close"].iloc[k]))
         return None if text is None else Decimal(text)
+    def quote_json(self, symbol: str, render: Callable[[dict[str, Any]], bytes]) -> bytes:
+        """``render(quote(symbol))``, kept in this process for ``ttl_s`` too: a cached quote is answered
+        without decoding, validating and encoding it again on every request."""
+        now = time.monotonic()
+        hit = self._rendered.get(symbol)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        body = render(self.quote(symbol))
+        if self._ttl > 0:
+            if len(self._rendered) > 10_000:  # bounded: symbols come from the bars file
+                self._rendered.clear()
+            self._rendered[symbol] = (now + self._ttl, body)
+        return body
 
     def bars(self, symbol: str, start: Any = None, end: Any = None, limit: int = 500) -> list[dict[str, Any]]:
         df = self._frame(symbol)

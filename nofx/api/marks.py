@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 
@@ -39,13 +39,14 @@ def _bought_on(svc: Any, trader_id: str, day: datetime) -> dict[str, int]:
         return {str(s): int(q) for s, q in conn.execute(stmt)}
 
 
-def positions_out(svc: Any, row: TraderRow) -> list[PositionOut]:
+def positions_out(svc: Any, trader_id: str, row_of: Callable[[], TraderRow]) -> list[PositionOut]:
+    """``row_of()`` gives the trader's row (its rules); it is only read when there are positions."""
     from nofx.markets.rulebook import build_rulebook
 
-    trader_id = row.trader_id
     positions = svc.store.list_positions(trader_id)
     if not positions:
         return []
+    row = row_of()
     snap = svc.store.last_snapshot(trader_id)
     today = _today(svc, trader_id, None if snap is None else snap.ts)
     bought = {} if today is None else _bought_on(svc, trader_id, today)

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from nofx.api.runtime import SymbolNotTraded, TraderSupervisor, TraderUnavailable
-from nofx.domain.orders import Order, OrderRequest
+from nofx.domain.orders import OrderRequest
 
 MAX_LINE = 1 << 20
 
@@ -41,16 +41,6 @@ def take_supervisor_lock(state_dir: Path) -> int | None:
 
 def socket_path(state_dir: Path) -> Path:
     return Path(state_dir).resolve() / "supervisor.sock"
-
-
-def order_dict(o: Order) -> dict[str, Any]:
-    req = o.request
-    return {"order_id": o.order_id, "client_order_id": req.client_order_id, "symbol": o.symbol,
-            "side": o.side.value, "order_type": req.order_type.value, "quantity": o.quantity,
-            "limit_price": None if o.limit_price is None else str(o.limit_price), "tif": req.tif.value,
-            "status": o.status.value, "filled_qty": o.filled_qty, "avg_fill_price": str(o.avg_fill_price),
-            "fees": str(o.fees), "reject_code": o.reject_code, "reject_reason": o.reject_reason,
-            "created": o.created.isoformat(), "updated": o.created.isoformat()}
 
 
 class SupervisorServer:
@@ -93,9 +83,11 @@ class SupervisorServer:
             s = self._sup
             if op == "submit":
                 order, created = s.submit(a["trader_id"], OrderRequest.from_dict(a["request"]), a["owner_id"])
-                return {"ok": [order_dict(order), created]}
+                return {"ok": [order, created]}
             if op == "cancel":
-                return {"ok": s.cancel(a["trader_id"], a["order_id"])}
+                return {"ok": list(s.cancel_outcome(a["trader_id"], a["order_id"]))}
+            if op == "owner":
+                return {"ok": s.owner_if_running(a["trader_id"])}
             if op == "state":
                 return {"ok": list(s.state(a["trader_id"]))}
             if op == "wait_ready":
@@ -158,8 +150,19 @@ class RemoteSupervisor:
         order, created = self._call("submit", trader_id=trader_id, request=request.to_dict(), owner_id=owner_id)
         return order, bool(created)
 
-    def cancel(self, trader_id: str, order_id: str) -> bool:
-        return bool(self._call("cancel", trader_id=trader_id, order_id=order_id))
+    async def submit_async(self, trader_id: str, request: OrderRequest, owner_id: str
+                           ) -> tuple[dict[str, Any], bool]:
+        return await run_in_threadpool(self.submit, trader_id, request, owner_id)
+
+    def cancel_outcome(self, trader_id: str, order_id: str) -> tuple[str, dict[str, Any] | None]:
+        outcome, order = self._call("cancel", trader_id=trader_id, order_id=order_id)
+        return str(outcome), order
+
+    async def cancel_async(self, trader_id: str, order_id: str) -> tuple[str, dict[str, Any] | None]:
+        return await run_in_threadpool(self.cancel_outcome, trader_id, order_id)
+
+    def owner_if_running(self, trader_id: str) -> str | None:
+        return None  # asking the supervisor costs as much as the database query it would save
 
     def state(self, trader_id: str) -> tuple[str, str | None]:
         st, err = self._call("state", trader_id=trader_id)

@@ -3,9 +3,13 @@
 A started trader runs :class:`nofx.live.paper.PaperSession` (the same kernel, venue and ledger as
 ``nofx paper``) in its own thread. Orders sent over HTTP go into that session's engine between slices
 (under the session's lock), so they take the one order path: idempotency -> risk -> OMS -> router ->
-venue -> ledger. The engine appends every event to the shared :class:`SqlLedgerStore` before it returns
-(no staged group commit: concurrent requests of many traders share transactions through the store's
-own cross-thread group commit, and an HTTP 201 is only sent for an order already committed).
+venue -> ledger. They do so on the :class:`~nofx.api.orderflow.OrderFlow` thread, which commits the
+orders and cancels that arrive together in one transaction and answers each only after that commit.
+
+Idempotency without a query per order: each running trader keeps the set of its client order ids (read
+from the ledger when its session starts, then grown by its own ``OrderSubmitted`` events). An id that is
+not in the set is new; one in the set whose order the OMS has dropped (it keeps recent closed orders
+only) is looked up in the ledger, which happens for late retries only.
 
 Supervision: a worker that dies with an error is restarted from its ledger (``resume``) up to
 ``MAX_RESTARTS`` times with a growing pause; a trader whose ``desired`` state is "running" is resumed
@@ -14,6 +18,7 @@ when the server starts; shutdown stops every worker after its current slice and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -25,7 +30,9 @@ from typing import Any, Callable
 
 from nofx.api.hub import EventHub
 from nofx.api.market import price_text
+from nofx.api.orderflow import Op, OrderFlow, StagingStore
 from nofx.api.schemas import market_time
+from nofx.domain.errors import OrderError
 from nofx.domain.events import Event, OrderDenied, OrderFilled, OrderSubmitted
 from nofx.domain.orders import Order, OrderRequest
 
@@ -51,12 +58,15 @@ class Runtime:
     trader_id: str
     owner_id: str
     config: dict[str, Any]
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)  # set: the trader is to stop for good
+    run_stop: threading.Event = field(default_factory=threading.Event)  # set: the current session run ends
+    restart: bool = False  # the current run ends to be resumed from the ledger (a failed ledger write)
     state: str = "starting"  # starting | running | finished | failed | stopped
     error: str | None = None
-    session: Any = None  # PaperSession once built
+    session: Any = None  # PaperSession once built (None while it is being rebuilt)
     thread: threading.Thread | None = None
     restarts: int = 0
+    client_ids: set[str] = field(default_factory=set)  # every client order id in the trader's ledger
 
     @property
     def effective(self) -> str:
@@ -73,6 +83,7 @@ class TraderSupervisor:
         self._lock = threading.Lock()
         self._rt: dict[str, Runtime] = {}
         self._session_hooks: list[Callable[[str, Any], None]] = []
+        self._flow = OrderFlow(store, self._restart_from_ledger)
 
     def add_session_hook(self, hook: Callable[[str, Any], None]) -> None:
         """Call ``hook(trader_id, session)`` for every trader session built from now on and for those
@@ -100,15 +111,18 @@ class TraderSupervisor:
         if rt is None:
             return
         rt.stop.set()
+        rt.run_stop.set()
         if rt.thread is not None:
             rt.thread.join(timeout)
         rt.state = "stopped"
 
     def shutdown(self, timeout: float = 30.0) -> None:
+        self._flow.close()  # ops already queued are committed and answered first
         with self._lock:
             rts = list(self._rt.values())
         for rt in rts:
             rt.stop.set()
+            rt.run_stop.set()
         deadline = time.monotonic() + timeout
         for rt in rts:
             if rt.thread is not None:
@@ -140,47 +154,119 @@ class TraderSupervisor:
             raise TraderUnavailable("stopped" if rt is None else rt.effective)
         return rt.session
 
-    def submit(self, trader_id: str, request: OrderRequest, owner_id: str) -> tuple[Order, bool]:
-        """Submit through the trader's engine; returns (order, created). A known ``client_order_id``
-        returns the first order (created False): a retried POST never makes a second order.
-        TraderUnavailable unless the trader runs here *for* ``owner_id`` (the caller then asks the
-        database whose it is: the hot path needs no query); SymbolNotTraded outside its universe."""
+    def owner_if_running(self, trader_id: str) -> str | None:
+        """The owner of a trader running here (no query: the hot path's ownership check), else None."""
+        rt = self._rt.get(trader_id)
+        return None if rt is None else rt.owner_id
+
+    def _submit_op(self, trader_id: str, request: OrderRequest, owner_id: str, aio: asyncio.Future | None) -> Op:
         rt = self._rt.get(trader_id)
         if rt is None or rt.owner_id != owner_id:
             raise TraderUnavailable("stopped")
         session = self._live(trader_id)
         if request.symbol not in session.market.panel.symbols:
             raise SymbolNotTraded(request.symbol)
-        with session.lock:
-            existing = session.engine.oms.find_client_order(request.client_order_id)
-            if existing is not None:
-                return existing, False
-            if request.client_order_id:  # the OMS keeps only recent closed orders; the ledger has all
-                rec = self._store.find_by_client_order_id(trader_id, request.client_order_id)
-                if rec is not None:
-                    return rec.to_order(), False
-            return session.engine.submit(request), True
+        cid = request.client_order_id
+        store = self._store
 
-    def cancel(self, trader_id: str, order_id: str) -> bool:
+        def run(engine: Any) -> tuple[dict[str, Any], bool]:
+            if rt.session is not session:  # restarted since the op was queued
+                raise TraderUnavailable("starting")
+            existing = engine.oms.find_client_order(cid)
+            if existing is not None:
+                return order_dict(existing), False
+            if cid and cid in rt.client_ids:  # an old order the OMS no longer holds: the ledger has it
+                rec = store.find_by_client_order_id(trader_id, cid)
+                if rec is not None:
+                    return order_dict(rec.to_order()), False
+            return order_dict(engine.submit(request)), True
+
+        return Op(trader_id, session, run, aio=aio)
+
+    def _cancel_op(self, trader_id: str, order_id: str, aio: asyncio.Future | None) -> Op:
+        rt = self._rt.get(trader_id)
         session = self._live(trader_id)
-        with session.lock:
-            return session.engine.cancel(order_id, "cancelled by user")
+
+        def run(engine: Any) -> tuple[str, dict[str, Any] | None]:
+            if rt is None or rt.session is not session:
+                raise TraderUnavailable("starting")
+            try:
+                order = engine.oms.get(order_id)
+            except OrderError:
+                return "unknown", None  # not in memory (old, or no such order): the ledger answers
+            if not order.status.is_open:
+                return "not_open", order_dict(order)
+            engine.cancel(order_id, "cancelled by user")
+            return "cancelled", order_dict(engine.oms.get(order_id), updated=engine.market.now())
+
+        return Op(trader_id, session, run, aio=aio)
+
+    def submit(self, trader_id: str, request: OrderRequest, owner_id: str) -> tuple[dict[str, Any], bool]:
+        """Submit through the trader's engine; returns (order as a dict, created) once committed. A known
+        ``client_order_id`` returns the first order (created False): a retried POST never makes a second
+        order. TraderUnavailable unless the trader runs here *for* ``owner_id`` (the caller then asks the
+        database whose it is: the hot path needs no query); SymbolNotTraded outside its universe."""
+        op = self._submit_op(trader_id, request, owner_id, None)
+        self._flow.submit(op)
+        return op.future.result()  # type: ignore[union-attr]
+
+    async def submit_async(self, trader_id: str, request: OrderRequest, owner_id: str
+                           ) -> tuple[dict[str, Any], bool]:
+        """``submit`` for a request handler: the event loop waits without a thread."""
+        fut = asyncio.get_running_loop().create_future()
+        self._flow.submit(self._submit_op(trader_id, request, owner_id, fut))
+        return await fut  # type: ignore[no-any-return]
+
+    def cancel_outcome(self, trader_id: str, order_id: str) -> tuple[str, dict[str, Any] | None]:
+        """``cancel_async`` for a thread (the supervisor socket's callers)."""
+        op = self._cancel_op(trader_id, order_id, None)
+        self._flow.submit(op)
+        return op.future.result()  # type: ignore[union-attr,no-any-return]
+
+    async def cancel_async(self, trader_id: str, order_id: str) -> tuple[str, dict[str, Any] | None]:
+        """("cancelled" | "not_open", the order as a dict) once committed; ("unknown", None) when the
+        running engine does not hold the order (the ledger answers)."""
+        fut = asyncio.get_running_loop().create_future()
+        self._flow.submit(self._cancel_op(trader_id, order_id, fut))
+        return await fut  # type: ignore[no-any-return]
+
+    def _restart_from_ledger(self, trader_id: str) -> None:
+        """Called by the order flow (holding the session lock) when a trader's events could not be stored:
+        its engine is ahead of its ledger, so it takes no more orders and resumes from the ledger."""
+        rt = self._rt.get(trader_id)
+        if rt is None:
+            return
+        rt.session = None
+        rt.restart = True
+        rt.run_stop.set()
 
     # ---- the worker ---------------------------------------------------------------------------------
     def _work(self, rt: Runtime) -> None:
         while not rt.stop.is_set():
             try:
                 rt.state = "starting"
+                run_stop = rt.run_stop = threading.Event()
+                if rt.stop.is_set():  # stop() came before this run's event existed
+                    break
                 # one process per trader: a `nofx paper` of the same trader elsewhere keeps it (busy)
                 with self._store.lease(rt.trader_id):
                     session = self._build(rt)
+                    rt.client_ids = self._client_ids(rt.trader_id)
                     with self._lock:  # with add_session_hook: each session meets each hook exactly once
                         rt.session = session
                         hooks = list(self._session_hooks)
                     for hook in hooks:
                         hook(rt.trader_id, session)
                     resume = self._store.get_trader(rt.trader_id) is not None
-                    session.run(resume=resume, progress=False, stop=rt.stop, on_slice=self._slice_listener(rt))
+                    session.run(resume=resume, progress=False, stop=run_stop, on_slice=self._slice_listener(rt))
+                if rt.restart and not rt.stop.is_set():
+                    rt.restart = False
+                    rt.restarts += 1
+                    log.warning("trader %s resumes from its ledger after a failed ledger write", rt.trader_id)
+                    if rt.restarts > MAX_RESTARTS:
+                        rt.state = "failed"
+                        return
+                    continue
                 rt.state = "stopped" if rt.stop.is_set() else "finished"
                 return
             except Exception as exc:  # noqa: BLE001 - supervision: record, then restart from the ledger
@@ -207,16 +293,28 @@ class TraderSupervisor:
         strategy = REGISTRY.create(c["strategy"], c.get("params") or {})
         symbols = list(c["symbols"])
         bars = read_bars(self._data_path or bundled_bars_path(), symbols=symbols, start=bt.start, end=bt.end)
-        session = PaperSession(bars, strategy, bt, self._store, rt.trader_id, symbols=symbols,
+        session = PaperSession(bars, strategy, bt, StagingStore(self._store), rt.trader_id, symbols=symbols,
                                speed=float(c.get("speed", 0.0)), risk=RiskConfig.model_validate(c.get("risk") or {}),
                                run_config=c, group_commit=False)
         session.engine.listeners.append(self._event_listener(rt))
         return session
 
+    def _client_ids(self, trader_id: str) -> set[str]:
+        from sqlalchemy import select
+
+        from nofx.persistence import schema as t
+
+        o = t.orders
+        with self._store.connect() as conn:
+            return {r[0] for r in conn.execute(select(o.c.client_order_id).where(
+                o.c.trader_id == trader_id, o.c.client_order_id.is_not(None)))}
+
     def _event_listener(self, rt: Runtime) -> Callable[[Event], None]:
         hub = self._hub
 
         def on_event(ev: Event) -> None:
+            if isinstance(ev, OrderSubmitted) and ev.request.client_order_id:
+                rt.client_ids.add(ev.request.client_order_id)
             if not hub.active:
                 return
             if isinstance(ev, OrderFilled):
@@ -265,3 +363,15 @@ def _is_config_error(exc: Exception) -> bool:
 
 def config_json(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, default=str)
+
+
+def order_dict(o: Order, updated: datetime | None = None) -> dict[str, Any]:
+    """An order's fields as the API shows them, taken under the session lock (the worker goes on mutating
+    the live order afterwards). ``updated``: the time of its last event if known (else its creation)."""
+    req = o.request
+    return {"order_id": o.order_id, "client_order_id": req.client_order_id, "symbol": o.symbol,
+            "side": o.side.value, "order_type": req.order_type.value, "quantity": o.quantity,
+            "limit_price": None if o.limit_price is None else str(o.limit_price), "tif": req.tif.value,
+            "status": o.status.value, "filled_qty": o.filled_qty, "avg_fill_price": str(o.avg_fill_price),
+            "fees": str(o.fees), "reject_code": o.reject_code, "reject_reason": o.reject_reason,
+            "created": o.created.isoformat(), "updated": (updated or o.created).isoformat()}

@@ -17,6 +17,7 @@ import os
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,10 +109,17 @@ class TokenError(Exception):
     """Any reason an access token is not acceptable (the client only ever sees a plain 401)."""
 
 
+VERIFIED_CACHE = 10_000  # access tokens whose signature was checked (each a few hundred bytes)
+
+
 class TokenSigner:
     def __init__(self, key: bytes, access_ttl_s: int) -> None:
         self._key = key
         self.access_ttl_s = access_ttl_s
+        # token -> its claims, once verified: a client sends the same token with every request until it
+        # expires, so the HMAC and JSON decoding are done once per token, not per request. Expiry is still
+        # checked on every use; revocation is checked by the caller on every request.
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     def issue(self, user_id: str, is_admin: bool, now: float | None = None) -> tuple[str, AccessClaims]:
         now = time.time() if now is None else now
@@ -119,6 +127,20 @@ class TokenSigner:
         token = jwt.encode({"sub": user_id, "adm": is_admin, "jti": claims.jti, "iat": int(now),
                             "exp": int(claims.expires), "typ": "access"}, self._key, algorithm=ALGORITHM)
         return token, claims
+
+    def verify_cached(self, token: str) -> AccessClaims:
+        """``verify``, remembering tokens already verified (until they expire)."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims.expires > time.time():
+                return claims
+            self._verified.pop(token, None)
+            raise TokenError("expired")
+        claims = self.verify(token)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return claims
 
     def verify(self, token: str) -> AccessClaims:
         try:

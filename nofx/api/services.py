@@ -29,4 +29,5 @@ class Services:
     hub: EventHub
     traders: TraderSupervisor  # or a RemoteSupervisor in a worker that does not run the traders
     backtests: Any  # BacktestRunner
+    owners: Any = None  # nofx.api.ownership.Owners
     supervisor_lock: int | None = None  # file descriptor of STATE_DIR/supervisor.lock, if this process holds it

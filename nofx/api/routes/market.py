@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from nofx.api.deps import Svc, User
@@ -18,10 +18,16 @@ _ERRORS = {401: err("not authenticated"), 404: err("no data for the symbol"),
            422: err("unknown or ambiguous symbol")}
 
 
+def _render(quote: dict) -> bytes:  # type: ignore[type-arg]
+    return QuoteOut.model_validate(quote).model_dump_json().encode()
+
+
 @router.get("/market/{symbol}", response_model=QuoteOut, responses=_ERRORS)
-async def quote(symbol: SymbolP, _: User, svc: Svc) -> QuoteOut:
+async def quote(symbol: SymbolP, _: User, svc: Svc) -> Response:
+    """The latest bar and the recent bars; cached for ``market_ttl_s`` (served from the cache on the
+    event loop: a miss reads one symbol's frame already in memory)."""
     resolved = svc.market.resolve(symbol)
-    return QuoteOut.model_validate(await run_in_threadpool(svc.market.quote, resolved))
+    return Response(svc.market.quote_json(resolved, _render), media_type="application/json")
 
 
 @router.get("/market/{symbol}/bars", response_model=BarsOut, responses=_ERRORS)

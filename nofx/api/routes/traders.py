@@ -105,6 +105,7 @@ def delete_trader(trader_id: str, who: User, svc: Svc) -> Response:
     owned(svc, who.user_id, trader_id)
     svc.traders.forget(trader_id)
     svc.repo.delete_trader(who.user_id, trader_id)
+    svc.owners.forget(trader_id)
     return Response(status_code=204)
 
 

@@ -15,9 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import and_, or_, select
+from starlette.concurrency import run_in_threadpool
 
 from nofx.api.deps import Svc, User
 from nofx.api.errors import ApiError, err, not_found
+from nofx.api.orderflow import OpFailed
 from nofx.api.routes.traders import owned
 from nofx.api.runtime import SymbolNotTraded, TraderUnavailable
 from nofx.api.schemas import (
@@ -99,12 +101,20 @@ def _page(svc: Services, stmt: Any, ts_col: Any, key_col: Any, cursor: str | Non
     return rows[:limit], _encode_cursor(KeysetCursor(getattr(last, ts_col.name), getattr(last, key_col.name)))
 
 
+def check_owned(svc: Services, user_id: str, trader_id: str) -> None:
+    """404 unless ``user_id`` owns the trader (cached: the hot endpoints' check costs no query)."""
+    if not svc.owners.owns(user_id, trader_id):
+        raise not_found("trader")
+
+
 @router.post("/orders", response_model=OrderOut, status_code=201,
              responses={**_ERRORS, 200: {"description": "a known client_order_id: the first order",
                                          "model": OrderOut},
                         409: err("the trader is not running"),
-                        422: err("invalid order")})
-def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> OrderOut:
+                        422: err("invalid order"), 503: err("the ledger could not store the order")})
+async def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> OrderOut:
+    """Answered once the order's events are committed to the ledger, together with the other orders and
+    cancels that arrived meanwhile (group commit)."""
     symbol = svc.market.resolve(body.symbol)
     if body.order_type.value == "limit" and body.limit_price is None:
         raise ApiError(422, "VALIDATION_ERROR", "a limit order needs limit_price",
@@ -113,42 +123,57 @@ def submit_order(body: OrderCreate, who: User, svc: Svc, response: Response) -> 
                            body.client_order_id, "api")
     try:
         # the running trader knows its owner: ownership costs no query on the hot path
-        order, created = svc.traders.submit(body.trader_id, request, who.user_id)
+        order, created = await svc.traders.submit_async(body.trader_id, request, who.user_id)
     except SymbolNotTraded:
         raise ApiError(422, "UNKNOWN_SYMBOL", f"this trader does not trade {symbol}",
                        {"field": "symbol", "symbol": symbol}) from None
     except TraderUnavailable as exc:
-        owned(svc, who.user_id, body.trader_id)  # another user's trader: 404 like a missing one
-        known = svc.store.find_by_client_order_id(body.trader_id, body.client_order_id)
-        if known is not None:  # an idempotent retry needs no running engine
-            response.status_code = 200
-            return _order_out(known, body.trader_id)
-        raise ApiError(409, "TRADER_NOT_RUNNING", f"trader is {exc.state}: start it to send orders",
-                       {"trader_id": body.trader_id, "state": exc.state}) from None
+        return await run_in_threadpool(_submit_not_running, svc, who.user_id, body, exc.state, response)
+    except OpFailed as exc:
+        raise ApiError(503, "LEDGER_UNAVAILABLE", f"the order was not stored: {exc}; retry with the same "
+                       "client_order_id", {"trader_id": body.trader_id}) from None
     if not created:
         response.status_code = 200
     return _order_out(order, body.trader_id)
 
 
+def _submit_not_running(svc: Services, user_id: str, body: OrderCreate, state: str, response: Response) -> OrderOut:
+    owned(svc, user_id, body.trader_id)  # another user's trader: 404 like a missing one
+    known = svc.store.find_by_client_order_id(body.trader_id, body.client_order_id)
+    if known is not None:  # an idempotent retry needs no running engine
+        response.status_code = 200
+        return _order_out(known, body.trader_id)
+    raise ApiError(409, "TRADER_NOT_RUNNING", f"trader is {state}: start it to send orders",
+                   {"trader_id": body.trader_id, "state": state})
+
+
 @router.delete("/orders/{order_id}", response_model=OrderOut,
-               responses={**_ERRORS, 409: err("not open, or trader not running")})
-def cancel_order(order_id: str, who: User, svc: Svc) -> OrderOut:
+               responses={**_ERRORS, 409: err("not open, or trader not running"),
+                          503: err("the ledger could not store the cancel")})
+async def cancel_order(order_id: str, who: User, svc: Svc) -> OrderOut:
     trader_id = _trader_of_order(order_id)
-    owned(svc, who.user_id, trader_id)
-    stored = svc.store.get_order(trader_id, order_id)  # current: every change is committed before it is told
+    check_owned(svc, who.user_id, trader_id)
+    try:
+        outcome, order = await svc.traders.cancel_async(trader_id, order_id)
+    except TraderUnavailable as exc:
+        outcome, order, state = "unknown", None, exc.state
+    except OpFailed as exc:
+        raise ApiError(503, "LEDGER_UNAVAILABLE", f"the cancel was not stored: {exc}", {"order_id": order_id}) \
+            from None
+    else:
+        state = "running"
+    if outcome == "cancelled":
+        return _order_out(order, trader_id)
+    if outcome == "not_open":
+        raise ApiError(409, "ORDER_NOT_OPEN", f"order is {order['status']}", {"order_id": order_id})  # type: ignore[index]
+    # the engine does not hold it (an old order, no such order, or the trader is not running)
+    stored = await run_in_threadpool(svc.store.get_order, trader_id, order_id)
     if stored is None:
         raise not_found("order")
-    status = stored.status
-    if not status.is_open:
-        raise ApiError(409, "ORDER_NOT_OPEN", f"order is {status.value}", {"order_id": order_id})
-    try:
-        if not svc.traders.cancel(trader_id, order_id):
-            raise ApiError(409, "ORDER_NOT_OPEN", "order is no longer open", {"order_id": order_id})
-    except TraderUnavailable as exc:
-        raise ApiError(409, "TRADER_NOT_RUNNING", f"trader is {exc.state}: start it to cancel orders",
-                       {"trader_id": trader_id}) from None
-    rec = svc.store.get_order(trader_id, order_id)
-    return _order_out(rec, trader_id)
+    if not stored.status.is_open:
+        raise ApiError(409, "ORDER_NOT_OPEN", f"order is {stored.status.value}", {"order_id": order_id})
+    raise ApiError(409, "TRADER_NOT_RUNNING", f"trader is {state}: start it to cancel orders",
+                   {"trader_id": trader_id})
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=_ERRORS)
@@ -162,14 +187,15 @@ def get_order(order_id: str, who: User, svc: Svc) -> OrderOut:
 
 
 @router.get("/orders", response_model=OrderPage, responses=_ERRORS)
-def list_orders(who: User, svc: Svc, trader_id: TraderQ,
+async def list_orders(who: User, svc: Svc, trader_id: TraderQ,
                 status: Annotated[OrderStatus | None, Query()] = None,
                 symbol: Annotated[str | None, Query(max_length=16)] = None,
                 side: Annotated[Side | None, Query()] = None,
                 open_only: Annotated[bool, Query(alias="open")] = False,
                 limit: LimitQ = 100, cursor: CursorQ = None) -> OrderPage:
-    """Orders by (created, order_id); filter by status, symbol, side or ``open=true``."""
-    owned(svc, who.user_id, trader_id)
+    """Orders by (created, order_id); filter by status, symbol, side or ``open=true``. (Indexed reads of
+    a few rows run on the event loop: a thread hand-off would cost more than the query.)"""
+    check_owned(svc, who.user_id, trader_id)
     o = t.orders
     stmt = select(o).where(o.c.trader_id == trader_id)
     if status is not None:
@@ -200,11 +226,12 @@ def list_trades(who: User, svc: Svc, trader_id: TraderQ,
 
 
 @router.get("/positions", response_model=list[PositionOut], responses=_ERRORS)
-def list_positions(who: User, svc: Svc, trader_id: TraderQ) -> list[PositionOut]:
+async def list_positions(who: User, svc: Svc, trader_id: TraderQ) -> list[PositionOut]:
     """Open positions with what is sellable today (T+1) and the mark at the trader's last slice."""
     from nofx.api.marks import positions_out
 
-    return positions_out(svc, owned(svc, who.user_id, trader_id))
+    check_owned(svc, who.user_id, trader_id)
+    return positions_out(svc, trader_id, lambda: owned(svc, who.user_id, trader_id))
 
 
 @router.get("/account", response_model=AccountOut, responses=_ERRORS)

@@ -54,6 +54,7 @@ def delete_user(user_id: str, who: Admin, svc: Svc) -> Response:
         raise ApiError(409, "CONFLICT", "administrators cannot delete themselves")
     for tr in svc.repo.traders(owner_id=user_id):
         svc.traders.forget(tr.trader_id)
+        svc.owners.forget(tr.trader_id)
     if not svc.repo.delete_user(user_id):
         raise not_found("user")
     _cut_off(svc, user_id)
