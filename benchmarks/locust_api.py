@@ -16,13 +16,15 @@ from locust.contrib.fasthttp import FastHttpUser
 PASSWORD = os.environ.get("NOFX_LOAD_PASSWORD", "load-password-1")
 SYMBOL = os.environ.get("NOFX_LOAD_SYMBOL", "000001.SZ")
 PRICE = os.environ.get("NOFX_LOAD_PRICE", "10.00")
+_THINK_LO, _, _THINK_HI = os.environ.get("NOFX_LOAD_THINK_MS", "0-10").partition("-")
 _next_user = itertools.count()  # locust runs every user in one process (gevent): a plain counter is enough
 
 
 class Trader(FastHttpUser):
-    wait_time = between(0.0, 0.01)
+    wait_time = between(float(_THINK_LO) / 1000, float(_THINK_HI or _THINK_LO) / 1000)
 
     def on_start(self) -> None:
+        """Log in once per user (argon2 runs at login only; every task reuses the access token)."""
         self.k = next(_next_user)
         r = self.client.post("/api/v1/auth/login", json={"username": f"load{self.k}", "password": PASSWORD},
                              name="POST /auth/login")

@@ -28,7 +28,12 @@ class Principal:
     expires: float | None
 
 
-def services(request: Request) -> Services:
+def svc_of(request: Request) -> Services:
+    return request.app.state.svc  # type: ignore[no-any-return]
+
+
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hand-off per request
     return request.app.state.svc  # type: ignore[no-any-return]
 
 
@@ -47,7 +52,7 @@ async def current_user(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    svc = services(request)
+    svc = svc_of(request)
     if bearer is not None and bearer.credentials:
         try:
             claims = svc.signer.verify_cached(bearer.credentials)
@@ -75,7 +80,7 @@ async def current_user(
 
 async def admin_user(request: Request, who: Annotated[Principal, Depends(current_user)]) -> Principal:
     # the database, not the token's claim, decides: a demoted admin loses the right at once
-    user = await run_in_threadpool(services(request).repo.user, who.user_id) if who.is_admin else None
+    user = await run_in_threadpool(svc_of(request).repo.user, who.user_id) if who.is_admin else None
     if user is None or not user.is_admin or user.disabled:
         raise ApiError(403, "FORBIDDEN", "only administrators manage users")
     return who

@@ -198,3 +198,17 @@ class OrderFlow:
                 log.error("ledger write for trader %s failed: %s", tid, exc)
                 failed[tid] = type(exc).__name__
         return failed
+
+
+def ledger_durability(store: Any) -> str:
+    """What "committed" means for ``store``'s connections, as the database reports it: SQLite's journal
+    mode and ``synchronous`` level, or PostgreSQL's ``synchronous_commit``."""
+    from sqlalchemy import text
+
+    with store.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+            level = conn.execute(text("PRAGMA synchronous")).scalar()
+            names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+            return f"sqlite journal_mode={mode} synchronous={names.get(level, level)}"
+        return f"postgresql synchronous_commit={conn.execute(text('SHOW synchronous_commit')).scalar()}"

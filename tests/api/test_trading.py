@@ -176,3 +176,61 @@ def test_decision_log_of_ones_own_trader(server, trading) -> None:  # type: igno
     server.add_user("intruder2")
     with server.client(server.login("intruder2")["access_token"]) as other:
         assert other.get(f"/api/v1/traders/{tid}/decisions").status_code == 404
+
+
+def test_concurrent_orders_share_transactions_and_all_are_committed(server, trading) -> None:  # type: ignore[no-untyped-def]
+    """Orders arriving together are committed by one group commit each batch: fewer transactions than
+    orders, and every acknowledged order is in the ledger (read over a separate connection)."""
+    import threading
+
+    c, tid = trading
+    flow = server.svc.traders._flow
+    ops0, tx0 = flow.ops, flow.transactions
+    acks: list[str] = []
+    accepted: list[str] = []  # the others were denied (cash): acknowledged and stored all the same
+    barrier = threading.Barrier(16)
+
+    def send(k: int) -> None:
+        with server.client(headers=dict(c.headers)) as mine:
+            barrier.wait()
+            for n in range(5):
+                r = mine.post("/api/v1/orders", json=_order(tid, f"gc-{k}-{n}"))
+                assert r.status_code == 201, r.text
+                acks.append(r.json()["order_id"])
+                if r.json()["status"] == "accepted":
+                    accepted.append(r.json()["order_id"])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(acks) == 80 and len(set(acks)) == 80
+    assert flow.ops - ops0 == 80
+    assert flow.transactions - tx0 < 80  # 16 clients at once: batches of more than one order
+    engine = create_engine(server.svc.store.url)
+    with engine.connect() as conn:
+        stored = {r.order_id for r in conn.execute(select(t.orders.c.order_id).where(
+            t.orders.c.trader_id == tid, t.orders.c.client_order_id.like("gc-%")))}
+    engine.dispose()
+    assert stored == set(acks)
+    for oid in accepted:  # frees the reserved cash for the tests after this one
+        assert c.delete(f"/api/v1/orders/{oid}").status_code == 200
+
+
+def test_retry_of_an_order_the_engine_no_longer_holds_returns_the_first(server, trading) -> None:  # type: ignore[no-untyped-def]
+    """The OMS keeps recent closed orders only; the trader's set of client ids sends a retry of an older
+    one to the ledger, so it still gets the first order back (200), never a second order."""
+    c, tid = trading
+    first = c.post("/api/v1/orders", json=_order(tid, "old-1")).json()
+    assert c.delete(f"/api/v1/orders/{first['order_id']}").status_code == 200
+    c.post("/api/v1/orders", json=_order(tid, "old-2"))
+    session = server.svc.traders._rt[tid].session
+    with session.lock:
+        for o in list(session.engine.oms.open_orders.values()):
+            session.engine.cancel(o.order_id)
+        session.engine.oms.prune_closed(keep_last=1)
+        assert session.engine.oms.find_client_order("old-1") is None
+    again = c.post("/api/v1/orders", json=_order(tid, "old-1"))
+    assert again.status_code == 200, again.text
+    assert again.json()["order_id"] == first["order_id"] and again.json()["status"] == "cancelled"

@@ -37,7 +37,7 @@ from nofx.domain.enums import OrderStatus, Side
 from nofx.domain.orders import OrderRequest
 from nofx.persistence import schema as t
 from nofx.persistence.records import KeysetCursor
-from nofx.persistence.rows import fill_from_row, order_from_row
+from nofx.persistence.rows import fill_from_row
 
 router = APIRouter(tags=["trading"])
 _ERRORS = {401: err("not authenticated"), 404: err("no such trader or order of yours")}
@@ -206,8 +206,10 @@ async def list_orders(who: User, svc: Svc, trader_id: TraderQ,
         stmt = stmt.where(o.c.symbol == svc.market.resolve(symbol))
     if side is not None:
         stmt = stmt.where(o.c.side == side.value)
-    rows, nxt = _page(svc, stmt, o.c.created, o.c.order_id, cursor, limit, order_from_row)
-    return OrderPage(items=[_order_out(r, trader_id) for r in rows], next_cursor=nxt)
+    # rows straight into the response model (its fields are the columns): no domain object in between
+    rows, nxt = _page(svc, stmt, o.c.created, o.c.order_id, cursor, limit,
+                      lambda r: OrderOut.model_validate({**r, "trader_id": trader_id}))
+    return OrderPage(items=rows, next_cursor=nxt)
 
 
 @router.get("/trades", response_model=TradePage, responses=_ERRORS)
