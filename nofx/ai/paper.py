@@ -169,8 +169,12 @@ def logged_orders(row: DecisionRow) -> list[OrderRequest]:
     return out
 
 
-def run_ai_paper(cfg: AIRunConfig, store: SqlLedgerStore, resume: bool = False, progress: bool = True,
-                 stop_after: int | None = None, speed: float = 0.0) -> AIPaperSummary:
+def ai_paper_session(cfg: AIRunConfig, store: Any, resume: bool = False, speed: float = 0.0,
+                     group_commit: bool = True) -> tuple[PaperSession, LoggedTrader]:
+    """The paper session of an AI trader, ready to ``run`` (``resume``: its memory and stops are restored
+    from the decision log and the ledger first). ``store`` is the ledger store or a wrapper of it (the
+    API's staging store); the decision log is written to the same database. The caller closes
+    ``trader.caller`` when the run ends. Used by ``nofx ai paper`` and the API's trader workers."""
     # warm-up bars before the start feed the indicators only (the trader decides from the start), so a
     # paper run sees the prompts of ``nofx ai backtest`` on the same config and data
     bars, symbols = load_universe_bars(cfg)
@@ -178,11 +182,18 @@ def run_ai_paper(cfg: AIRunConfig, store: SqlLedgerStore, resume: bool = False, 
     trader = LoggedTrader(cfg, log)
     tid = cfg.trader.id
     session = PaperSession(bars, trader, cfg.backtest, store, tid, symbols=symbols, speed=speed, risk=cfg.risk,
-                           run_config={AI_CONFIG_KEY: cfg.model_dump(by_alias=True, mode="json")})
+                           run_config={AI_CONFIG_KEY: cfg.model_dump(by_alias=True, mode="json")},
+                           group_commit=group_commit)
     trader.attach_engine(session.engine)
     if resume:
         snap = store.last_snapshot(tid)
         trader.prepare_resume(snap.cursor + 1 if snap is not None else 0)
+    return session, trader
+
+
+def run_ai_paper(cfg: AIRunConfig, store: SqlLedgerStore, resume: bool = False, progress: bool = True,
+                 stop_after: int | None = None, speed: float = 0.0) -> AIPaperSummary:
+    session, trader = ai_paper_session(cfg, store, resume=resume, speed=speed)
     try:
         summary = session.run(resume=resume, progress=progress, stop_after=stop_after)
     finally:

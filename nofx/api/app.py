@@ -59,7 +59,7 @@ def build_services(settings: ApiSettings, workers: int = 1) -> Services:
     hub = EventHub()
     # one process runs the traders (one writer per ledger); the others reach it over a Unix socket
     lock = take_supervisor_lock(settings.state_dir)
-    traders = TraderSupervisor(store, settings.data_path, hub) if lock is not None else \
+    traders = TraderSupervisor(store, settings.data_path, hub, Path(settings.state_dir)) if lock is not None else \
         RemoteSupervisor(socket_path(settings.state_dir))
     from nofx.api.ownership import Owners
 

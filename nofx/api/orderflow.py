@@ -2,7 +2,8 @@
 
 Every ``POST /orders`` and ``DELETE /orders/{id}`` for a running trader becomes an :class:`Op` on the
 one :class:`OrderFlow` thread. The thread takes every op queued so far, and for each one takes its
-trader's session lock and runs it on the trader's engine (the one order path: idempotency -> risk ->
+trader's session lock (a trader in the middle of a slice, such as an AI trader waiting on its model, is
+skipped and its ops retried a few ms later, so it holds up no other trader) and runs it on the engine (the one order path: idempotency -> risk ->
 OMS -> router -> venue). The engine writes through a :class:`StagingStore`, which holds the events in
 memory while a batch is open; then ONE ``append_many`` commits the events of every op of the batch, and
 only after it returned are the ops' futures resolved and the HTTP answers sent (acknowledged = committed,
@@ -23,6 +24,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -33,7 +35,9 @@ from nofx.domain.events import Event
 log = logging.getLogger("nofx.api.orderflow")
 
 MAX_BATCH = 2000  # ops per transaction: bounds the time locks are held and a failed batch's retry work
-LOCK_TIMEOUT_S = 30.0  # a worker holds its session lock for one slice at a time
+LOCK_WAIT_S = 0.002  # a trader in a slice does not hold up the other traders' orders: its ops wait
+BUSY_RETRY_S = 0.005  # how soon ops of a busy trader are tried again
+LOCK_TIMEOUT_S = 30.0  # an op whose trader stays busy this long fails (an AI slice waits on its model)
 
 
 class StagingStore:
@@ -68,6 +72,7 @@ class Op:
     run: Callable[[Any], Any]
     future: Future | None = None
     aio: asyncio.Future | None = None
+    deadline: float = 0.0  # set when first deferred (its trader busy): fails after LOCK_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.aio is None and self.future is None:
@@ -129,38 +134,67 @@ class OrderFlow:
 
     # ---- the thread -----------------------------------------------------------------------------------
     def _loop(self) -> None:
+        deferred: list[Op] = []  # ops whose trader was busy (mid-slice): first in the next batch
+        stopping = False
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < MAX_BATCH:  # everything that arrived while the last batch committed
+            batch = deferred
+            if not batch:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+            elif stopping:
+                pass
+            else:
+                try:  # a busy trader is retried soon, not in a spin
+                    nxt = self._queue.get(timeout=BUSY_RETRY_S)
+                    if nxt is None:
+                        stopping = True
+                    else:
+                        batch.append(nxt)
+                except queue.Empty:
+                    pass
+            while len(batch) < MAX_BATCH and not stopping:  # everything that arrived meanwhile
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._queue.put(None)  # stop after this batch
+                    stopping = True
                     break
                 batch.append(nxt)
             try:
-                self._run_batch(batch)
+                deferred = self._run_batch(batch)
             except BaseException as exc:  # noqa: BLE001 - never leave a request waiting
                 log.exception("order flow batch failed")
                 self._resolve([(op, None, OpFailed(f"{type(exc).__name__}: {exc}")) for op in batch])
+                deferred = []
+            if stopping and not deferred:
+                return
 
-    def _run_batch(self, batch: list[Op]) -> None:
+    def _run_batch(self, batch: list[Op]) -> list[Op]:
+        """Run and commit ``batch``; returns the ops deferred because their trader was busy."""
         held: dict[int, Any] = {}  # id(session) -> session whose lock this thread holds (batch open)
+        busy: set[int] = set()  # sessions in a slice (an AI trader may wait on its model for seconds)
+        deferred: list[Op] = []
         results: list[tuple[Op, Any, BaseException | None]] = []
         failed: dict[str, str] = {}
+        now = time.monotonic()
         try:
             for op in batch:
                 s = op.session
-                if id(s) not in held:
-                    if not s.lock.acquire(timeout=LOCK_TIMEOUT_S):
+                key = id(s)
+                if key in busy or (key not in held and not s.lock.acquire(timeout=LOCK_WAIT_S)):
+                    busy.add(key)  # the trader's later ops wait too: one trader's ops keep their order
+                    if op.deadline == 0.0:
+                        op.deadline = now + LOCK_TIMEOUT_S
+                    if now > op.deadline:
                         results.append((op, None, OpFailed("trader is busy")))
-                        continue
-                    held[id(s)] = s
+                    else:
+                        deferred.append(op)
+                    continue
+                if key not in held:
+                    held[key] = s
                     s.store.staged = []
                 try:
                     results.append((op, op.run(s.engine), None))
@@ -173,10 +207,12 @@ class OrderFlow:
             for s in held.values():
                 s.store.staged = None
                 s.lock.release()
-        self.transactions += 1
-        self.ops += len(batch)
+        if held:
+            self.transactions += 1
+        self.ops += len(results)
         self._resolve([(op, None, OpFailed(f"ledger write failed: {failed[op.trader_id]}"))
                        if op.trader_id in failed else (op, value, exc) for op, value, exc in results])
+        return deferred
 
     def _commit(self, sessions: list[Any]) -> dict[str, str]:
         """Commit every open batch in one transaction; returns {trader id: error} of those not stored."""

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable
 
 from nofx.api.hub import EventHub
@@ -76,9 +77,10 @@ class Runtime:
 
 
 class TraderSupervisor:
-    def __init__(self, store: Any, data_path: str | None, hub: EventHub) -> None:
+    def __init__(self, store: Any, data_path: str | None, hub: EventHub, state_dir: Path | None = None) -> None:
         self._store = store
         self._data_path = data_path
+        self._state_dir = Path(state_dir) if state_dir is not None else Path(".nofx")
         self._hub = hub
         self._lock = threading.Lock()
         self._rt: dict[str, Runtime] = {}
@@ -250,15 +252,19 @@ class TraderSupervisor:
                     break
                 # one process per trader: a `nofx paper` of the same trader elsewhere keeps it (busy)
                 with self._store.lease(rt.trader_id):
-                    session = self._build(rt)
-                    rt.client_ids = self._client_ids(rt.trader_id)
-                    with self._lock:  # with add_session_hook: each session meets each hook exactly once
-                        rt.session = session
-                        hooks = list(self._session_hooks)
-                    for hook in hooks:
-                        hook(rt.trader_id, session)
                     resume = self._store.get_trader(rt.trader_id) is not None
-                    session.run(resume=resume, progress=False, stop=run_stop, on_slice=self._slice_listener(rt))
+                    session, close = self._build(rt, resume)
+                    try:
+                        rt.client_ids = self._client_ids(rt.trader_id)
+                        with self._lock:  # with add_session_hook: each session meets each hook exactly once
+                            rt.session = session
+                            hooks = list(self._session_hooks)
+                        for hook in hooks:
+                            hook(rt.trader_id, session)
+                        session.run(resume=resume, progress=False, stop=run_stop,
+                                    on_slice=self._slice_listener(rt))
+                    finally:
+                        close()
                 if rt.restart and not rt.stop.is_set():
                     rt.restart = False
                     rt.restarts += 1
@@ -279,25 +285,43 @@ class TraderSupervisor:
                 rt.stop.wait(min(8.0, 0.5 * 2 ** rt.restarts))
         rt.state = "stopped"
 
-    def _build(self, rt: Runtime) -> Any:
-        import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
-        from nofx.backtest.config import BacktestConfig
-        from nofx.data.bars import read_bars
-        from nofx.data.bundled import bundled_bars_path
+    def _build(self, rt: Runtime, resume: bool) -> tuple[Any, Callable[[], None]]:
+        """The trader's paper session and what to close when its run ends."""
         from nofx.engine.risk import RiskConfig
-        from nofx.live.paper import PaperSession
-        from nofx.strategies.registry import REGISTRY
 
         c = rt.config
-        bt = BacktestConfig.model_validate({k: c[k] for k in ("start", "end", "cash", "rules", "fees") if k in c})
-        strategy = REGISTRY.create(c["strategy"], c.get("params") or {})
-        symbols = list(c["symbols"])
-        bars = read_bars(self._data_path or bundled_bars_path(), symbols=symbols, start=bt.start, end=bt.end)
-        session = PaperSession(bars, strategy, bt, StagingStore(self._store), rt.trader_id, symbols=symbols,
-                               speed=float(c.get("speed", 0.0)), risk=RiskConfig.model_validate(c.get("risk") or {}),
-                               run_config=c, group_commit=False)
+        risk = RiskConfig.model_validate(c.get("risk") or {})
+        speed = float(c.get("speed", 0.0))
+        account = {k: c[k] for k in ("start", "end", "cash", "rules", "fees") if k in c}
+        if "trader" in c:  # an AI trader: `nofx ai paper`'s session, its decision log in the same database
+            from nofx.ai.config import AIRunConfig
+            from nofx.ai.paper import ai_paper_session
+
+            cfg = AIRunConfig.model_validate({
+                # the server decides the files: the data, and a reply cache in its state folder
+                "trader": {**c["trader"], "id": rt.trader_id, "cache_dir": str(self._state_dir / "ai_cache")},
+                "data": {"path": self._data_path, "symbols": list(c["symbols"])},
+                "backtest": account, "risk": risk.model_dump()})
+            session, trader = ai_paper_session(cfg, StagingStore(self._store), resume=resume, speed=speed,
+                                               group_commit=False)
+            close: Callable[[], None] = trader.caller.close
+        else:
+            import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
+            from nofx.backtest.config import BacktestConfig
+            from nofx.data.bars import read_bars
+            from nofx.data.bundled import bundled_bars_path
+            from nofx.live.paper import PaperSession
+            from nofx.strategies.registry import REGISTRY
+
+            bt = BacktestConfig.model_validate(account)
+            strategy = REGISTRY.create(c["strategy"], c.get("params") or {})
+            symbols = list(c["symbols"])
+            bars = read_bars(self._data_path or bundled_bars_path(), symbols=symbols, start=bt.start, end=bt.end)
+            session = PaperSession(bars, strategy, bt, StagingStore(self._store), rt.trader_id, symbols=symbols,
+                                   speed=speed, risk=risk, run_config=c, group_commit=False)
+            close = _nothing
         session.engine.listeners.append(self._event_listener(rt))
-        return session
+        return session, close
 
     def _client_ids(self, trader_id: str) -> set[str]:
         from sqlalchemy import select
@@ -353,6 +377,10 @@ class TraderSupervisor:
                                  "close": price_text(close), "volume": int(volume) if volume == volume else None})
 
         return on_slice
+
+
+def _nothing() -> None:
+    pass
 
 
 def _is_config_error(exc: Exception) -> bool:

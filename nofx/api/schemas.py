@@ -8,8 +8,19 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    Tag,
+)
 
+from nofx.ai.config import TraderSection
 from nofx.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from nofx.live.paper import MAX_SPEED
 
@@ -131,9 +142,9 @@ class RiskLimits(Request):
     daily_loss_limit: MoneyIn | None = Field(default=None, gt=0)
 
 
-class TraderConfig(Request):
-    strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
-    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+class AccountConfig(Request):
+    """What every trader has: its universe, period, account and limits, and the replay pace."""
+
     symbols: list[SymbolText] = Field(min_length=1, max_length=50)
     start: date | None = None
     end: date | None = None
@@ -144,15 +155,48 @@ class TraderConfig(Request):
     risk: RiskLimits = Field(default_factory=RiskLimits)
 
 
-class TraderCreate(Request):
+class TraderConfig(AccountConfig):
+    """A strategy trader: a registered strategy (``nofx strategies``) and its parameters."""
+
+    strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+
+
+class AITraderConfig(AccountConfig):
+    """An AI trader. ``trader`` is the ``[trader]`` section of ``nofx ai paper``'s TOML, the same model:
+    ``base_url`` and ``model`` of an OpenAI-compatible endpoint the server allows, ``api_key_env`` (the
+    NAME of the server's environment variable that holds the key, never the key), ``decision_every`` or
+    ``decision_times`` (the interval), ``language``/``style`` (the prompt), ``limits`` and the rest. Files
+    on the server (``prompt_template``, role templates, ``news``, ``cache_dir``) cannot be set over HTTP."""
+
+    trader: TraderSection
+
+
+def _trader_kind(v: Any) -> str:
+    kind = v.get("kind", "strategy") if isinstance(v, dict) else getattr(v, "kind", "strategy")
+    return kind if kind in ("strategy", "ai") else "invalid"
+
+
+class StrategyTraderCreate(Request):
     name: Name
     kind: Literal["strategy"] = "strategy"
     config: TraderConfig
 
 
+class AITraderCreate(Request):
+    name: Name
+    kind: Literal["ai"]
+    config: AITraderConfig
+
+
+TraderCreate = Annotated[Annotated[StrategyTraderCreate, Tag("strategy")] | Annotated[AITraderCreate, Tag("ai")],
+                         Discriminator(_trader_kind, custom_error_type="invalid_kind",
+                                       custom_error_message="kind must be 'strategy' or 'ai'")]
+
+
 class TraderPatch(Request):
     name: Name | None = None
-    config: TraderConfig | None = None
+    config: TraderConfig | AITraderConfig | None = None  # of the trader's own kind
 
 
 class TraderOut(BaseModel):

@@ -43,6 +43,10 @@ class ApiSettings(BaseModel):
     redis_url: str | None = None  # required for more than one worker process
     market_ttl_s: float = Field(default=2.0, ge=0)
     max_running_traders: int = Field(default=1000, gt=0)
+    # AI traders may call only these endpoints: base URL -> the NAME of the environment variable holding its
+    # key (None: no key). Binding each key to its URL keeps a user from sending the server's key elsewhere.
+    # The default is the local mock model server (`nofx ai serve-mock`).
+    ai_endpoints: dict[str, str | None] = {"http://127.0.0.1:8765/v1": None}
     backtest_workers: int = Field(default=1, gt=0)
 
     @classmethod
@@ -56,6 +60,10 @@ class ApiSettings(BaseModel):
                 raw[key] = env[var]
         if env.get("NOFX_CORS_ORIGINS"):
             raw["cors_origins"] = tuple(o.strip() for o in env["NOFX_CORS_ORIGINS"].split(",") if o.strip())
+        if env.get("NOFX_AI_ENDPOINTS"):  # from `nofx serve --ai-endpoint`, as JSON
+            import json
+
+            raw["ai_endpoints"] = json.loads(env["NOFX_AI_ENDPOINTS"])
         if env.get("NOFX_API_SETTINGS"):  # any other setting, as JSON (tests, deployments)
             import json
 

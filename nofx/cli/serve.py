@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -31,6 +32,9 @@ def serve(
     log_level: str = typer.Option("info", help="debug | info | warning | error"),
     log_json: bool = typer.Option(False, "--log-json", help="JSON log lines (default: $NOFX_LOG_FORMAT, else the "
                                   "human console format)"),
+    ai_endpoint: Optional[list[str]] = typer.Option(
+        None, "--ai-endpoint", help="model endpoint AI traders may call, URL or URL=KEY_ENV (the NAME of the "
+        "variable holding its key); repeat. Default: the local mock, http://127.0.0.1:8765/v1"),
 ) -> None:
     """Serve the REST and WebSocket API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
@@ -60,6 +64,8 @@ def serve(
         env["NOFX_REDIS_URL"] = redis
     if cors_origin:
         env["NOFX_CORS_ORIGINS"] = ",".join(cors_origin)
+    if ai_endpoint:
+        env["NOFX_AI_ENDPOINTS"] = json.dumps(_ai_endpoints(ai_endpoint))
     os.environ.update(env)
     ApiSettings.from_env()  # validate now: one clear line instead of a failing worker
     if redis:
@@ -83,6 +89,23 @@ def _fresh_metrics_dir(state_dir: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+def _ai_endpoints(items: list[str]) -> dict[str, str | None]:
+    """``URL`` or ``URL=KEY_ENV`` -> {url: key variable name or None}; ConfigError naming a bad one."""
+    import re
+
+    out: dict[str, str | None] = {}
+    for item in items:
+        url, sep, key_env = item.partition("=")
+        url = url.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("--ai-endpoint must be an http(s) URL, optionally =KEY_ENV", ai_endpoint=item)
+        if sep and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", key_env):
+            raise ConfigError("--ai-endpoint KEY_ENV must be an environment variable NAME (never the key)",
+                              ai_endpoint=url)
+        out[url] = key_env if sep else None
+    return out
 
 
 def _safe_url(url: str) -> str:
