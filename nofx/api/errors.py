@@ -82,10 +82,14 @@ _HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "
                415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR", 429: "RATE_LIMITED"}
 
 
+UNION_TAG = "kind="  # prefix of the tags of the request bodies' tagged unions (schemas.TraderCreate)
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     # ("body", "quantity") -> "quantity"; ("query", "limit") -> "limit"; nested: "risk.max_order_value"
     parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else \
         [str(p) for p in loc]
+    parts = [p for p in parts if not p.startswith(UNION_TAG)]  # the tag of a union member names no field
     return ".".join(parts) or "body"
 
 

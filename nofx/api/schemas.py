@@ -174,7 +174,7 @@ class AITraderConfig(AccountConfig):
 
 def _trader_kind(v: Any) -> str:
     kind = v.get("kind", "strategy") if isinstance(v, dict) else getattr(v, "kind", "strategy")
-    return kind if kind in ("strategy", "ai") else "invalid"
+    return f"kind={kind}" if kind in ("strategy", "ai") else "invalid"  # the tags: errors.UNION_TAG
 
 
 class StrategyTraderCreate(Request):
@@ -189,7 +189,8 @@ class AITraderCreate(Request):
     config: AITraderConfig
 
 
-TraderCreate = Annotated[Annotated[StrategyTraderCreate, Tag("strategy")] | Annotated[AITraderCreate, Tag("ai")],
+TraderCreate = Annotated[Annotated[StrategyTraderCreate, Tag("kind=strategy")]
+                         | Annotated[AITraderCreate, Tag("kind=ai")],
                          Discriminator(_trader_kind, custom_error_type="invalid_kind",
                                        custom_error_message="kind must be 'strategy' or 'ai'")]
 
