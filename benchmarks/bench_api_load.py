@@ -193,7 +193,7 @@ def run_one(db: str, users: int, seconds: int, think: tuple[float, float], skip_
         prefix = tmp / "locust"
         cpu0 = _cpu_s(proc)
         out = None if skip_locust else subprocess.run([sys.executable, "-m", "locust", "-f", str(HERE / "locust_api.py"), "--headless",
-                              "-u", str(users), "-r", str(max(1, users // 4)), "-t", f"{seconds}s", "--host", base,
+                              "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", base,
                               "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"],
                              capture_output=True, text=True, timeout=seconds + 300,
                              env={**env, "NOFX_LOAD_THINK_MS": f"{think[0]}-{think[1]}"})
