@@ -172,8 +172,7 @@ class TraderSupervisor:
         store = self._store
 
         def run(engine: Any) -> tuple[dict[str, Any], bool]:
-            if rt.session is not session:  # restarted since the op was queued
-                raise TraderUnavailable("starting")
+            _still_live(rt, session)
             existing = engine.oms.find_client_order(cid)
             if existing is not None:
                 return order_dict(existing), False
@@ -190,8 +189,7 @@ class TraderSupervisor:
         session = self._live(trader_id)
 
         def run(engine: Any) -> tuple[str, dict[str, Any] | None]:
-            if rt is None or rt.session is not session:
-                raise TraderUnavailable("starting")
+            _still_live(rt, session)
             try:
                 order = engine.oms.get(order_id)
             except OrderError:
@@ -377,6 +375,15 @@ class TraderSupervisor:
                                  "close": price_text(close), "volume": int(volume) if volume == volume else None})
 
         return on_slice
+
+
+def _still_live(rt: Runtime | None, session: Any) -> None:
+    """Under the session lock: the session an op was queued for still takes orders (not restarted from
+    its ledger, not stopping since)."""
+    if rt is None or rt.session is not session:
+        raise TraderUnavailable("starting")
+    if rt.stop.is_set() or rt.run_stop.is_set():
+        raise TraderUnavailable("stopped")
 
 
 def _nothing() -> None:

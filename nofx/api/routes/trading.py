@@ -130,7 +130,7 @@ async def submit_order(body: OrderCreate, who: User, svc: Svc, response: Respons
     except TraderUnavailable as exc:
         return await run_in_threadpool(_submit_not_running, svc, who.user_id, body, exc.state, response)
     except OpFailed as exc:
-        raise ApiError(503, "LEDGER_UNAVAILABLE", f"the order was not stored: {exc}; retry with the same "
+        raise ApiError(503, "ORDER_NOT_STORED", f"the order was not stored: {exc}; retry with the same "
                        "client_order_id", {"trader_id": body.trader_id}) from None
     if not created:
         response.status_code = 200
@@ -158,7 +158,7 @@ async def cancel_order(order_id: str, who: User, svc: Svc) -> OrderOut:
     except TraderUnavailable as exc:
         outcome, order, state = "unknown", None, exc.state
     except OpFailed as exc:
-        raise ApiError(503, "LEDGER_UNAVAILABLE", f"the cancel was not stored: {exc}", {"order_id": order_id}) \
+        raise ApiError(503, "ORDER_NOT_STORED", f"the cancel was not stored: {exc}", {"order_id": order_id}) \
             from None
     else:
         state = "running"
