@@ -5,6 +5,7 @@ fails alone (its ops get OpFailed, the supervisor is told) while the others in t
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -37,6 +38,10 @@ def sessions(tmp_path):  # type: ignore[no-untyped-def]
         th = threading.Thread(target=s.run, kwargs={"progress": False, "stop": stop}, daemon=True)
         th.start()
         assert s.ready.wait(30)
+        deadline = time.monotonic() + 30
+        while s.cursor < 0:  # its first slice done, it waits a (paced) day: its lock is free for the test
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         out.append(s)
         threads.append(th)
     yield store, out
