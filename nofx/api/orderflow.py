@@ -47,12 +47,21 @@ class StagingStore:
     def __init__(self, store: Any) -> None:
         self._store = store
         self.staged: list[Event] | None = None  # not None while a batch is open for this trader
+        self.after_commit: list[Callable[[], None]] = []  # run once the open batch is committed
 
     def append(self, trader_id: str, events: Sequence[Event]) -> None:
         if self.staged is not None:
             self.staged.extend(events)
         else:
             self._store.append(trader_id, events)
+
+    def when_committed(self, fn: Callable[[], None]) -> None:
+        """``fn()`` once what was appended so far is committed: at once outside a batch (``append``
+        committed it already), after the batch's commit inside one (never, if it fails)."""
+        if self.staged is not None:
+            self.after_commit.append(fn)
+        else:
+            fn()
 
     def __getattr__(self, name: str) -> Any:  # everything else is the real store's
         return getattr(self._store, name)
@@ -204,9 +213,18 @@ class OrderFlow:
             for tid in failed:  # still under the locks: its worker must not run on the unstored state
                 self._on_failure(tid)
         finally:
+            done = []
             for s in held.values():
+                if s.trader_id not in failed:
+                    done.extend(s.store.after_commit)
                 s.store.staged = None
+                s.store.after_commit = []
                 s.lock.release()
+        for fn in done:  # e.g. WebSocket updates: told only what is committed
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a listener never fails the orders
+                log.exception("after-commit callback failed")
         if held:
             self.transactions += 1
         self.ops += len(results)

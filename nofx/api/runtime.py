@@ -318,7 +318,7 @@ class TraderSupervisor:
             session = PaperSession(bars, strategy, bt, StagingStore(self._store), rt.trader_id, symbols=symbols,
                                    speed=speed, risk=risk, run_config=c, group_commit=False)
             close = _nothing
-        session.engine.listeners.append(self._event_listener(rt))
+        session.engine.listeners.append(self._event_listener(rt, session.store))
         return session, close
 
     def _client_ids(self, trader_id: str) -> set[str]:
@@ -331,8 +331,11 @@ class TraderSupervisor:
             return {r[0] for r in conn.execute(select(o.c.client_order_id).where(
                 o.c.trader_id == trader_id, o.c.client_order_id.is_not(None)))}
 
-    def _event_listener(self, rt: Runtime) -> Callable[[Event], None]:
+    def _event_listener(self, rt: Runtime, store: StagingStore) -> Callable[[Event], None]:
         hub = self._hub
+
+        def publish(msg: dict[str, Any]) -> None:  # subscribers hear of committed events only
+            store.when_committed(lambda: hub.publish(msg))
 
         def on_event(ev: Event) -> None:
             if isinstance(ev, OrderSubmitted) and ev.request.client_order_id:
@@ -341,7 +344,7 @@ class TraderSupervisor:
                 return
             if isinstance(ev, OrderFilled):
                 f = ev.fill
-                hub.publish({"type": "fill", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
+                publish({"type": "fill", "owner_id": rt.owner_id, "trader_id": rt.trader_id,
                              "fill_id": f.fill_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side.value,
                              "quantity": f.quantity, "price": str(f.price), "fee": str(f.fee),
                              "ts": market_time(f.ts).isoformat()})
@@ -354,7 +357,7 @@ class TraderSupervisor:
                 msg["request"] = ev.request.to_dict()
             if isinstance(ev, OrderDenied):
                 msg["code"], msg["reason"] = ev.code, ev.reason
-            hub.publish(msg)
+            publish(msg)
 
         return on_event
 
