@@ -9,6 +9,7 @@ import pytest
 
 from nofx.ai.mock_server import MockServer, MockState
 from nofx.arena.competition import run_competition
+from nofx.arena.scoring import score_competition
 from nofx.persistence.competitions import CompetitionStore
 from nofx.persistence.store import SqlLedgerStore
 from tests.arena.conftest import arena_state, competition
@@ -18,9 +19,9 @@ from tests.arena.conftest import arena_state, competition
 def test_a_slow_endpoint_costs_only_its_own_trader(tmp_path) -> None:
     both, alone = f"sqlite:///{tmp_path / 'both.db'}", f"sqlite:///{tmp_path / 'alone.db'}"
     fast = {"name": "fast"}
-    slow = {"name": "slow", "model": "mock-momentum+timeout"}  # this mock hangs 3 s on every such request
-    kw = dict(end="2020-02-12", baselines=[{"name": "bh", "strategy": "buy_and_hold"}], step_timeout_s=1.5)
-    with MockServer(state=MockState(timeout_sleep=3)) as srv:
+    slow = {"name": "slow", "model": "mock-momentum+timeout"}  # this mock hangs 8 s on every such request
+    kw = dict(end="2020-02-12", baselines=[{"name": "bh", "strategy": "buy_and_hold"}], step_timeout_s=4)  # ample for the fast one on a loaded machine
+    with MockServer(state=MockState(timeout_sleep=8)) as srv:
         with SqlLedgerStore(both) as store:
             res = run_competition(competition(srv.url, tmp_path / "c1", ai=[fast, slow], **kw), store, live=False)
         with SqlLedgerStore(alone) as store:
@@ -92,6 +93,8 @@ def test_the_competition_is_recorded(mock_llm, tmp_path) -> None:
     assert seeds[("mom", 1)] == seeds[("mom", 0)] + 1
     results = json.loads(rec.results_json)
     assert results["leaderboard"] == res.board.rows
+    with SqlLedgerStore(url) as store:  # re-scored from the ledgers alone: the same table
+        assert score_competition(store, "t", save=False).rows == res.board.rows
     # runs with different seeds trade differently (the mock samples above temperature 0)
     st = arena_state(url, "t")
     assert st["t.mom.0"]["fills"] != st["t.mom.1"]["fills"]
