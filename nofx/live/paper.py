@@ -171,7 +171,8 @@ class PaperSession:
         col_of = {s: k for k, s in enumerate(symbols)}
         f = panel.fields
         lower, upper = self.market.lower, self.market.upper
-        refused_before = len(self.engine.rejections)
+        # counted, not measured on engine.rejections: a paper run keeps only its most recent refusals
+        refused_before = self.refusals.count
         bar_progress = Progress(f"paper {self.trader_id}", end - start, enabled=progress and end > start).start()
         wait = stop.wait if stop is not None else self._sleep
         for i in range(start, end):
@@ -214,7 +215,7 @@ class PaperSession:
                 wait(gap / self.speed)
         bar_progress.stop()
         return PaperSummary(self.trader_id, start, end - 1, end - start, self._orders_filled,
-                            len(self.engine.rejections) - refused_before, self._equity(), self.portfolio.cash,
+                            self.refusals.count - refused_before, self._equity(), self.portfolio.cash,
                             replayed)
 
     def _count_filled(self, ev: Event) -> None:
