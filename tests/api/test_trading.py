@@ -234,3 +234,32 @@ def test_retry_of_an_order_the_engine_no_longer_holds_returns_the_first(server, 
     again = c.post("/api/v1/orders", json=_order(tid, "old-1"))
     assert again.status_code == 200, again.text
     assert again.json()["order_id"] == first["order_id"] and again.json()["status"] == "cancelled"
+
+
+def test_a_trader_whose_events_cannot_be_stored_resumes_from_its_ledger(server) -> None:  # type: ignore[no-untyped-def]
+    """Its engine got ahead of its ledger: the op fails (nothing acknowledged), the trader takes no orders
+    until it has been rebuilt from the ledger, then trades on; the first order is there, once."""
+    from nofx.api.orderflow import Op, OpFailed
+    from nofx.domain.events import OrderAccepted
+
+    c = server.user_client("restart-owner")
+    tid = new_trader(c, start=True, speed=1)
+    sup = server.svc.traders
+    first = c.post("/api/v1/orders", json=_order(tid, "before-1"))
+    assert first.status_code == 201, first.text
+    session = sup._rt[tid].session
+    # an event that does not apply to the ledger (an order never submitted): the commit refuses it
+    bad = Op(tid, session, lambda engine: session.store.append(tid, [OrderAccepted(engine.market.now(), f"{tid}-O999")]))
+    sup._flow.submit(bad)
+    with pytest.raises(OpFailed):
+        bad.future.result(10)  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while sup._rt[tid].session is session or sup.state(tid)[0] != "running":
+        assert time.monotonic() < deadline, sup.state(tid)
+        time.sleep(0.05)
+    assert sup._rt[tid].restarts == 1
+    again = c.post("/api/v1/orders", json=_order(tid, "before-1"))
+    assert again.status_code == 200 and again.json()["order_id"] == first.json()["order_id"]
+    after = c.post("/api/v1/orders", json=_order(tid, "after-1"))
+    assert after.status_code == 201, after.text
+    c.post(f"/api/v1/traders/{tid}/stop")
