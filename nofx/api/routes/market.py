@@ -14,6 +14,8 @@ from nofx.api.schemas import BarsOut, QuoteOut
 
 router = APIRouter(tags=["market"])
 SymbolP = Annotated[str, Path(min_length=1, max_length=16, description="600519.SH, or a bare 6-digit code")]
+# pandas' nanosecond timestamps end in 2262: a date outside this range is a 422 naming it, not a 500
+DateQ = Annotated[date | None, Query(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
 _ERRORS = {401: err("not authenticated"), 404: err("no data for the symbol"),
            422: err("unknown or ambiguous symbol")}
 
@@ -31,8 +33,7 @@ async def quote(symbol: SymbolP, _: User, svc: Svc) -> Response:
 
 
 @router.get("/market/{symbol}/bars", response_model=BarsOut, responses=_ERRORS)
-async def bars(symbol: SymbolP, _: User, svc: Svc, start: Annotated[date | None, Query()] = None,
-               end: Annotated[date | None, Query()] = None,
+async def bars(symbol: SymbolP, _: User, svc: Svc, start: DateQ = None, end: DateQ = None,
                limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> BarsOut:
     if start and end and start > end:
         raise ApiError(422, "VALIDATION_ERROR", "start is after end",
