@@ -7,7 +7,7 @@ elapsed time and an ETA, and a last line when work that printed any ends. Work s
 interval prints nothing, so quick commands stay quiet in pipes.
 
 This module sits outside the layers (like the standard library): every layer that runs long loops
-uses it, and it depends on nothing of nofx.
+uses it, and it depends on nothing of nofx but the domain's error type.
 """
 
 from __future__ import annotations
@@ -19,6 +19,25 @@ from types import TracebackType
 from typing import Callable, TextIO
 
 DEFAULT_INTERVAL_S = 15.0
+
+
+def interval_from_env(default: float) -> float:
+    """Seconds between progress lines off a terminal: ``NOFX_PROGRESS_SECONDS`` or ``default``.
+
+    Raises ``ConfigError`` naming the variable when it is not a positive finite number of seconds."""
+    env = os.environ.get("NOFX_PROGRESS_SECONDS")
+    if not env:
+        return default
+    try:
+        seconds = float(env)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 < seconds < float("inf")):
+        from nofx.domain.errors import ConfigError
+
+        raise ConfigError(f"NOFX_PROGRESS_SECONDS must be a positive number of seconds, got {env!r}",
+                          variable="NOFX_PROGRESS_SECONDS")
+    return seconds
 
 
 def _hms(seconds: float) -> str:
@@ -45,8 +64,7 @@ class Progress:
         self.completed = 0
         self._stream = stream
         self._clock = clock
-        env = os.environ.get("NOFX_PROGRESS_SECONDS")
-        self._interval = interval if interval is not None else float(env) if env else DEFAULT_INTERVAL_S
+        self._interval = interval if interval is not None else interval_from_env(DEFAULT_INTERVAL_S)
         self._bar = None
         self._task = None
         self._t0 = 0.0

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from nofx.domain.errors import ConfigError
 
 
 class RateLimit(BaseModel):
@@ -63,10 +66,25 @@ class ApiSettings(BaseModel):
         if env.get("NOFX_AI_ENDPOINTS"):  # from `nofx serve --ai-endpoint`, as JSON
             import json
 
-            raw["ai_endpoints"] = json.loads(env["NOFX_AI_ENDPOINTS"])
+            raw["ai_endpoints"] = _json_env(env, "NOFX_AI_ENDPOINTS", dict)
         if env.get("NOFX_API_SETTINGS"):  # any other setting, as JSON (tests, deployments)
             import json
 
-            raw.update(json.loads(env["NOFX_API_SETTINGS"]))
+            raw.update(_json_env(env, "NOFX_API_SETTINGS", dict))
         raw.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(raw)
+
+
+def _json_env(env: Mapping[str, str], name: str, kind: type) -> Any:
+    """The JSON value of environment variable ``name``; ``ConfigError`` naming it when it is not JSON of
+    the expected ``kind`` (a deployment's typo must say where it is, not end in a traceback)."""
+    import json
+
+    try:
+        value = json.loads(env[name])
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {exc.msg} at character {exc.pos}", variable=name) from None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name} must be a JSON {'object' if kind is dict else 'array'}, "
+                          f"got {type(value).__name__}", variable=name)
+    return value

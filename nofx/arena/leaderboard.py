@@ -5,7 +5,6 @@ scored from the ledgers, see :mod:`nofx.arena.scoring`)."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from nofx.arena.runner import Seat
+from nofx.progress import interval_from_env
 
 HEADERS = ("#", "trader", "runs", "return", "excess", "Sharpe", "max DD", "win", "trades", "fees", "tokens",
            "cost", "invalid", "refusals")
@@ -112,9 +112,8 @@ class LiveBoard:
         self.ppy = periods_per_year
         self.enabled = enabled
         self.stream = stream or sys.stdout
-        env = os.environ.get("NOFX_PROGRESS_SECONDS")
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.interval = interval if interval is not None else (0.5 if self.tty else float(env) if env else 10.0)
+        self.interval = interval if interval is not None else (0.5 if self.tty else interval_from_env(10.0))
         self._last = 0.0
         self._live: Live | None = None
         self._t0 = time.monotonic()

@@ -51,6 +51,9 @@ def serve(
         raise ConfigError("more than one worker needs shared state: add --redis redis://127.0.0.1:6379/0",
                           workers=workers)
     url = resolve_url(db)
+    from nofx.persistence.connection import check_sqlite_file
+
+    check_sqlite_file(url)  # a bad SQLite path is one line now, not a traceback from inside a worker
     # Worker processes read their settings from the environment (uvicorn starts them with a factory).
     from nofx.observability.logs import configure_logging, log_format_from_env
 
@@ -136,7 +139,16 @@ def user_create(
         raise ConfigError("username must be 3-64 characters of A-Z a-z 0-9 _ . @ -", username=username) from None
     password = os.environ.get("NOFX_PASSWORD")
     if password is None:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        import warnings
+
+        from typer.exceptions import Abort
+
+        try:
+            with warnings.catch_warnings():  # off a terminal getpass reads stdin and warns that it echoes
+                warnings.simplefilter("ignore")
+                password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        except (Abort, EOFError):  # stdin ended (e.g. </dev/null): say what is missing
+            raise ConfigError("no password given: set NOFX_PASSWORD or type it at the prompt") from None
     if len(password) < MIN_PASSWORD:
         raise ConfigError(f"password must have at least {MIN_PASSWORD} characters")
     engine = make_engine(resolve_url(db))

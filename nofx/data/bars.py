@@ -183,7 +183,11 @@ def _parse_time_strings(values: pd.Series, path: Path, name: str, date_format: s
             f"({values.iloc[j]!r}); write every time in one zone", **_where(path, j))
     utc = bool(aware.any())
     if date_format is not None:
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=utc)
+        try:
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=utc)
+        except ValueError as exc:  # a directive strptime does not know (errors="coerce" covers values only)
+            raise DataError(f"date format {date_format!r} is not a valid strptime format: {exc}",
+                            file=str(path), column=name) from None
     else:
         parsed, fewest = None, -1
         for fmt in _UNAMBIGUOUS_FORMATS:
