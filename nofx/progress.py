@@ -24,7 +24,7 @@ DEFAULT_INTERVAL_S = 15.0
 def interval_from_env(default: float) -> float:
     """Seconds between progress lines off a terminal: ``NOFX_PROGRESS_SECONDS`` or ``default``.
 
-    Raises ``ConfigError`` naming the variable when it is not a positive finite number of seconds."""
+    Raises ``ConfigError`` naming the variable when it is not a finite number of seconds >= 0."""
     env = os.environ.get("NOFX_PROGRESS_SECONDS")
     if not env:
         return default
@@ -32,10 +32,10 @@ def interval_from_env(default: float) -> float:
         seconds = float(env)
     except ValueError:
         seconds = float("nan")
-    if not (0 < seconds < float("inf")):
+    if not (0 <= seconds < float("inf")):  # 0: a line at every step
         from nofx.domain.errors import ConfigError
 
-        raise ConfigError(f"NOFX_PROGRESS_SECONDS must be a positive number of seconds, got {env!r}",
+        raise ConfigError(f"NOFX_PROGRESS_SECONDS must be a number of seconds (0 or more), got {env!r}",
                           variable="NOFX_PROGRESS_SECONDS")
     return seconds
 

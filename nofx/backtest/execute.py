@@ -55,20 +55,35 @@ def load_run_bars(cfg: RunConfig):
     return bars, symbols
 
 
+def _registered_strategy(cfg: RunConfig) -> Strategy:
+    import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
+    from nofx.strategies.registry import REGISTRY
+
+    if cfg.strategy is None:
+        raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
+    return REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+
+
+def preflight(cfg: RunConfig) -> None:
+    """Check a run config as :func:`execute` would before its first slice (the strategy and its
+    parameters; the bars file, symbols and dates), without running it. For commands that hand the run to
+    other processes (``nofx system run``): bad input is one line before any process starts.
+
+    Raises ``ConfigError``/``DataError`` as :func:`execute` does."""
+    _registered_strategy(cfg)
+    load_run_bars(cfg)
+
+
 def execute(cfg: RunConfig, progress: bool = True,
             on_progress: Callable[[int, int], None] | None = None, strategy: Strategy | None = None) -> BacktestResult:
     """Run a validated :class:`RunConfig` (the CLI, sweeps, ``nofx rl eval`` and the API all come through
     here). ``on_progress(done, total)`` is called as slices are processed. ``strategy``: an instance to
     run instead of creating ``cfg.strategy`` from the registry (a policy that is not a registered
     checkpoint, e.g. SB3's), with everything else from ``cfg``."""
-    import nofx.strategies.builtin  # noqa: F401  (registers the strategies)
     from nofx.backtest.runner import run_backtest
-    from nofx.strategies.registry import REGISTRY
 
     if strategy is None:
-        if cfg.strategy is None:
-            raise ConfigError("no strategy given (use --strategy or a [strategy] section)")
-        strategy = REGISTRY.create(cfg.strategy.name, cfg.strategy.params)
+        strategy = _registered_strategy(cfg)
     bars, symbols = load_run_bars(cfg)
     bt = cfg.backtest
     result = run_backtest(bars, strategy, bt, progress=progress, symbols=symbols, risk=cfg.risk,

@@ -182,19 +182,16 @@ def decisions(
     """An AI trader's decision log: per cycle the decisions, what limits and the engine did, tokens, cost."""
     from rich.table import Table
 
+    from nofx.cli.ledger import existing_ledger
     from nofx.persistence.decisions import DecisionLog
-    from nofx.persistence.store import SqlLedgerStore
 
-    store = SqlLedgerStore(db)
-    try:
+    with existing_ledger(db) as store:  # reading must not create an empty ledger
         if store.get_trader(trader) is None:
             raise ConfigError("no such trader in the ledger", trader=trader)
         log = DecisionLog(store)
         rows = log.rows(trader, limit=limit)
         cids = [o["order"]["client_order_id"] for r in rows for o in r.outcomes if o.get("order")]
         engine = log.engine_outcomes(trader, cids)
-    finally:
-        store.close()
     for r in rows:
         for o in r.outcomes:
             if o.get("order"):

@@ -105,8 +105,9 @@ def compete(
             raise ConfigError("--rescore reads the stored competition: give only --start/--end/--rank-by/--db "
                               "and outputs")
         from nofx.arena.scoring import score_competition
+        from nofx.cli.ledger import existing_ledger
 
-        with SqlLedgerStore(db) as store:
+        with existing_ledger(db) as store:  # reading must not create an empty ledger
             board = score_competition(store, rescore, _parse_date(start, "--start"), _parse_date(end, "--end"),
                                       rank_by=rank_by)
         print_board(board)

@@ -52,7 +52,7 @@ def _open(db: str | None) -> SqlLedgerStore:
 
 
 @contextmanager
-def _ledger(db: str | None) -> Iterator[SqlLedgerStore]:
+def existing_ledger(db: str | None) -> Iterator[SqlLedgerStore]:
     """The store, with failures of the database itself (corrupted file, lost server) as one clear line."""
     from nofx.persistence import resolve_url
     from nofx.persistence.connection import database_errors
@@ -125,7 +125,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], caption: str |
 def orders(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, after: AfterOpt = None,
            as_json: JsonOpt = False) -> None:
     """List orders in submission order (keyset-paginated)."""
-    with _ledger(db) as store:
+    with existing_ledger(db) as store:
         tid = _trader(store, trader)
         page = store.list_orders(tid, after=_cursor(after), limit=limit)
     nxt = page.next_cursor.encode() if page.next_cursor else None
@@ -143,7 +143,7 @@ def orders(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
 @app.command()
 def positions(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = False) -> None:
     """Open positions and cash."""
-    with _ledger(db) as store:
+    with existing_ledger(db) as store:
         tid = _trader(store, trader)
         rows = store.list_positions(tid)
         cash = store.cash(tid)
@@ -159,7 +159,7 @@ def trades(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
            symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
            as_json: JsonOpt = False) -> None:
     """List fills in time order (keyset-paginated)."""
-    with _ledger(db) as store:
+    with existing_ledger(db) as store:
         tid = _trader(store, trader)
         page = store.list_fills(tid, after=_cursor(after), limit=limit, symbol=symbol)
     nxt = page.next_cursor.encode() if page.next_cursor else None
@@ -176,7 +176,7 @@ def trades(db: DbOpt = None, trader: TraderOpt = None, limit: LimitOpt = 50, aft
 def check(db: DbOpt = None, trader: TraderOpt = None, as_json: JsonOpt = False) -> None:
     """Verify cash, positions, T+1, duplicate fills and order rows against the event stream.
     Prints each violation; exit code 1 if any."""
-    with _ledger(db) as store:
+    with existing_ledger(db) as store:
         tid = _trader(store, trader)
         from nofx.persistence import check_ledger
 

@@ -48,6 +48,9 @@ def run(
                                   start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
                                   benchmark=benchmark)
     out = check_output_file(json_path, "--json")
+    from nofx.backtest.execute import preflight
+
+    preflight(cfg)  # the strategy, its parameters and the bars: one line now, not a child's log
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="nofx-system-")

@@ -79,5 +79,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, nofx_cli, edit, args, expe
 
 
 def test_rescore_of_an_unknown_competition_is_exit_2(tmp_path: Path, nofx_cli) -> None:
-    line = nofx_cli("compete", "--rescore", "nope", "--db", f"sqlite:///{tmp_path / 'x.db'}").error_line()
+    from nofx.persistence.store import SqlLedgerStore
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    SqlLedgerStore(url).close()  # a ledger that exists, without that competition
+    line = nofx_cli("compete", "--rescore", "nope", "--db", url).error_line()
     assert "no such competition" in line

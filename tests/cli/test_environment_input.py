@@ -3,6 +3,7 @@ a server's database path): one line naming it, exit code 2, never a traceback or
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,18 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment():  # type: ignore[no-untyped-def]
+    """`nofx serve` hands its options to uvicorn's workers through os.environ (it sets them before it checks
+    the settings); run in this process, it must not leave them to the tests that follow."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def test_progress_interval_variable_is_checked(nofx_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    for bad in ("abc", "0", "-5", "nan", "inf"):
+    for bad in ("abc", "-5", "nan", "inf"):
         monkeypatch.setenv("NOFX_PROGRESS_SECONDS", bad)
         line = nofx_cli("backtest", "--strategy", "dual_ma", "--no-progress").error_line()
         assert "NOFX_PROGRESS_SECONDS" in line and repr(bad) in line
@@ -51,3 +62,22 @@ def test_user_create_without_a_password_on_stdin(tmp_path: Path) -> None:
                        text=True, env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "NOFX_PASSWORD" in r.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--strategy", "nosuch"], "unknown strategy 'nosuch'"),
+    (["--strategy", "dual_ma", "--data", "/nonexistent/bars.parquet"], "bars file not found"),
+    (["--strategy", "dual_ma", "--params", "fast=30,slow=5"], "fast (30) must be shorter than slow (5)"),
+])
+def test_system_run_checks_its_input_before_starting_processes(nofx_cli, args, words) -> None:  # type: ignore[no-untyped-def]
+    """`nofx system run` hands the run to child processes; a bad input must not surface only in a child's log
+    (in a temporary folder deleted when the command ends)."""
+    line = nofx_cli("system", "run", "--speed", "0", *args).error_line()
+    assert words in line and "log" not in line
+
+
+@pytest.mark.parametrize("args", [["decisions", "--trader", "t1"], ["compete", "--rescore", "run1"]])
+def test_reading_commands_never_create_a_ledger(nofx_cli, tmp_path: Path, args) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "none.db"
+    line = nofx_cli(*args, "--db", f"sqlite:///{db}").error_line()
+    assert "no ledger database" in line and not db.exists()
