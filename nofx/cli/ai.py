@@ -87,6 +87,17 @@ def ai_backtest(
 
         write_ai_report(res, out_html)
         console.print(f"wrote {out_html}")
+    _refuse_a_run_without_a_reply(res.decisions, cfg.trader.base_url)
+
+
+def _refuse_a_run_without_a_reply(decisions: list[dict], base_url: str) -> None:
+    """A run in which no cycle got a usable reply traded nothing the model decided: most often the endpoint
+    is down or wrong. Its table and files are still written (they show the held cycles), but the command
+    must not look like a success: one line naming the endpoint and the first failure, exit code 2."""
+    if decisions and all(d["status"] == "failed" for d in decisions):
+        raise ConfigError(f"no cycle got a usable reply from the model ({len(decisions)} failed; first: "
+                          f"{decisions[0].get('error') or 'no reply'}); is the server at this URL running? "
+                          "(`nofx ai serve-mock` or --mock for the local one)", base_url=base_url)
 
 
 @ai_app.command("serve-mock")

@@ -62,3 +62,19 @@ def test_decisions_cli_prints_the_log_joined_to_the_ledger(tmp_path: Path) -> No
     missing = subprocess.run(NOFX + ["decisions", "--trader", "nobody", "--db", url], capture_output=True, text=True,
                              timeout=120, cwd=REPO)
     assert missing.returncode == 2 and "nobody" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_ai_backtest_against_an_endpoint_nobody_serves_is_exit_2(nofx_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every cycle failed to reach the model: the run traded nothing the model decided and must say so
+    (it printed a full metrics table and exited 0)."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port with no listener: connection refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "ai.json"
+    r = nofx_cli("ai", "backtest", "--config", "examples/ai_trader.toml", "--no-progress", "--start", "2020-01-01",
+                 "--end", "2020-01-10", "--base-url", f"http://127.0.0.1:{port}/v1", "--json", str(out))
+    line = r.error_line()
+    assert "no cycle got a usable reply" in line and f"127.0.0.1:{port}" in line
+    assert out.exists()  # the held cycles are still written for the user to read
