@@ -48,9 +48,6 @@ def run(
                                   start=start, end=end, cash=cash, rules=rules, fees=fees, fill=fill,
                                   benchmark=benchmark)
     out = check_output_file(json_path, "--json")
-    from nofx.backtest.execute import preflight
-
-    preflight(cfg)  # the strategy, its parameters and the bars: one line now, not a child's log
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="nofx-system-")
@@ -58,6 +55,9 @@ def run(
     try:
         result_path = str(Path(out).resolve()) if out else str((workdir / "result.json").resolve())
         spec = single_trader_spec(cfg, workdir, result_path, trader_id=trader, speed=speed, transport=transport)
+        from nofx.backtest.execute import preflight
+
+        preflight(cfg)  # the strategy, its parameters and the bars: one line now, not a child's log
         run_system(spec, workdir, on_restart=lambda name, rc: console.print(
             f"{name} exited ({rc}); restarted", markup=False))
         result = json.loads(Path(result_path).read_text())
