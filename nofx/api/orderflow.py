@@ -21,6 +21,7 @@ queues ops and awaits futures, and the commit cost is shared by every order in t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import queue
 import threading
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nofx.domain.events import Event
+from nofx.observability.hooks import log_ledger_commit
 
 log = logging.getLogger("nofx.api.orderflow")
 
@@ -52,6 +54,9 @@ class StagingStore:
     def append(self, trader_id: str, events: Sequence[Event]) -> None:
         if self.staged is not None:
             self.staged.extend(events)
+            # the commit line is logged in the context of the request whose op staged these events
+            chunk, ctx = list(events), contextvars.copy_context()
+            self.after_commit.append(lambda: ctx.run(log_ledger_commit, trader_id, chunk, None))  # timed per batch
         else:
             self._store.append(trader_id, events)
 
@@ -82,6 +87,7 @@ class Op:
     future: Future | None = None
     aio: asyncio.Future | None = None
     deadline: float = 0.0  # set when first deferred (its trader busy): fails after LOCK_TIMEOUT_S
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the submitter's ids
 
     def __post_init__(self) -> None:
         if self.aio is None and self.future is None:
@@ -205,8 +211,8 @@ class OrderFlow:
                 if key not in held:
                     held[key] = s
                     s.store.staged = []
-                try:
-                    results.append((op, op.run(s.engine), None))
+                try:  # in the request's context: the engine's log lines carry its request id
+                    results.append((op, op.context.run(op.run, s.engine), None))
                 except Exception as exc:  # noqa: BLE001 - the op's own outcome (e.g. an unknown order)
                     results.append((op, None, exc))
             failed = self._commit(list(held.values()))

@@ -101,6 +101,18 @@ def instrument_store(store: Any, metrics: NofxMetrics | None) -> None:
             setattr(store, op, _timed_write(op, fn, metrics))
 
 
+def log_ledger_commit(trader_id: str, events: Any, seconds: float | None) -> None:
+    """The DEBUG ``ledger commit`` line of one trader's committed ``events`` (with the ids bound in the
+    caller's context: a batch committer calls it in each order's own request context)."""
+    if not ledger_log.isEnabledFor(logging.DEBUG):
+        return
+    ids = sorted({oid for oid in (getattr(e, "order_id", None) for e in events) if oid})
+    if ids:
+        ledger_log.debug("ledger commit", extra={
+            "trader_id": trader_id, "order_id": ids[0] if len(ids) == 1 else None, "order_ids": ids,
+            "events": [e.kind for e in events], "seconds": None if seconds is None else round(seconds, 6)})
+
+
 def _timed_write(op: str, fn: Callable[..., Any], metrics: NofxMetrics | None) -> Callable[..., Any]:
     clock = time.perf_counter
     observe = metrics.observe_commit if metrics is not None else None
@@ -114,13 +126,8 @@ def _timed_write(op: str, fn: Callable[..., Any], metrics: NofxMetrics | None) -
             return out  # nothing was staged: no write happened
         if observe is not None:
             observe(op, seconds)
-        if ledger_log.isEnabledFor(logging.DEBUG) and op == "append":
-            trader_id, events = args[0], args[1]
-            ids = sorted({oid for oid in (getattr(e, "order_id", None) for e in events) if oid})
-            if ids:
-                ledger_log.debug("ledger commit", extra={
-                    "trader_id": trader_id, "order_id": ids[0] if len(ids) == 1 else None, "order_ids": ids,
-                    "events": [e.kind for e in events], "seconds": round(seconds, 6)})
+        if op == "append":
+            log_ledger_commit(args[0], args[1], seconds)
         return out
 
     return timed

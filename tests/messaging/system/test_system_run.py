@@ -59,9 +59,10 @@ def test_cli_bad_input_is_one_line(tmp_path, nofx_cli):
     assert "--transport must be ipc or tcp" in res.error_line()
 
 
-@pytest.mark.slow  # five processes start to find it
 def test_cli_missing_data_file_is_one_line(tmp_path, nofx_cli):
+    """Found before any process starts (it used to be found by the market-data process, five processes in)."""
     res = nofx_cli("system", "run", "--strategy", "dual_ma", "--symbols", "600000.SH", "--data",
                    str(tmp_path / "none.parquet"), "--workdir", str(tmp_path / "wd"))
     line = res.error_line()
-    assert "process stopped: bars file not found" in line and "none.parquet" in line
+    assert "bars file not found" in line and "none.parquet" in line and "process stopped" not in line
+    assert not (tmp_path / "wd" / "logs").exists()
