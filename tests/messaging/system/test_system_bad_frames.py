@@ -21,8 +21,8 @@ REASONS = ("garbage", "unknown_type", "schema")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="open defect (issue 14): on main at 8185c31 the engine process reported no "
-                   "rejected frames within 60 s while market data and strategy did; passed when the system landed, "
+@pytest.mark.xfail(strict=False, reason="open defect (issue 14), intermittent: in 2 of 3 runs on main at 8185c31 the "
+                   "engine process reported no rejected frames within 60 s while market data and strategy did; "
                    "cause not yet found")
 def test_processes_reject_and_count_bad_frames_and_live_on(cn_15min_path, tmp_path):
     cfg = run_config(cn_15min_path, ["000001.SZ", "600000.SH"], end="2025-02-07", params={"fast": 3, "slow": 8})
