@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from nofx.cli.outputs import write_json_output
 from nofx.domain.errors import ConfigError
 
 app = typer.Typer()
@@ -79,8 +80,7 @@ def ai_backtest(
     out_json = json_path or cfg.output.json_path
     out_html = report or cfg.output.report
     if out_json:
-        Path(out_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_json).write_text(json.dumps(res.to_json_dict(), indent=1, ensure_ascii=False, default=str))
+        write_json_output(res.to_json_dict(), out_json)
         console.print(f"wrote {out_json}")
     if out_html:
         from nofx.ai.report import write_ai_report

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
+from nofx.cli.outputs import write_json_output
 from nofx.cli.terminal import output_console
 from nofx.domain.errors import ConfigError
 
@@ -62,8 +62,7 @@ def print_board(board: Any) -> None:
 
 def _write(board: Any, json_path: str | None, report: str | None) -> None:
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(board.to_json_dict(), indent=1, ensure_ascii=False, default=str))
+        write_json_output(board.to_json_dict(), json_path)
         console.print(f"wrote {json_path}")
     if report:
         from nofx.arena.report import write_competition_report

@@ -57,3 +57,11 @@ def check_output_folder(path: str | Path, option: str) -> Path:
     else:
         _check_folder_writable(_existing_ancestor(p), option, p)
     return p
+
+
+def write_json_output(data: object, path: str | Path) -> None:
+    """Write a command's JSON result (checked earlier by :func:`check_output_file`), creating its folder."""
+    import json
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str))
